@@ -1,0 +1,3 @@
+from meterui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""M-Bus long frames as annotated nodes (EN 13757-2; Austrian customer interface, protocols.md §4)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from meterui.protocol.framing import LinkFrame
+from meterui.protocol.spans import Node
+
+
+class MbusHeader(NamedTuple):
+    control: int
+    address: int
+    ci: int
+    sequence: int
+    last: bool
+    dlms: bool
+    """CI 0x00-0x1F: a DLMS segment with STSAP/DTSAP bytes after CI."""
+    data_start: int
+    data_end: int
+
+
+def ci_text(ci: int) -> str:
+    if ci <= 0x1F:
+        return f"DLMS segment {ci & 0x0F}{', last' if ci & 0x10 else ''}"
+    if ci in (0x72, 0x7A):
+        return "EN 13757-3 variable data (not DLMS)"
+    return f"CI 0x{ci:02X}"
+
+
+def parse_header(raw: bytes) -> MbusHeader | None:
+    if len(raw) < 9 or raw[0] != 0x68:
+        return None
+    length = len(raw) - 6
+    ci = raw[6]
+    dlms = ci <= 0x1F
+    start = 7 + (2 if dlms and length >= 5 else 0)
+    return MbusHeader(raw[4], raw[5], ci, ci & 0x0F, bool(ci & 0x10), dlms, start, 4 + length)
+
+
+def frame_nodes(frame: LinkFrame, bname: str, parent: Node) -> Node:
+    """The node of an M-Bus frame; its children (every byte annotated) are built on first access."""
+    node = Node(bname, "M-Bus long frame", bname, 0, len(frame.raw), None,
+                "" if frame.valid else frame.reason, parent)
+    node.kind = 1 if frame.valid else 0
+    node.src = frame.raw
+    node.expand = _expand_frame
+    return node
+
+
+def _expand_frame(node: Node) -> None:
+    raw = node.src
+    assert raw is not None
+    bname = node.buffer
+    n = len(raw)
+    hdr = parse_header(raw) if n >= 9 else None
+    if hdr is None:
+        Node("bytes", "unparsed frame bytes", bname, 0, n, None, node.note, node)
+        return
+    Node("start", "start", bname, 0, 1, "68", "", node)
+    Node("length", "length L", bname, 1, 2, raw[1], "C + A + CI + data", node)
+    Node("length_repeat", "length L (repeated)", bname, 2, 3, raw[2], "", node)
+    Node("start2", "start (repeated)", bname, 3, 4, "68", "", node)
+    Node("control", "C field", bname, 4, 5, f"{hdr.control:02X}",
+         "SND_UD" if hdr.control & 0x4F == 0x43 else "", node)
+    Node("address", "A field", bname, 5, 6, hdr.address, "broadcast" if hdr.address == 0xFF else "", node)
+    Node("ci", "CI field", bname, 6, 7, f"{hdr.ci:02X}", ci_text(hdr.ci), node)
+    if hdr.data_start == 9:
+        Node("stsap", "source TSAP", bname, 7, 8, f"{raw[7]:02X}", "", node)
+        Node("dtsap", "destination TSAP", bname, 8, 9, f"{raw[8]:02X}", "", node)
+    complete = node.kind == 1 or (n == raw[1] + 6 and raw[-1] == 0x16)
+    if not complete:
+        if hdr.data_start < n:
+            Node("rest", "incomplete frame body", bname, hdr.data_start, n, None, node.note, node)
+        return
+    if hdr.data_start < n - 2:
+        Node("data", "data", bname, hdr.data_start, n - 2, None, "see the payload buffer", node)
+    ok = (sum(raw[4:n - 2]) & 0xFF) == raw[n - 2]
+    Node("checksum", "checksum", bname, n - 2, n - 1, f"{raw[n - 2]:02X}",
+         "sum ok" if ok else "sum mismatch", node)
+    Node("stop", "stop", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)

@@ -1,0 +1,97 @@
+"""The result of decoding one message: what the CLI prints and the TUI draws.
+
+A *message* is one application-level unit after reassembly: one HDLC frame, several HDLC segments or
+GBT blocks, a pair of M-Bus segments, one ERXUDP line, or a run of unrecognised bytes. The JSON form
+(:meth:`Message.to_json`) is a public interface: scripts depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meterui.protocol.errors import MeterError
+from meterui.protocol.spans import Node
+
+
+@dataclass(slots=True)
+class Reading:
+    """One value read from a meter, after scaling."""
+
+    id: str
+    """OBIS as ``A.B.C.D.E.F`` in decimal; for ECHONET the EPC (``E7``, ``E8.R``…)."""
+    name: str
+    value: int | float | str
+    unit: str | None = None
+    quantity: str | None = None
+    node: Node | None = None
+    """The decode-tree node holding the value, for linking a table row to its bytes."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "quantity": self.quantity, "name": self.name, "value": self.value,
+                "unit": self.unit}
+
+    def format_value(self) -> str:
+        v = self.value
+        if isinstance(v, float):
+            return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.1f}"
+        return str(v)
+
+
+@dataclass(slots=True)
+class Message:
+    """One decoded (or failed) message."""
+
+    index: int
+    protocol: str
+    """``hdlc``, ``mbus``, ``dsmr`` or ``echonet``."""
+    offsets: list[tuple[int, int]]
+    """Half-open ``[start, end)`` byte ranges of the input stream that make up this message."""
+    root: Node
+    buffers: dict[str, bytes]
+    error: MeterError | None = None
+    encrypted: bool = False
+    authenticated: bool | None = None
+    system_title: bytes | None = None
+    invocation_counter: int | None = None
+    clock: str | None = None
+    readings: list[Reading] = field(default_factory=list)
+    meter: str | None = None
+    """A stable label for the meter that sent it (system title, meter id or sender address)."""
+    list_id: str | None = None
+    received: float | None = None
+    """Arrival time (UNIX seconds) when known: live ports and timestamped recordings."""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def layer(self) -> str | None:
+        return None if self.error is None else self.error.layer
+
+    @property
+    def size(self) -> int:
+        return sum(end - start for start, end in self.offsets)
+
+    def verdict(self) -> str:
+        if self.error is None:
+            return "ok" if not self.warnings else "ok*"
+        return f"{self.error.layer} error"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "protocol": self.protocol,
+            "ok": self.error is None,
+            "error": None if self.error is None
+            else {"layer": self.error.layer, "message": self.error.message},
+            "offsets": [[s, e] for s, e in self.offsets],
+            "encrypted": self.encrypted,
+            "authenticated": self.authenticated,
+            "system_title": None if self.system_title is None else self.system_title.hex().upper(),
+            "invocation_counter": self.invocation_counter,
+            "clock": self.clock,
+            "readings": [r.to_json() for r in self.readings],
+        }

@@ -1,0 +1,180 @@
+"""Annotated decode trees: every decoded field knows which bytes it came from.
+
+A decode produces a tree of :class:`Node`. Each node has a label, a decoded value, a path such as
+``apdu/body[3]/value`` and a :class:`Span` naming the buffer it indexes (``frame``, ``payload``,
+``apdu``…) and the half-open byte range inside it. Leaf spans tile each buffer: no gaps, no overlaps.
+The inspector's tree and hex views are both drawn from this one structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+
+class Span(NamedTuple):
+    """A half-open byte range ``[start, end)`` inside the named buffer."""
+
+    buffer: str
+    start: int
+    end: int
+
+
+class Node:
+    """One decoded element of a message, with the bytes it was read from.
+
+    ``key`` is this node's step in the path (``"fcs"``, ``"body[3]"``); ``path`` joins the keys from
+    the root. ``children`` is ``None`` for a leaf. ``note`` is a short human-readable explanation
+    (e.g. "CRC ok", "scaler -1 → ×0.1").
+    """
+
+    __slots__ = ("_children", "buffer", "end", "expand", "key", "kind", "label", "note", "parent", "src", "start",
+                 "value")
+
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        buffer: str,
+        start: int,
+        end: int,
+        value: Any = None,
+        note: str = "",
+        parent: Node | None = None,
+    ) -> None:
+        self.key = key
+        self.label = label
+        self.buffer = buffer
+        self.start = start
+        self.end = end
+        self.value = value
+        self.note = note
+        self.parent = parent
+        self.kind = -1
+        """A type code for the layer that made it (the A-XDR tag for DLMS data), -1 if none."""
+        self._children: list[Node] | None = None
+        self.expand: Callable[[Node], None] | None = None
+        """Builds this node's children on first access (decoding stays cheap; spans stay complete)."""
+        self.src: bytes | None = None
+        """The buffer's bytes, kept by nodes whose children are built lazily."""
+        if parent is not None:
+            ch = parent._children
+            if ch is None:
+                parent._children = [self]
+            else:
+                ch.append(self)
+
+    @property
+    def children(self) -> list[Node] | None:
+        if self.expand is not None:
+            fn, self.expand = self.expand, None
+            fn(self)
+        return self._children
+
+    @children.setter
+    def children(self, value: list[Node] | None) -> None:
+        self._children = value
+
+    # -- structure -------------------------------------------------------------------------------
+    @property
+    def span(self) -> Span:
+        return Span(self.buffer, self.start, self.end)
+
+    @property
+    def path(self) -> str:
+        keys: list[str] = []
+        node: Node | None = self
+        while node is not None:
+            if node.key:
+                keys.append(node.key)
+            node = node.parent
+        out = ""
+        for key in reversed(keys):
+            out = out + key if (key[0] == "[" or not out) else f"{out}/{key}"
+        return out
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    def add(self, child: Node) -> Node:
+        """Attach an existing node (built without a parent) as the last child."""
+        child.parent = self
+        if self._children is None:
+            self._children = [child]
+        else:
+            self._children.append(child)
+        return child
+
+    def walk(self) -> Iterator[Node]:
+        """Depth-first, pre-order."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.children:
+                stack.extend(reversed(node.children))
+
+    def leaves(self) -> Iterator[Node]:
+        for node in self.walk():
+            if not node.children:
+                yield node
+
+    def find(self, path: str) -> Node | None:
+        for node in self.walk():
+            if node.path == path:
+                return node
+        return None
+
+    def deepest_at(self, buffer: str, offset: int) -> Node | None:
+        """The deepest node whose span in ``buffer`` holds ``offset`` (for hex-view → tree)."""
+        best: Node | None = None
+        best_depth = -1
+        stack: list[tuple[Node, int]] = [(self, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if node.buffer == buffer and node.start <= offset < node.end and depth > best_depth:
+                best, best_depth = node, depth
+            if node.children:
+                stack.extend((c, depth + 1) for c in node.children)
+        return best
+
+    def display_value(self) -> str:
+        v = self.value
+        if v is None:
+            return ""
+        if isinstance(v, bytes | bytearray):
+            return v.hex().upper()
+        return str(v)
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Node({self.path!r}, {self.label!r}, {self.buffer}[{self.start}:{self.end}], {self.value!r})"
+
+
+def leaf(parent: Node, key: str, label: str, buffer: str, start: int, end: int, value: Any = None,
+         note: str = "") -> Node:
+    """Shorthand for a leaf attached to ``parent``."""
+    return Node(key, label, buffer, start, end, value, note, parent)
+
+
+def tiling_gaps(root: Node, buffers: dict[str, bytes]) -> list[str]:
+    """Check that leaf spans tile every buffer; return a list of problems (empty when it tiles)."""
+    problems: list[str] = []
+    by_buffer: dict[str, list[tuple[int, int, str]]] = {name: [] for name in buffers}
+    for node in root.leaves():
+        if node.buffer not in by_buffer:
+            problems.append(f"{node.path}: unknown buffer {node.buffer!r}")
+            continue
+        by_buffer[node.buffer].append((node.start, node.end, node.path))
+    for name, spans in by_buffer.items():
+        spans.sort()
+        pos = 0
+        for start, end, path in spans:
+            if start != pos:
+                problems.append(f"{name}: {'gap' if start > pos else 'overlap'} at {pos}..{start} ({path})")
+            if end <= start:
+                problems.append(f"{name}: empty span at {start} ({path})")
+            pos = max(pos, end)
+        if pos != len(buffers[name]):
+            problems.append(f"{name}: leaves end at {pos}, buffer has {len(buffers[name])} bytes")
+    return problems

@@ -1,0 +1,59 @@
+"""The one small protocol every byte source implements (serial ports, replay files, the B-route module).
+
+Live and replay data run through the same :class:`~meterui.pipeline.Pipeline`; a source only turns the
+world into :class:`Chunk` objects. Sources are UI-free and may be driven from a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+class SourceError(Exception):
+    """A source cannot be opened or read. The message is one line, meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Bytes read in one go, with the UNIX time they arrived when known."""
+
+    data: bytes
+    received: float | None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A byte source.
+
+    Optional attributes the pipeline looks for (with ``getattr``), so other sources stay minimal:
+
+    * ``live: bool`` (default ``True``): live sources are not paced; replay sources (``False``) are.
+    * ``decoder_format: str`` (default ``"auto"``): the ``fmt`` to give the ``StreamDecoder``.
+    * ``reconnect(should_stop) -> bool``: reopen after a :class:`SourceError`; ``False`` when stopped.
+    """
+
+    description: str
+
+    def open(self) -> None:
+        """Open the source; raise :class:`SourceError` on failure."""
+        ...
+
+    def read(self, timeout: float = 0.2) -> Chunk | None:
+        """Return the next chunk, ``None`` if nothing arrived within ``timeout``.
+
+        Raises :class:`SourceError` when the device is gone and ``EOFError`` at the end of a file.
+        """
+        ...
+
+    def close(self) -> None:
+        """Close the source; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class ReconnectingSource(Source, Protocol):
+    """A live source that can find its device again after it went away."""
+
+    def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool: ...

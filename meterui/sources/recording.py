@@ -1,0 +1,204 @@
+"""The recording format: what ``meterui --record`` writes and replay reads back with timestamps.
+
+A recording is a text file that is also plain hex input for ``meterui decode`` (hex bytes, ``#``
+comments)::
+
+    # meterui recording v1
+    # source: /dev/ttyUSB0 2400 8E1
+    # t=1700000000.123456
+    7E A0 E2 2B 21 13 23 9A E6 E7 00 0F 00 00 00 00 0C 07 E3 01 15 01 17 2B 0A FF 80 00 00 02 19 0A
+    # t=1700000002.623000
+    …
+
+Each chunk read from the source is one ``# t=<UNIX seconds, 6 decimals>`` line followed by its bytes in
+uppercase hex, at most 64 bytes per line. Keys are never written (the source description holds none).
+The file is opened in append mode; a new session adds another ``# source:`` line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+from meterui.sources.base import Chunk, SourceError
+
+HEADER = "# meterui recording v1"
+HEADER_PREFIX = "# meterui recording v"
+BYTES_PER_LINE = 64
+MAX_CHUNK = 65536
+"""Longer runs of bytes under one timestamp are split so memory stays bounded."""
+
+_TIMESTAMP = re.compile(r"#\s*t=(\S*)\s*$")
+_HEX_PREFIX = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
+_SEPARATORS = re.compile(r"[ \t\r\n\f\v:,;\-]+")
+_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
+
+
+def hex_line_digits(line: str, path: str | os.PathLike[str], lineno: int) -> str:
+    """The hex digits of one line of hex text: ``#`` starts a comment; whitespace, ``:``, ``,``,
+    ``;``, ``-`` and ``0x`` prefixes are separators. Raises :class:`SourceError` naming the line."""
+    body = line.split("#", 1)[0]
+    if not body or body.isspace():
+        return ""
+    digits = _SEPARATORS.sub("", _HEX_PREFIX.sub("", body))
+    if not _HEX_DIGITS.fullmatch(digits):
+        bad = next(c for c in digits if c not in "0123456789abcdefABCDEF")
+        raise SourceError(f"{os.fspath(path)}, line {lineno}: not hex ({bad!r})")
+    return digits
+
+
+def format_chunk(chunk: Chunk, received: float) -> str:
+    """The text for one chunk: its timestamp line and its hex lines."""
+    lines = [f"# t={received:.6f}"]
+    data = chunk.data
+    for start in range(0, len(data), BYTES_PER_LINE):
+        lines.append(data[start:start + BYTES_PER_LINE].hex(" ").upper())
+    return "\n".join(lines) + "\n"
+
+
+class Recorder:
+    """Appends chunks to a recording, flushing at most once a second (a crash loses about 1 s).
+
+    Call :meth:`maybe_flush` now and then when idle (the pipeline does it each pass) so buffered data
+    does not wait for the next chunk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], source: str | None = None, *,
+                 flush_interval: float = 1.0) -> None:
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        self.chunks = 0
+        self.bytes = 0
+        try:
+            self._file: TextIO | None = self._open()
+        except OSError as exc:
+            raise SourceError(f"cannot record to {self.path}: {exc.strerror or exc}") from exc
+        if source:
+            self._file.write(f"# source: {' '.join(source.split())}\n")
+        self._last_flush = time.monotonic()
+
+    def _open(self) -> TextIO:
+        needs_newline = False
+        fresh = True
+        if self.path.exists() and self.path.stat().st_size > 0:
+            fresh = False
+            with self.path.open("rb") as f:
+                head = f.read(len(HEADER_PREFIX))
+                f.seek(-1, os.SEEK_END)
+                needs_newline = f.read(1) != b"\n"
+            if not head.startswith(HEADER_PREFIX.encode()):
+                raise SourceError(f"{self.path} exists and is not a meterui recording; not appending to it")
+        file = self.path.open("a", encoding="ascii", newline="\n")
+        if fresh:
+            file.write(HEADER + "\n")
+        elif needs_newline:  # the last session ended mid-line (crash): start on a fresh line
+            file.write("\n")
+        return file
+
+    def write(self, chunk: Chunk) -> None:
+        """Append one chunk; a chunk without a time is stamped with the current time."""
+        if self._file is None:
+            raise SourceError(f"recording {self.path} is closed")
+        if not chunk.data:
+            return
+        received = chunk.received if chunk.received is not None else time.time()
+        try:
+            self._file.write(format_chunk(chunk, received))
+        except OSError as exc:
+            raise SourceError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
+        self.chunks += 1
+        self.bytes += len(chunk.data)
+        self.maybe_flush()
+
+    def maybe_flush(self) -> None:
+        if self._file is not None and time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise SourceError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def read_recording(path: str | os.PathLike[str]) -> Iterator[Chunk]:
+    """Stream the chunks of a recording with their timestamps.
+
+    Raises :class:`SourceError` naming the line for a bad header, timestamp or hex line. Bytes before
+    the first timestamp come back with ``received=None``.
+    """
+    try:
+        file = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in finally
+    except OSError as exc:
+        raise SourceError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
+    try:
+        yield from _parse_recording(file, path)
+    finally:
+        file.close()
+
+
+def _parse_recording(lines: TextIO, path: str | os.PathLike[str]) -> Iterator[Chunk]:
+    name = os.fspath(path)
+    seen_header = False
+    received: float | None = None
+    data = bytearray()
+    for lineno, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text:
+            continue
+        if not seen_header:
+            if not text.startswith(HEADER_PREFIX):
+                raise SourceError(f"{name}, line {lineno}: not a meterui recording (no '{HEADER}' header)")
+            if text != HEADER:
+                raise SourceError(f"{name}, line {lineno}: unsupported recording version "
+                                  f"{text[len(HEADER_PREFIX) - 1:]!r}")
+            seen_header = True
+            continue
+        if text.startswith("#"):
+            match = _TIMESTAMP.match(text)
+            if match is None:
+                continue  # another comment
+            try:
+                stamp = float(match.group(1))
+            except ValueError:
+                stamp = float("nan")
+            if stamp != stamp or stamp in (float("inf"), float("-inf")):
+                raise SourceError(f"{name}, line {lineno}: bad timestamp {match.group(1)[:32]!r}")
+            if data:
+                yield Chunk(bytes(data), received)
+                data.clear()
+            received = stamp
+            continue
+        digits = hex_line_digits(text, name, lineno)
+        if len(digits) % 2:
+            raise SourceError(f"{name}, line {lineno}: odd number of hex digits")
+        data += bytes.fromhex(digits)
+        if len(data) >= MAX_CHUNK:
+            yield Chunk(bytes(data), received)
+            data.clear()
+    if data:
+        yield Chunk(bytes(data), received)
