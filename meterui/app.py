@@ -1,0 +1,234 @@
+"""The Textual app: one source worker feeding the model, the frame store and the screens.
+
+source (serial port or file) → :class:`~meterui.pipeline.Pipeline` in a thread worker → typed
+:class:`~meterui.messages.MessagesDecoded` batches → :class:`~meterui.model.MeterModel` and
+:class:`~meterui.framestore.FrameStore` → the active screen, refreshed at most a few times a second.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from meterui.config import Config, ConfigError, save_config
+from meterui.framestore import FrameStore
+from meterui.messages import MessagesDecoded, SourceFinished
+from meterui.model import MeterModel
+from meterui.pipeline import Pipeline, PipelineStats
+from meterui.screens.help import HelpScreen
+from meterui.screens.inspector import InspectorScreen
+from meterui.screens.live import LiveScreen
+
+REFRESH_INTERVAL = 0.25
+"""The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
+SPEEDS = (1.0, 10.0, math.inf)
+
+PipelineFactory = Callable[[Config | None], Pipeline | None]
+
+
+def speed_text(speed: float) -> str:
+    return "max" if math.isinf(speed) else f"×{speed:g}"
+
+
+class MeterApp(App[int]):
+    """meterui's terminal UI."""
+
+    TITLE = "meterui"
+    CSS_PATH = "app.tcss"
+    CURSOR_BLINK = True
+    BINDINGS = [
+        Binding("l", "show_live", "Live"),
+        Binding("i", "show_inspector", "Inspector"),
+        Binding("s", "setup", "Setup"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("n", "next_frame", "Next", show=False),
+        Binding("p", "previous_frame", "Prev", show=False),
+        Binding("g", "goto_frame", "Go to", show=False),
+        Binding("plus,equals_sign", "faster", "Faster", show=False),
+        Binding("minus", "slower", "Slower", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        pipeline_factory: PipelineFactory,
+        config: Config | None = None,
+        *,
+        start: str = "live",
+        first_run: bool = False,
+        save_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        history: int = 600,
+    ) -> None:
+        super().__init__()
+        self.pipeline_factory = pipeline_factory
+        self.config = config
+        self.start = start
+        self.first_run = first_run
+        self.save_path = save_path
+        self.clock = clock
+        self.model = MeterModel(history=history)
+        key = config.key if config else None
+        auth = config.auth_key if config else None
+        self.frames = FrameStore(key=key, auth_key=auth)
+        self.stats: PipelineStats | None = None
+        self.pipeline: Pipeline | None = None
+        self._refresh_pending = False
+        self._live = LiveScreen()
+        self._inspector = InspectorScreen(self.frames)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.install_screen(self._live, "live")
+        self.install_screen(self._inspector, "inspector")
+        self.push_screen("inspector" if self.start == "inspector" else "live")
+        self._start_source()
+        if self.first_run:
+            self.action_setup()
+
+    def _start_source(self) -> None:
+        self.pipeline = self.pipeline_factory(self.config)
+        if self.pipeline is None:
+            self.stats = None
+            self._schedule_refresh()
+            return
+        self.stats = self.pipeline.stats
+        self._run_pipeline(self.pipeline)
+        self._schedule_refresh()
+
+    def _stop_source(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()
+        self.workers.cancel_group(self, "source")
+        self.pipeline = None
+
+    @work(thread=True, exclusive=True, group="source", exit_on_error=False)
+    def _run_pipeline(self, pipeline: Pipeline) -> None:
+        worker = get_current_worker()
+
+        def deliver(messages: list[Any], stats: PipelineStats) -> None:
+            if not worker.is_cancelled:
+                self.post_message(MessagesDecoded(messages, stats))
+
+        pipeline.run(deliver, lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(SourceFinished(pipeline.stats))
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "source":
+            self.notify(f"The source stopped: {event.worker.error}", severity="error", timeout=10)
+
+    # -- data --------------------------------------------------------------------------------------
+    @on(MessagesDecoded)
+    def _messages(self, event: MessagesDecoded) -> None:
+        if event.messages:
+            self.model.update(event.messages, now=self.clock())
+            self.frames.add(event.messages)
+        self.stats = event.stats
+        self._schedule_refresh()
+
+    @on(SourceFinished)
+    def _finished(self, event: SourceFinished) -> None:
+        self.stats = event.stats
+        if event.stats.last_error:
+            self.notify(event.stats.last_error, title="Source", severity="error", timeout=8)
+        else:
+            self.notify("End of the capture.", title="Replay", timeout=4)
+        self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(REFRESH_INTERVAL, self._refresh)
+
+    def _refresh(self) -> None:
+        self._refresh_pending = False
+        screen = self.screen
+        now = self.clock()
+        if isinstance(screen, LiveScreen):
+            screen.refresh_view(self.model, self.stats, now)
+        elif isinstance(screen, InspectorScreen):
+            screen.refresh_view()
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_show_live(self) -> None:
+        self.switch_screen("live")
+        self._schedule_refresh()
+
+    def action_show_inspector(self) -> None:
+        self.switch_screen("inspector")
+        self._schedule_refresh()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_pause(self) -> None:
+        if self.pipeline is None:
+            return
+        paused = self.pipeline.toggle_pause()
+        self.notify("Paused: press space to resume, n to step." if paused else "Resumed.", timeout=2)
+        self._schedule_refresh()
+
+    def action_next_frame(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.step()
+            self._schedule_refresh()
+
+    def action_previous_frame(self) -> None:
+        self.switch_screen("inspector")
+        self._inspector.action_previous()
+
+    def action_goto_frame(self) -> None:
+        self.switch_screen("inspector")
+        self._inspector.action_goto()
+
+    def _set_speed(self, step: int) -> None:
+        if self.pipeline is None or self.pipeline.live:
+            return
+        current = self.pipeline.speed
+        idx = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - current) if not math.isinf(current)
+                  else (0 if math.isinf(SPEEDS[i]) else 1))
+        new = SPEEDS[max(0, min(len(SPEEDS) - 1, idx + step))]
+        self.pipeline.set_speed(new)
+        self.notify(f"Replay speed {speed_text(new)}", timeout=2)
+
+    def action_faster(self) -> None:
+        self._set_speed(+1)
+
+    def action_slower(self) -> None:
+        self._set_speed(-1)
+
+    def action_setup(self) -> None:
+        from meterui.screens.setup import SetupWizard
+
+        if isinstance(self.screen, SetupWizard):
+            return
+        self.push_screen(SetupWizard(self.config), self._setup_done)
+
+    def _setup_done(self, config: Config | None) -> None:
+        if config is None:
+            if self.config is None:
+                self.notify("No port configured yet: press s to run the setup wizard.", timeout=6)
+            return
+        try:
+            path = save_config(config, self.save_path)
+        except (OSError, ConfigError) as exc:
+            self.notify(f"Could not save the configuration: {exc}", severity="error", timeout=10)
+        else:
+            self.notify(f"Saved to {path}", title="Setup", timeout=4)
+        self.config = config
+        self.frames.set_keys(config.key, config.auth_key)
+        self._stop_source()
+        self.model.clear()
+        self._start_source()

@@ -1,0 +1,122 @@
+"""Start the app (or the headless JSON monitor) from parsed command-line arguments.
+
+Kept apart from :mod:`meterui.cli` so that ``meterui decode`` never imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+
+from meterui.config import Config, ConfigError, config_path, load_config
+from meterui.pipeline import Pipeline
+from meterui.sources.base import SourceError
+from meterui.sources.recording import Recorder
+from meterui.sources.replay import ReplaySource
+from meterui.sources.serial_port import SerialSource
+
+DEMO_KEY = bytes(range(16))
+"""The demo capture's Austrian meter is encrypted under the public test key 000102…0F."""
+DEMO_FILE = "demo.rec"
+
+
+def demo_capture_path() -> Path:
+    return Path(str(resources.files("meterui") / "data" / DEMO_FILE))
+
+
+def serial_pipeline(cfg: Config, record: str | None = None) -> Pipeline:
+    assert cfg.port
+    source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
+    recorder = Recorder(record, source.description) if record else None
+    return Pipeline(source, key=cfg.key, auth_key=cfg.auth_key, invert_deviation=cfg.invert_deviation,
+                    recorder=recorder)
+
+
+def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
+    """Run the command in ``args.command`` (None, demo, replay, monitor)."""
+    command = args.command
+    if command == "monitor":
+        from meterui.cli import _keys
+
+        key, auth = _keys(args)
+        cfg = Config(port=args.port, baudrate=args.baud, parity=args.parity, bytesize=args.bytesize,
+                     stopbits=args.stopbits, key=key, auth_key=auth)
+        if args.json:
+            return monitor_json(cfg, args.record, cli_error)
+        return _run_app(lambda c: serial_pipeline(c, args.record) if c and c.port else None, cfg)
+    if command == "demo":
+        path = demo_capture_path()
+        if not path.exists():
+            raise cli_error(f"the demo capture is missing from the installation ({path})")
+        cfg = Config(port=None, key=DEMO_KEY)
+        return _run_app(lambda c: Pipeline(ReplaySource(path), key=DEMO_KEY, loop=True, speed=1.0), cfg,
+                        title="meterui demo")
+    if command == "replay":
+        from meterui.cli import _keys
+
+        key, auth = _keys(args)
+        path = Path(args.file)
+        if not path.is_file():
+            raise cli_error(f"{path}: no such file")
+        try:
+            ReplaySource(path, args.format).open()
+        except SourceError as exc:
+            raise cli_error(str(exc)) from None
+        cfg = Config(port=None, key=key, auth_key=auth)
+        speed = getattr(args, "speed_value", math.inf)
+        return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
+                                           auth_key=c.auth_key if c else auth, speed=speed),
+                        cfg, start="inspector", title=f"meterui replay {path.name}")
+    # no command: the saved configuration, or the wizard on first run
+    try:
+        cfg = load_config()
+    except ConfigError as exc:
+        raise cli_error(f"{exc} (fix or delete {config_path()}, then run meterui again)") from None
+    return _run_app(lambda c: serial_pipeline(c) if c and c.port else None, cfg, first_run=cfg is None)
+
+
+def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]
+             title: str = "meterui") -> int:
+    from meterui.app import MeterApp
+
+    app = MeterApp(factory, cfg, start=start, first_run=first_run)
+    app.title = title
+    result = app.run()
+    return int(result or 0)
+
+
+def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception]) -> int:
+    """Headless monitor: print ``meterui decode --output json`` objects live, one per line."""
+    from meterui.protocol.message import Message
+    from meterui.render import render_json
+
+    assert cfg.port
+    source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
+    try:
+        source.open()
+    except SourceError as exc:
+        raise cli_error(str(exc)) from None
+    source.close()
+    pipeline = serial_pipeline(cfg, record)
+    last_error: list[str | None] = [None]
+
+    def emit(messages: list[Message], stats: object) -> None:
+        for msg in messages:
+            sys.stdout.write(render_json(msg) + "\n")
+        sys.stdout.flush()
+        err = getattr(stats, "last_error", None)
+        if err and err != last_error[0]:
+            print(f"meterui: {err}", file=sys.stderr)
+        last_error[0] = err
+
+    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    try:
+        pipeline.run(emit, lambda: False)
+    except KeyboardInterrupt:
+        pipeline.stop()
+    return 0
+
