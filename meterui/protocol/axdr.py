@@ -59,7 +59,7 @@ def read_length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
 
 def text_value(raw: bytes, tag: int) -> str:
     """Strings as text when printable, otherwise uppercase hex (octet-strings, odd visible-strings)."""
-    if tag != OCTET_STRING or (raw and all(0x20 <= c < 0x7F for c in raw)):
+    if tag != OCTET_STRING or (raw and raw.isascii() and raw.decode("ascii").isprintable()):
         try:
             text = raw.decode("utf-8" if tag == UTF8_STRING else "ascii")
         except UnicodeDecodeError:
@@ -144,6 +144,7 @@ class Element(Node):
         self._children = None
         self.expand = expand
         self.src = src
+        self.meta = None
         self.parent = parent
         if parent is not None:
             ch = parent._children
@@ -255,6 +256,91 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
     if tag == COMPACT_ARRAY:
         return _parse_compact_array(buf, pos, end, bname, key, parent, depth)
     raise DecodeError(f"unknown A-XDR type tag 0x{tag:02X} at offset {pos}", offset=pos)
+
+
+# -- the flat "tape": the hot path ---------------------------------------------------------------------
+# One tuple per element in pre-order: (tag, start, end, value, count, next), where ``next`` is the index
+# just after the element's subtree (its next sibling). Readings are computed from the tape; the node
+# tree is built from the bytes only when someone looks at it.
+TAG, START, END, VALUE, COUNT, NEXT = range(6)
+Tape = list[tuple[int, int, int, object, int, int]]
+
+
+def parse_tape(buf: bytes, pos: int, end: int) -> tuple[Tape, int]:
+    """Parse one tagged element (and everything inside it) into a flat tape; return it and the end."""
+    tape: Tape = []
+    append = tape.append
+    stack: list[tuple[int, int]] = []  # enclosing containers: (tape index, children still to read)
+    cur = -1  # the innermost open container's tape index (-1: top level)
+    rem = 1  # elements still to read in it
+    nums = _NUMERIC_STRUCTS
+    n_items = 0  # len(tape)
+    p = pos
+    while True:
+        if p >= end:
+            raise TruncatedError(p, 1, 0)
+        tag = buf[p]
+        num = nums.get(tag)
+        n_items += 1
+        if num is not None:
+            q = p + 1 + num[0]
+            if q > end:
+                raise TruncatedError(p + 1, num[0], end - p - 1)
+            append((tag, p, q, num[1](buf, p + 1)[0], 0, n_items))
+            p = q
+        elif tag in (OCTET_STRING, VISIBLE_STRING, UTF8_STRING):
+            ln = buf[p + 1] if p + 1 < end else 0x100
+            if ln < 0x80:
+                q0 = p + 2
+            else:
+                ln, q0 = read_length(buf, p + 1, end)
+            q = q0 + ln
+            if q > end:
+                raise TruncatedError(q0, ln, end - q0)
+            raw = buf[q0:q]
+            append((tag, p, q, raw if tag == OCTET_STRING else text_value(raw, tag), 0, n_items))
+            p = q
+        elif tag in (STRUCTURE, ARRAY):
+            count = buf[p + 1] if p + 1 < end else 0x100
+            if count < 0x80:
+                q = p + 2
+            else:
+                count, q = read_length(buf, p + 1, end)
+            if count > end - q:
+                raise TruncatedError(q, count, end - q)
+            append((tag, p, q, None, count, n_items))
+            p = q
+            if count:
+                if len(stack) >= MAX_DEPTH:
+                    raise DecodeError(f"data nested deeper than {MAX_DEPTH} levels at offset {p}", offset=p)
+                stack.append((cur, rem))
+                cur, rem = n_items - 1, count
+                continue
+        else:
+            # rarer types: let the node-building parser read them (one element, no subtree)
+            node, q = parse_data(buf, p, end, "", "", None, len(stack))
+            append((tag, p, q, node.value, 0, n_items))
+            p = q
+        # one element is complete: close the containers it completes
+        rem -= 1
+        while not rem:
+            if cur < 0:
+                return tape, p
+            t = tape[cur]
+            tape[cur] = (t[0], t[1], p, None, t[4], n_items)
+            cur, rem = stack.pop()
+            rem -= 1
+
+
+def tape_children(tape: Tape, i: int) -> list[int]:
+    """Indices of the direct children of the container at ``i``."""
+    out = []
+    j = i + 1
+    stop = tape[i][NEXT]
+    while j < stop:
+        out.append(j)
+        j = tape[j][NEXT]
+    return out
 
 
 # -- compact-array (Blue Book 4.1.5, "compact-array": type-description + packed contents) ----------

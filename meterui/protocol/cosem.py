@@ -25,11 +25,39 @@ UNIT_NAMES: dict[int, str] = {
 }
 
 
+_SYMBOLS: dict[int, str | None] = {**UNITS, 0: None, 255: None}
+
+
 def unit_symbol(code: int) -> str | None:
     """The display symbol for a unit enum, ``None`` for 'no unit' (255) or 0."""
-    if code == 255 or code == 0:
+    sym = _SYMBOLS.get(code, 0)
+    return f"unit {code}" if sym == 0 else sym  # type: ignore[return-value]
+
+
+def datetime_iso(b: bytes, invert_deviation: bool = False) -> str | None:
+    """ISO text of a 12-byte COSEM date-time (fast path of :meth:`CosemDateTime.iso`)."""
+    year = b[0] << 8 | b[1]
+    month, day, hour, minute, second = b[2], b[3], b[5], b[6], b[7]
+    if year == 0xFFFF or not (1 <= month <= 12 and 1 <= day <= 31):
         return None
-    return UNITS.get(code, f"unit {code}")
+    if hour == 0xFF:
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    if minute == 0xFF:
+        minute = 0
+    if second == 0xFF:
+        second = 0
+    if hour > 23 or minute > 59 or second > 60:
+        return None
+    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+    dev = b[9] << 8 | b[10]
+    if dev == 0x8000:
+        return text
+    off = -(dev - 0x10000 if dev & 0x8000 else dev)
+    if not -900 <= off <= 900:
+        return text
+    if invert_deviation:
+        off = -off
+    return f"{text}{'+' if off >= 0 else '-'}{abs(off) // 60:02d}:{abs(off) % 60:02d}"
 
 
 _MONTH_SPECIAL = {0xFD: "DST end", 0xFE: "DST begin", 0xFF: "not specified"}

@@ -4,11 +4,13 @@ general-block-transfer (E0) headers, and the LLC header (Green Book 9.3, IEC 620
 
 from __future__ import annotations
 
+import contextlib
+
 from meterui.protocol import axdr, crypto
-from meterui.protocol.cosem import CosemDateTime, annotate_datetime
+from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_iso
 from meterui.protocol.errors import DecodeError, DecryptionError, MeterError, TruncatedError
 from meterui.protocol.message import Reading
-from meterui.protocol.readings import interpret_body
+from meterui.protocol.readings import apply_notes, interpret_tape
 from meterui.protocol.spans import Node
 
 DATA_NOTIFICATION = 0x0F
@@ -91,6 +93,25 @@ def _expand_datetime(value: Node) -> None:
     annotate_datetime(value, value.src, CosemDateTime.from_bytes(value.src[value.start:value.end]))
 
 
+def _expand_body(body: Node) -> None:
+    """Build a notification body's element nodes from its bytes (on first access)."""
+    buf = body.src
+    assert buf is not None
+    element, _ = axdr.parse_data(buf, body.start, body.end, body.buffer, "body", None)
+    kids = element._children
+    if kids:
+        for child in kids:
+            child.parent = body
+        body._children = list(kids)
+    # the walk again, this time with notes for the inspector (kept off the decoding hot path)
+    tape, _ = axdr.parse_tape(buf, body.start, body.end)
+    apply_notes(body, interpret_tape(tape, body.buffer, body, bool(body.meta), notes=True).notes)
+    if body.kind in (axdr.STRUCTURE, axdr.ARRAY):
+        axdr.expand_container(body)
+    else:
+        axdr.expand_element(body)
+
+
 def decode_apdu_buffer(buf: bytes, bname: str, node: Node, res: ApduResult, opts: DecodeOptions,
                        start: int = 0) -> None:
     """Decode one APDU at ``start``; on failure record the error and cover the rest. Never raises."""
@@ -121,57 +142,107 @@ def _decode_apdu(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: De
     raise DecodeError(f"unknown APDU tag 0x{tag:02X} at offset {p}: not DLMS push data", offset=p)
 
 
-def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions,
-                       p: int) -> int:
-    """Green Book 9.3.x: data-notification ::= long-invoke-id-and-priority, date-time, notification-body."""
+def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
+                       build: bool) -> tuple[int, str | None]:
+    """Read tag, long-invoke-id-and-priority and date-time; return (body start, clock). With ``build``
+    also make their nodes (for the inspector, or to show the bytes up to a fault)."""
     n = len(buf)
-    node = Node("notification", "data-notification", bname, p, n, None, "", parent)
-    Node("tag", "APDU tag", bname, p, p + 1, "0F", "data-notification", node)
+    if build:
+        Node("tag", "APDU tag", bname, p, p + 1, "0F", "data-notification", node)
     if p + 5 > n:
         raise TruncatedError(p + 1, 4, n - p - 1)
-    invoke = int.from_bytes(buf[p + 1:p + 5], "big")
-    Node("invoke_id", "long-invoke-id-and-priority", bname, p + 1, p + 5, f"{invoke:08X}",
-         f"invoke id {invoke & 0xFFFFFF}, priority {'high' if invoke >> 31 else 'normal'}", node)
+    if build:
+        invoke = int.from_bytes(buf[p + 1:p + 5], "big")
+        Node("invoke_id", "long-invoke-id-and-priority", bname, p + 1, p + 5, f"{invoke:08X}",
+             f"invoke id {invoke & 0xFFFFFF}, priority {'high' if invoke >> 31 else 'normal'}", node)
     q = p + 5
     if q >= n:
         raise TruncatedError(q, 1, 0)
     # date-time: 00 (absent) | 0C + 12 | 09 0C + 12 | 19 + 12   (protocols.md §2.2)
     first = buf[q]
-    dt_node = Node("datetime", "date-time", bname, q, q, None, "", node)
+    dt_node = Node("datetime", "date-time", bname, q, q, None, "", node) if build else None
     vstart = -1
     if first == 0x00:
-        Node("length", "length", bname, q, q + 1, 0, "no date-time", dt_node)
+        if dt_node:
+            Node("length", "length", bname, q, q + 1, 0, "no date-time", dt_node)
         q += 1
     elif first == 0x0C:
-        Node("length", "length", bname, q, q + 1, 12, "octet-string length", dt_node)
+        if dt_node:
+            Node("length", "length", bname, q, q + 1, 12, "octet-string length", dt_node)
         vstart = q + 1
     elif first == 0x09 and q + 1 < n and buf[q + 1] == 0x0C:
-        Node("tag", "tag", bname, q, q + 1, 9, "octet-string", dt_node)
-        Node("length", "length", bname, q + 1, q + 2, 12, "", dt_node)
+        if dt_node:
+            Node("tag", "tag", bname, q, q + 1, "09", "octet-string", dt_node)
+            Node("length", "length", bname, q + 1, q + 2, 12, "", dt_node)
         vstart = q + 2
     elif first == 0x19:
-        Node("tag", "tag", bname, q, q + 1, 0x19, "date-time", dt_node)
+        if dt_node:
+            Node("tag", "tag", bname, q, q + 1, "19", "date-time", dt_node)
         vstart = q + 1
     else:
-        dt_node.end = q
         raise DecodeError(f"unexpected date-time encoding 0x{first:02X} in data-notification at offset {q}",
                           offset=q)
+    iso = None
     if vstart >= 0:
         if vstart + 12 > n:
             raise TruncatedError(vstart, 12, n - vstart)
-        dt = CosemDateTime.from_bytes(buf[vstart:vstart + 12])
-        iso = dt.iso(opts.invert_deviation)
-        value = Node("value", "date-time", bname, vstart, vstart + 12, iso or str(dt), "", dt_node)
-        value.src = buf
-        value.expand = _expand_datetime
-        if iso:
-            res.clock = iso
+        raw = buf[vstart:vstart + 12]
+        iso = datetime_iso(raw, invert)
+        if dt_node:
+            value = Node("value", "date-time", bname, vstart, vstart + 12,
+                         iso or str(CosemDateTime.from_bytes(raw)), "", dt_node)
+            value.src = buf
+            value.expand = _expand_datetime
         q = vstart + 12
-    dt_node.end = q
-    body, q = axdr.parse_data(buf, q, n, bname, "body", node)
-    body.label = "notification-body " + body.label
-    node.end = q
-    result = interpret_body(body, buf, opts.invert_deviation)
+    if dt_node:
+        dt_node.end = q
+    return q, iso
+
+
+def _expand_notification(node: Node) -> None:
+    body = node._children or []
+    node._children = None
+    assert node.src is not None
+    _notification_head(node.src, node.buffer, node, node.start, bool(node.meta), True)
+    for child in body:
+        node.add(child)
+
+
+def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions,
+                       p: int) -> int:
+    """Green Book 9.3.x: data-notification ::= long-invoke-id-and-priority, date-time, notification-body."""
+    n = len(buf)
+    node = Node("notification", "data-notification", bname, p, n, None, "", parent)
+    try:
+        q, iso = _notification_head(buf, bname, node, p, opts.invert_deviation, False)
+    except MeterError:
+        with contextlib.suppress(MeterError):
+            _notification_head(buf, bname, node, p, opts.invert_deviation, True)
+        raise
+    if iso:
+        res.clock = iso
+    node.src = buf
+    node.meta = opts.invert_deviation
+    node.expand = _expand_notification
+    try:
+        tape, stop = axdr.parse_tape(buf, q, n)
+    except MeterError:
+        # build what can be built, so the inspector shows the bytes up to the fault
+        node.expand = None
+        _notification_head(buf, bname, node, p, opts.invert_deviation, True)
+        axdr.parse_data(buf, q, n, bname, "body", node)
+        raise
+    first = tape[0]
+    kind = first[axdr.TAG]
+    label = f"{axdr.TYPE_NAMES.get(kind, 'data')} ({first[axdr.COUNT]})" if kind in (1, 2) \
+        else axdr.TYPE_NAMES.get(kind, "data")
+    body = Node("body", "notification-body " + label, bname, q, stop, first[axdr.VALUE], "", node)
+    body.kind = kind
+    body.src = buf
+    body.expand = _expand_body
+    node.end = q = stop
+    result = interpret_tape(tape, bname, body, opts.invert_deviation)
+    body.meta = opts.invert_deviation
     res.readings.extend(result.readings)
     res.list_id = result.list_id
     res.meter_id = result.meter_id
@@ -180,51 +251,84 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     return q
 
 
-def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions, p: int) -> int:
-    """Green Book 9.2.7: general-glo-ciphering ::= system-title OCTET STRING, ciphered-content OCTET STRING."""
+class _CipherHead:
+    __slots__ = ("ct_end", "ct_start", "ic", "sc", "stop", "title")
+
+
+def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | None, build: bool) -> _CipherHead:
+    """Parse the general-glo-ciphering header; with ``build`` also make its leaves."""
     n = len(buf)
     tag = buf[p]
-    node = Node("ciphering", APDU_NAMES[tag], bname, p, n, None, "", parent)
-    Node("tag", "APDU tag", bname, p, p + 1, f"{tag:02X}", APDU_NAMES[tag], node)
+    h = _CipherHead()
+    if build:
+        Node("tag", "APDU tag", bname, p, p + 1, f"{tag:02X}", APDU_NAMES[tag], node)
     st_len, q = axdr.read_length(buf, p + 1, n)
-    Node("system_title_length", "system title length", bname, p + 1, q, st_len, "", node)
+    if build:
+        Node("system_title_length", "system title length", bname, p + 1, q, st_len, "", node)
     if q + st_len > n:
         raise TruncatedError(q, st_len, n - q)
-    title = bytes(buf[q:q + st_len])
-    maker = title[:3].decode("ascii", "replace") if title[:3].isalpha() else ""
-    Node("system_title", "system title", bname, q, q + st_len, title.hex().upper(),
-         f"manufacturer {maker}" if maker else "", node)
-    res.system_title = title
-    res.encrypted = True
+    title = h.title = bytes(buf[q:q + st_len])
+    if build:
+        maker = title[:3].decode("ascii", "replace") if title[:3].isalpha() else ""
+        Node("system_title", "system title", bname, q, q + st_len, title.hex().upper(),
+             f"manufacturer {maker}" if maker else "", node)
+    if res is not None:
+        res.system_title = title
+        res.encrypted = True
     if st_len != 8:
         raise DecodeError(f"system title is {st_len} bytes; AES-GCM needs 8", offset=p + 1)
     q += st_len
     clen, r = axdr.read_length(buf, q, n)
-    Node("content_length", "ciphered content length", bname, q, r, clen, "SC + IC + ciphertext + tag", node)
+    if build:
+        Node("content_length", "ciphered content length", bname, q, r, clen, "SC + IC + ciphertext + tag", node)
     if clen < 5:
         raise DecodeError(f"ciphered content of {clen} bytes is too short for SC and IC", offset=q)
     if r + clen > n:
         raise TruncatedError(r, clen, n - r)
-    sc = buf[r]
-    Node("security_control", "security control", bname, r, r + 1, f"{sc:02X}",
-         crypto.describe_security_control(sc), node)
-    ic = int.from_bytes(buf[r + 1:r + 5], "big")
-    Node("invocation_counter", "invocation counter", bname, r + 1, r + 5, ic, "", node)
-    res.invocation_counter = ic
-    stop = r + clen
-    ct_start = r + 5
+    sc = h.sc = buf[r]
+    ic = h.ic = int.from_bytes(buf[r + 1:r + 5], "big")
+    if build:
+        Node("security_control", "security control", bname, r, r + 1, f"{sc:02X}",
+             crypto.describe_security_control(sc), node)
+        Node("invocation_counter", "invocation counter", bname, r + 1, r + 5, ic, "", node)
+    if res is not None:
+        res.invocation_counter = ic
+    stop = h.stop = r + clen
+    ct_start = h.ct_start = r + 5
     has_tag = bool(sc & crypto.SC_AUTH)
-    ct_end = stop - crypto.TAG_LEN if has_tag else stop
+    ct_end = h.ct_end = stop - crypto.TAG_LEN if has_tag else stop
     if ct_end < ct_start:
         raise DecodeError("ciphered content is shorter than its authentication tag", offset=r)
-    ciphertext = bytes(buf[ct_start:ct_end])
-    if ct_end > ct_start:
-        Node("ciphertext", "ciphertext" if sc & crypto.SC_ENCRYPT else "plaintext (authenticated)",
-             bname, ct_start, ct_end, None, f"{ct_end - ct_start} bytes, see the 'apdu' buffer", node)
-    tag_bytes = bytes(buf[ct_end:stop]) if has_tag else None
-    if has_tag:
-        Node("auth_tag", "authentication tag", bname, ct_end, stop, tag_bytes.hex().upper(),  # type: ignore[union-attr]
-             "GCM tag (12 bytes)", node)
+    if build:
+        if ct_end > ct_start:
+            Node("ciphertext", "ciphertext" if sc & crypto.SC_ENCRYPT else "plaintext (authenticated)",
+                 bname, ct_start, ct_end, None, f"{ct_end - ct_start} bytes, see the 'apdu' buffer", node)
+        if has_tag:
+            Node("auth_tag", "authentication tag", bname, ct_end, stop, buf[ct_end:stop].hex().upper(),
+                 "GCM tag (12 bytes)", node)
+    return h
+
+
+def _expand_ciphering(node: Node) -> None:
+    assert node.src is not None
+    _cipher_head(node.src, node.buffer, node, node.start, None, True)
+
+
+def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions, p: int) -> int:
+    """Green Book 9.2.7: general-glo-ciphering ::= system-title OCTET STRING, ciphered-content OCTET STRING."""
+    node = Node("ciphering", APDU_NAMES[buf[p]], bname, p, len(buf), None, "", parent)
+    try:
+        h = _cipher_head(buf, bname, node, p, res, False)
+    except MeterError:
+        with contextlib.suppress(MeterError):
+            _cipher_head(buf, bname, node, p, None, True)
+        raise
+    node.src = buf
+    node.expand = _expand_ciphering
+    title, sc, ic, stop = h.title, h.sc, h.ic, h.stop
+    has_tag = bool(sc & crypto.SC_AUTH)
+    ciphertext = bytes(buf[h.ct_start:h.ct_end])
+    tag_bytes = bytes(buf[h.ct_end:stop]) if has_tag else None
     node.end = stop
     res.authenticated = False
     plaintext, authenticated = crypto.decrypt(title, ic, sc, ciphertext, tag_bytes, opts.key, opts.auth_key)

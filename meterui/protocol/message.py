@@ -14,18 +14,40 @@ from meterui.protocol.errors import MeterError
 from meterui.protocol.spans import Node
 
 
-@dataclass(slots=True)
 class Reading:
-    """One value read from a meter, after scaling."""
+    """One value read from a meter, after scaling.
 
-    id: str
-    """OBIS as ``A.B.C.D.E.F`` in decimal; for ECHONET the EPC (``E7``, ``E8.R``…)."""
-    name: str
-    value: int | float | str
-    unit: str | None = None
-    quantity: str | None = None
-    node: Node | None = None
-    """The decode-tree node holding the value, for linking a table row to its bytes."""
+    ``node`` is the decode-tree node holding the value (for linking a table row to its bytes). It may
+    be resolved lazily from ``ref = (subtree, buffer, start, end)``, so decoding stays cheap.
+    """
+
+    __slots__ = ("_node", "id", "name", "quantity", "ref", "unit", "value")
+
+    def __init__(self, id: str, name: str, value: int | float | str, unit: str | None = None,
+                 quantity: str | None = None, node: Node | None = None,
+                 ref: tuple[Node, str, int, int] | None = None) -> None:
+        self.id = id
+        """OBIS as ``A.B.C.D.E.F`` in decimal; for ECHONET the EPC (``E7``, ``E8.R``…)."""
+        self.name = name
+        self.value = value
+        self.unit = unit
+        self.quantity = quantity
+        self._node = node
+        self.ref = ref
+
+    @property
+    def node(self) -> Node | None:
+        if self._node is None and self.ref is not None:
+            top, buffer, start, end = self.ref
+            self._node = top.find_span(buffer, start, end)
+        return self._node
+
+    @property
+    def span(self) -> tuple[str, int, int] | None:
+        if self.ref is not None:
+            return self.ref[1:]  # type: ignore[return-value]
+        node = self._node
+        return None if node is None else (node.buffer, node.start, node.end)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "quantity": self.quantity, "name": self.name, "value": self.value,
@@ -36,6 +58,17 @@ class Reading:
         if isinstance(v, float):
             return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.1f}"
         return str(v)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reading):
+            return NotImplemented
+        return (self.id, self.name, self.value, self.unit, self.quantity) == (
+            other.id, other.name, other.value, other.unit, other.quantity)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Reading({self.id!r}, {self.name!r}, {self.value!r}, {self.unit!r}, {self.quantity!r})"
 
 
 @dataclass(slots=True)

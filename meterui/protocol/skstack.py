@@ -186,34 +186,36 @@ class SkstackDecoder:
     # -- internals -------------------------------------------------------------------------------
     def _run(self, final: bool) -> list[Message]:
         out: list[Message] = []
-        self._done = 0
-        try:
-            self._process(final, out)
-        except Exception as exc:  # safety net: feed() must never raise
-            if self.strict:
-                raise
-            del self._buf[:self._done]
-            self._base += self._done
-            start = self._base
-            line = bytes(self._buf)
-            self._buf.clear()
-            self._base += len(line)
-            if line:
-                out.append(self._error_message(line, start, DecodeError(f"internal decoder error: {exc!r}")))
-        return out
+        while True:
+            self._done = 0
+            try:
+                self._process(final, out)
+                return out
+            except Exception as exc:  # safety net: feed() must never raise
+                if self.strict:
+                    raise
+                # Report the line being parsed as an error, drop it, and carry on after it.
+                del self._buf[:self._done]
+                self._base += self._done
+                nl = self._buf.find(b"\n", 1)
+                line = bytes(self._buf[:len(self._buf) if nl < 0 else nl + 1])
+                del self._buf[:len(line)]
+                out.append(self._error_message(line, self._base,
+                                               DecodeError(f"internal decoder error: {exc!r}")))
+                self._base += len(line)
 
     def _process(self, final: bool, out: list[Message]) -> None:
         buf = self._buf
         n = len(buf)
         pos = 0
         while pos < n:
+            self._done = pos  # everything before pos is already reported
             if buf.startswith(ERXUDP, pos):
                 try:
                     msg, pos = self._erxudp(pos, final)
                 except _Wait:
                     break
                 out.append(msg)
-                self._done = pos
                 continue
             nl = buf.find(b"\n", pos)
             end = n if nl < 0 else nl + 1
@@ -231,7 +233,6 @@ class SkstackDecoder:
                 continue
             self._text(pos, end)
             pos = end
-            self._done = pos
         if pos:
             del buf[:pos]
             self._base += pos

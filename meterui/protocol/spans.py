@@ -28,8 +28,8 @@ class Node:
     (e.g. "CRC ok", "scaler -1 → ×0.1").
     """
 
-    __slots__ = ("_children", "buffer", "end", "expand", "key", "kind", "label", "note", "parent", "src", "start",
-                 "value")
+    __slots__ = ("_children", "buffer", "end", "expand", "key", "kind", "label", "meta", "note", "parent", "src",
+                 "start", "value")
 
     def __init__(
         self,
@@ -57,6 +57,8 @@ class Node:
         """Builds this node's children on first access (decoding stays cheap; spans stay complete)."""
         self.src: bytes | None = None
         """The buffer's bytes, kept by nodes whose children are built lazily."""
+        self.meta: Any = None
+        """Whatever the lazy builder needs (e.g. notes for the elements of a notification body)."""
         if parent is not None:
             ch = parent._children
             if ch is None:
@@ -124,6 +126,18 @@ class Node:
         for node in self.walk():
             if node.path == path:
                 return node
+        return None
+
+    def find_span(self, buffer: str, start: int, end: int) -> Node | None:
+        """The shallowest node with exactly this span, descending only where it can be."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            if node.buffer == buffer and node.start == start and node.end == end:
+                return node
+            for child in node.children or ():
+                if child.buffer == buffer and child.start <= start and end <= child.end:
+                    stack.append(child)
         return None
 
     def deepest_at(self, buffer: str, offset: int) -> Node | None:
