@@ -42,7 +42,7 @@ class MeterApp(App[int]):
     """meterui's terminal UI."""
 
     TITLE = "meterui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     CURSOR_BLINK = True
     BINDINGS = [
         Binding("l", "show_live", "Live"),
@@ -98,7 +98,6 @@ class MeterApp(App[int]):
     def _start_source(self) -> None:
         self.pipeline = self.pipeline_factory(self.config)
         if self.pipeline is None:
-            self.stats = None
             self._schedule_refresh()
             return
         self.stats = self.pipeline.stats
@@ -158,7 +157,7 @@ class MeterApp(App[int]):
         if isinstance(screen, LiveScreen):
             screen.refresh_view(self.model, self.stats, now)
         elif isinstance(screen, InspectorScreen):
-            screen.refresh_view()
+            screen.sync()
 
     # -- actions -----------------------------------------------------------------------------------
     def action_show_live(self) -> None:
@@ -187,7 +186,7 @@ class MeterApp(App[int]):
 
     def action_previous_frame(self) -> None:
         self.switch_screen("inspector")
-        self._inspector.action_previous()
+        self._inspector.action_step(-1)
 
     def action_goto_frame(self) -> None:
         self.switch_screen("inspector")

@@ -655,3 +655,18 @@ def test_decode_edata_never_raises(tail: bytes, head: str) -> None:
     assert res.error is None or isinstance(res.error, MeterError)
     if data:
         assert tiling_gaps(root, {"line": b"x", "edata": data}) == []
+
+
+def test_internal_error_becomes_a_message_and_the_stream_continues(monkeypatch: pytest.MonkeyPatch) -> None:
+    import meterui.protocol.skstack as sk
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise IndexError("simulated bug")
+
+    monkeypatch.setattr(sk, "decode_edata", broken)
+    d = SkstackDecoder()  # not strict: feed() must not raise
+    msgs = check(d.feed(vline("echonet-E7") + b"OK\r\n"))
+    assert len(msgs) == 1 and isinstance(msgs[0].error, DecodeError)
+    assert msgs[0].offsets == [(0, len(vline("echonet-E7")))]
+    monkeypatch.undo()
+    assert check(d.feed(vline("echonet-E7")))[0].ok

@@ -195,8 +195,10 @@ def test_max_speed_batches_at_most_20_per_second(tmp_path: Path) -> None:
     elapsed = time.monotonic() - started
     assert len(collector.messages) == 900
     assert all(len(b) <= MAX_BATCH for b in collector.batches)
-    gaps = [b - a for a, b in zip(collector.times, collector.times[1:-1], strict=False)]
-    assert all(g >= 0.045 for g in gaps if g), gaps  # posts are spaced (the final one aside)
+    # posts are spaced by >= 50 ms, except a full batch (memory bound) and the final post from run()
+    gaps = [collector.times[i] - collector.times[i - 1] for i in range(1, len(collector.times) - 1)
+            if len(collector.batches[i]) < MAX_BATCH]
+    assert all(g >= 0.045 for g in gaps), gaps
     assert len(collector.batches) <= elapsed / 0.05 + 3
 
 
@@ -209,9 +211,11 @@ def test_loop_restarts_and_memory_stays_flat(tmp_path: Path) -> None:
     def on_messages(messages: list[Message], stats: PipelineStats) -> None:
         nonlocal seen
         seen += len(messages)  # like a UI: keep counts, drop the messages
-        if stats.loops in (20, 120) and stats.loops not in samples:
-            gc.collect()
-            samples[stats.loops] = tracemalloc.get_traced_memory()[0]
+        messages.clear()  # so a sample does not count the batch in hand
+        for mark in (20, 120):
+            if stats.loops >= mark and mark not in samples:
+                gc.collect()
+                samples[mark] = tracemalloc.get_traced_memory()[0]
 
     tracemalloc.start()
     try:
@@ -219,7 +223,7 @@ def test_loop_restarts_and_memory_stays_flat(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert seen >= 6 * 120
-    assert samples[120] - samples[20] < 64 * 1024, samples
+    assert samples[120] - samples[20] < 32 * 1024, samples  # ~0 per loop once warm
     assert len(pipeline._pending) <= 6 and len(pipeline._batch) <= MAX_BATCH
 
 

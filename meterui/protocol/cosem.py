@@ -25,13 +25,20 @@ UNIT_NAMES: dict[int, str] = {
 }
 
 
-_SYMBOLS: dict[int, str | None] = {**UNITS, 0: None, 255: None}
+JSON_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "Wh", "kWh", "varh", "kvarh", "V", "A", "Hz", "m3"})
+"""The unit symbols readings may carry (the JSON contract); others are described in the tree only."""
+_SYMBOLS: dict[int, str | None] = {code: (sym if sym in JSON_UNITS else None) for code, sym in UNITS.items()}
 
 
 def unit_symbol(code: int) -> str | None:
-    """The display symbol for a unit enum, ``None`` for 'no unit' (255) or 0."""
-    sym = _SYMBOLS.get(code, 0)
-    return f"unit {code}" if sym == 0 else sym  # type: ignore[return-value]
+    """A reading's unit for a Blue Book unit enum: one of :data:`JSON_UNITS`, else ``None``."""
+    return _SYMBOLS.get(code)
+
+
+def unit_text(code: int) -> str:
+    """Any unit enum as display text (``°C``, ``%``, ``unit 200``), for the inspector."""
+    sym = UNITS.get(code)
+    return f"unit {code}" if sym is None else (sym or "no unit")
 
 
 def datetime_iso(b: bytes, invert_deviation: bool = False) -> str | None:

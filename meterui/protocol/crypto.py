@@ -136,6 +136,12 @@ def encrypt(system_title: bytes, invocation_counter: int, sc: int, plaintext: by
             auth_key: bytes | None = None) -> bytes:
     """Ciphertext (‖ tag when SC has the authentication bit): for test frames and the demo capture."""
     iv = system_title + invocation_counter.to_bytes(4, "big")
+    if sc & SC_AUTH and not sc & SC_ENCRYPT:  # authentication only: plaintext ‖ GMAC(SC ‖ AK ‖ plaintext)
+        cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=TAG_LEN)
+        cipher.update(bytes([sc]) + (auth_key or b"") + plaintext)
+        return plaintext + cipher.digest()
+    if not sc & SC_ENCRYPT:
+        return plaintext
     if sc & SC_AUTH:
         cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=TAG_LEN)
         cipher.update(bytes([sc]) + (auth_key or b""))

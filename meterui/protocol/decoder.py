@@ -34,6 +34,7 @@ MAX_SEGMENTS = 64
 _SKSTACK_WORDS = (b"ERXUDP", b"EVENT ", b"SKVER", b"SKSCAN", b"SKJOIN", b"SKSENDTO", b"EPANDESC", b"EVER ",
                   b"SKSREG", b"SKINFO", b"SKLL64", b"SKSETPWD", b"SKSETRBID", b"OK\r\n")
 
+_APDU_TAGS = frozenset({0x0F, 0xDB, 0xDC, 0xDD, 0xE0})
 BAUD_HINT = ("check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
              "2400 8E1; B-route modules 115200 8N1)")
 
@@ -99,6 +100,9 @@ class StreamDecoder:
                 return []
             data, self._head = self._head, b""
             self.fmt = "skstack" if looks_like_skstack(data) else "raw"
+        return self._number(self._process(data, received))
+
+    def _process(self, data: bytes, received: float | None) -> list[Message]:
         out: list[Message] = []
         try:
             if self.fmt == "skstack":
@@ -108,19 +112,19 @@ class StreamDecoder:
                     self._item(item, out)
         except MeterError as exc:  # pragma: no cover - defensive: decoders report, not raise
             out.append(self._error_message(exc, data, received))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - never let a bug take the stream down
             out.append(self._error_message(DecodeError(f"internal decoder error: {exc!r}"), data, received))
         self.stats.skipped_bytes = self._framer.skipped
-        return self._number(out)
+        return out
 
     def flush(self) -> list[Message]:
         """End of input: report incomplete frames and segment sets, and trailing garbage."""
         out: list[Message] = []
-        if self.fmt == "auto" and self._head:
+        if self.fmt == "auto":
             data, self._head = self._head, b""
             self.fmt = "skstack" if looks_like_skstack(data) else "raw"
-            self.stats.bytes_in -= len(data)
-            out.extend(self.feed(data))
+            if data:
+                out.extend(self._process(data, None))
         try:
             if self.fmt == "skstack":
                 out.extend(self._skstack().flush())
@@ -128,7 +132,7 @@ class StreamDecoder:
                 for item in self._framer.flush():
                     self._item(item, out)
                 self._abandon_segments(out, "the input ended before the last segment arrived")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             out.append(self._error_message(DecodeError(f"internal decoder error: {exc!r}"), b"", None))
         self.stats.skipped_bytes = self._framer.skipped
         return self._number(out)
@@ -219,8 +223,13 @@ class StreamDecoder:
             prev_frame, prev = self._segments[-1]
             late = (f.received is not None and prev_frame.received is not None
                     and f.received - prev_frame.received > SEGMENT_GAP_S)
-            if late or (prev.destination, prev.source) != (hdr.destination, hdr.source):
-                self._abandon_segments(out, "the next segment did not follow")
+            info = f.raw[hdr.info_start:hdr.info_start + 4]
+            # The LLC header opens only the first segment (protocols.md §1.7): a frame that starts with
+            # LLC and an APDU tag begins a new message, so the set before it lost its last segment.
+            restart = info[:2] in (b"\xe6\xe7", b"\xe6\xe6") and len(info) == 4 and info[3] in _APDU_TAGS
+            if late or restart or (prev.destination, prev.source) != (hdr.destination, hdr.source):
+                self._abandon_segments(out, "its last segment never arrived" if restart
+                                       else "the next segment did not follow")
         self._segments.append((f, hdr))
         if hdr.segmented and len(self._segments) < MAX_SEGMENTS:
             return

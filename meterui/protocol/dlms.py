@@ -180,6 +180,8 @@ def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
             Node("tag", "tag", bname, q, q + 1, "19", "date-time", dt_node)
         vstart = q + 1
     else:
+        if dt_node is not None and node._children:
+            node._children.remove(dt_node)
         raise DecodeError(f"unexpected date-time encoding 0x{first:02X} in data-notification at offset {q}",
                           offset=q)
     iso = None

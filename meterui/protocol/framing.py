@@ -214,6 +214,8 @@ class LinkFramer:
         out.append(LinkFrame(protocol, bytes(self._buf[start:end]), self._base + start, False, reason,
                              self._received))
         self._covered = max(self._covered, end)
+        # bytes after the bad frame that the scan has already passed belong to the next garbage run
+        self._garbage_from = end if self._garbage_from is None or self._garbage_from < end else self._garbage_from
 
     def _scan(self, out: list[LinkFrame | Garbage], final: bool) -> None:
         buf = self._buf

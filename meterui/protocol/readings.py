@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from meterui.protocol import axdr, lists, obis
 from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
-from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol
+from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol, unit_text
 from meterui.protocol.message import Reading
 from meterui.protocol.spans import Node
 
@@ -196,7 +196,8 @@ class _Walker:
                 if scaler:
                     value = _scaled(value, scaler)  # type: ignore[arg-type]
                 if notes:
-                    self.note(si, f"×10^{scaler} {unit or ''}", "scaler-unit")
+                    self.note(si, f"×10^{scaler} {unit_text(tape[tape[c1][NEXT]][VALUE])}",  # type: ignore[arg-type]
+                              "scaler-unit")
                     self.note(vi, name)
             elif scaling is not None:
                 rule = scaling.get((raw_obis[2], raw_obis[3]))

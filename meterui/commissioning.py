@@ -1,0 +1,273 @@
+"""The commissioning test: listen to a port for a few seconds and say, in plain words, what is wrong.
+
+UI-free. :func:`listen` drives an opened-or-not :class:`~meterui.sources.base.Source` and a
+:class:`~meterui.protocol.decoder.StreamDecoder` for N seconds, counting bytes, frames and decryptions,
+and ends with a :class:`Verdict`. :func:`verdict_for` is the pure part (counts and messages in, verdict
+out), so every verdict can be tested without a port. Run :func:`listen` in a worker thread: it blocks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from meterui.protocol.decoder import DecoderStats, StreamDecoder, looks_like_skstack
+from meterui.protocol.errors import KeyMissingError
+from meterui.protocol.message import Message, Reading
+from meterui.sources.base import Source, SourceError
+
+Level = Literal["ok", "warn", "error"]
+
+HEAD_BYTES = 4096
+"""How many of the first bytes :func:`listen` keeps for recognising text protocols (P1, SKSTACK)."""
+MAX_MESSAGES = 256
+"""Messages kept for the verdict; a listen test is short, this only bounds a runaway."""
+PROGRESS_EVERY = 0.1
+"""Seconds between ``on_progress`` calls (plus one at the start and one at the end)."""
+
+_DSMR = re.compile(rb"/[A-Za-z]{3}\d|\r?\n\d-\d:\d+\.\d+\.\d+\(")
+_SHORT_NAMES = {
+    "active_power_import": "P+",
+    "active_power_export": "P-",
+    "reactive_power_import": "Q+",
+    "reactive_power_export": "Q-",
+    "voltage_l1": "U1",
+    "current_l1": "I1",
+    "active_energy_import": "A+",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the listen test concluded, for a person holding the cable."""
+
+    level: Level
+    title: str
+    """One line: what happened."""
+    advice: str
+    """The next step, in a sentence or two."""
+    code: str
+    """Stable id for tests and scripts: ``no-bytes``, ``no-frames``, ``bad-frames``, ``no-key``,
+    ``wrong-key``, ``auth-failed``, ``undecoded``, ``p1-text``, ``module-text``, ``ok``,
+    ``port-error``."""
+
+
+@dataclass(slots=True)
+class ListenCounts:
+    """Running counts during a listen test (what the progress callback receives)."""
+
+    seconds: float
+    elapsed: float = 0.0
+    bytes_in: int = 0
+    frames_ok: int = 0
+    frames_bad: int = 0
+    decrypt_ok: int = 0
+    decrypt_failed: int = 0
+    messages_ok: int = 0
+
+    def copy(self) -> ListenCounts:
+        return ListenCounts(self.seconds, self.elapsed, self.bytes_in, self.frames_ok, self.frames_bad,
+                            self.decrypt_ok, self.decrypt_failed, self.messages_ok)
+
+
+@dataclass(slots=True)
+class ListenReport:
+    """The result of :func:`listen`."""
+
+    counts: ListenCounts
+    verdict: Verdict
+    error: str | None = None
+    """The port's one-line error when it could not be opened or went away."""
+    example: Message | None = None
+    """The last good message, if any (for showing a reading)."""
+    messages: list[Message] = field(default_factory=list)
+
+
+def is_auth_failure(msg: Message) -> bool:
+    err = msg.error
+    return err is not None and err.layer == "crypto" and err.message.startswith("authentication failed")
+
+
+def is_decrypt_ok(msg: Message) -> bool:
+    return msg.encrypted and (msg.error is None or msg.error.layer != "crypto")
+
+
+def example_reading(messages: Sequence[Message]) -> tuple[str, Reading] | None:
+    """A reading worth quoting (active power import if present) as ``(short name, reading)``."""
+    readings = [r for m in reversed(messages) if m.error is None for r in m.readings]
+    for quantity, short in _SHORT_NAMES.items():
+        for r in readings:
+            if r.quantity == quantity:
+                return short, r
+    for r in readings:
+        if r.unit:
+            return r.name, r
+    return None
+
+
+def _format_reading(short: str, r: Reading) -> str:
+    return f"{short} = {r.format_value()}{' ' + r.unit if r.unit else ''}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
+    """Turn the decoder's counts and messages into a verdict with a next step. Pure.
+
+    ``head`` is the start of the byte stream (optional): it lets a DSMR P1 telegram or a B-route
+    module's text be recognised when no frame was found.
+    """
+    good = [m for m in messages if m.error is None]
+    crypto = [m for m in messages if m.error is not None and m.error.layer == "crypto"]
+    if stats.bytes_in == 0:
+        return Verdict(
+            "error", "No bytes at all",
+            "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
+            "operators must activate it first). A P1 port only sends while Data Request is powered.",
+            "no-bytes")
+    if good and stats.frames_bad <= max(stats.frames_ok, len(good)):
+        title = f"All good: {_plural(len(good), 'message')} decoded"
+        found = example_reading(good)
+        if found is not None:
+            title += f", e.g. {_format_reading(*found)}"
+        problems = []
+        if stats.frames_bad:
+            problems.append(f"{_plural(stats.frames_bad, 'frame')} failed the checksum")
+        if crypto:
+            problems.append(f"{_plural(len(crypto), 'message')} could not be decrypted")
+        if problems:
+            return Verdict("warn", title,
+                           f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
+                           "happening, check the cable and the parity.", "ok")
+        return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
+    if any(isinstance(m.error, KeyMissingError) for m in crypto):
+        return Verdict(
+            "warn", "Frames OK but encrypted, and no key",
+            "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
+            "GUEK or 'Schlüssel'). Go Back to the Keys step.", "no-key")
+    if any(is_auth_failure(m) for m in crypto):
+        return Verdict(
+            "error", "Authentication failed",
+            "Check the authentication key (and the encryption key: a wrong one fails the same way). "
+            "Both come from your grid operator and are different for every meter.", "auth-failed")
+    if crypto:
+        return Verdict(
+            "error", "Key does not decrypt",
+            "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
+            "number, and look for mistyped digits.", "wrong-key")
+    if stats.frames_ok == 0 and stats.frames_bad == 0:
+        if _DSMR.search(head):
+            return Verdict(
+                "warn", "P1 text telegrams received",
+                "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
+                "decode P1 text yet.", "p1-text")
+        if looks_like_skstack(head):
+            return Verdict(
+                "warn", "Module answers, but no meter data yet",
+                "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
+                "for you: log it in with your B-route ID and password first.", "module-text")
+        return Verdict(
+            "error", "Bytes but no frames",
+            "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
+            "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).", "no-frames")
+    if stats.frames_bad > stats.frames_ok or not stats.frames_ok:
+        return Verdict(
+            "error", "Frames with checksum errors",
+            f"{_plural(stats.frames_bad, 'frame')} failed the checksum, {stats.frames_ok} passed: noise on "
+            "the line or the wrong parity. Try 8N1 instead of 8E1 (or the reverse), and check the "
+            "cable.", "bad-frames")
+    first = next((m.error for m in messages if m.error is not None and m.error.layer == "apdu"), None)
+    detail = f" The decoder says: {first.message}." if first is not None else ""
+    return Verdict(
+        "warn", "Frames arrive but cannot be decoded",
+        "The cable and serial settings work, but this meter's data format is not understood." + detail,
+        "undecoded")
+
+
+def _port_error(message: str) -> Verdict:
+    return Verdict("error", "Cannot use the port",
+                   f"{message[:1].upper()}{message[1:]}. Check the port name, that the adapter is "
+                   "plugged in, and that no other program is using it.", "port-error")
+
+
+def listen(
+    source: Source,
+    decoder: StreamDecoder,
+    seconds: float,
+    on_progress: Callable[[ListenCounts], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> ListenReport:
+    """Read ``source`` for ``seconds`` and decode everything; never raises :class:`SourceError`.
+
+    Opens the source unless it is already open (``is_open``), and always closes it. A port that
+    cannot be opened, or goes away, ends the test early with a ``port-error`` verdict. ``on_progress``
+    gets a copy of the counts at most every :data:`PROGRESS_EVERY` seconds (it runs in this thread:
+    from a UI, post a message). ``should_stop`` is checked between reads (a read waits at most 0.2 s).
+    """
+    counts = ListenCounts(seconds)
+    messages: list[Message] = []
+    head = bytearray()
+    example: Message | None = None
+    error: str | None = None
+
+    def take(batch: list[Message]) -> None:
+        nonlocal example
+        for msg in batch:
+            if len(messages) < MAX_MESSAGES:
+                messages.append(msg)
+            if msg.error is None:
+                counts.messages_ok += 1
+                if msg.readings:
+                    example = msg
+            if is_decrypt_ok(msg):
+                counts.decrypt_ok += 1
+        counts.bytes_in = decoder.stats.bytes_in
+        counts.frames_ok = decoder.stats.frames_ok
+        counts.frames_bad = decoder.stats.frames_bad
+        counts.decrypt_failed = decoder.stats.decrypt_failures
+
+    def report(elapsed: float) -> None:
+        if on_progress is not None:
+            counts.elapsed = min(elapsed, seconds)
+            on_progress(counts.copy())
+
+    start = clock()
+    try:
+        if not getattr(source, "is_open", False):
+            source.open()
+        report(0.0)
+        last = start
+        while True:
+            now = clock()
+            if now - start >= seconds or (should_stop is not None and should_stop()):
+                break
+            chunk = source.read(min(0.2, max(0.01, seconds - (now - start))))
+            if chunk is not None:
+                if len(head) < HEAD_BYTES:
+                    head += chunk.data[:HEAD_BYTES - len(head)]
+                take(decoder.feed(chunk.data, chunk.received))
+            now = clock()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                report(now - start)
+    except SourceError as exc:
+        error = str(exc)
+    except EOFError:  # a replay file ran out: judge what we have
+        pass
+    finally:
+        source.close()
+    take(decoder.flush_garbage())
+    counts.elapsed = seconds if error is None else min(clock() - start, seconds)
+    if on_progress is not None:
+        on_progress(counts.copy())
+    if error is not None and counts.bytes_in == 0:
+        verdict = _port_error(error)
+    else:
+        verdict = verdict_for(decoder.stats, messages, bytes(head))
+    return ListenReport(counts, verdict, error, example, messages)

@@ -1,0 +1,238 @@
+"""The live dashboard: line health, the OBIS table, per-phase sparklines and the power plot.
+
+The app owns the model and the pipeline and calls :meth:`LiveScreen.refresh_view` a few times a
+second while data flows; the screen polls nothing. Its only timer is a 1 Hz tick that keeps the
+"age" column and the line-health strip current on a quiet line (paused while the screen is hidden).
+
+Small terminals (fewer than :data:`FULL_CHARTS_MIN_HEIGHT` rows) get a two-line chart strip under
+the table instead of the sparklines and plot; ``c`` switches between the two either way.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from meterui.model import MeterModel
+from meterui.pipeline import PipelineStats
+from meterui.protocol.errors import KeyMissingError
+from meterui.widgets.linehealth import LineHealth, is_replay
+from meterui.widgets.obistable import ObisTable
+from meterui.widgets.phasebars import PhaseBars
+from meterui.widgets.powerplot import PowerPlot
+
+FULL_CHARTS_MIN_HEIGHT = 34
+"""Terminal rows from which the full charts are shown by default (below: the compact strip)."""
+CHARTS_MIN_HEIGHT = 12
+"""Rows the full charts keep under the table."""
+TICK_SECONDS = 1.0
+
+KEY_MISSING_NOTICE = (
+    "[b]This meter encrypts its data, and no key is set.[/b]\n"
+    "Press [b]s[/b] to enter the key from your grid operator: 32 hex digits, often called the "
+    "encryption key or GUEK (some meters also need the authentication key, GAK)."
+)
+KEY_WRONG_NOTICE = (
+    "[b]Decryption failed: the key does not match this meter's data.[/b]\n"
+    "The encryption key or the authentication key is wrong (or the frames were damaged). "
+    "Press [b]s[/b] to check the keys from your grid operator."
+)
+
+
+def derive_notice(model: MeterModel, stats: PipelineStats | None) -> str | None:
+    """What the user must do before any data can show, or ``None``.
+
+    Derived from the stats (decrypt failures, frames ok) and, for the wording, from the last
+    message's error: a missing key (``KeyMissingError``) or a key that does not fit.
+    """
+    if stats is None or not stats.decrypt_failures:
+        return None
+    last = model.last_message
+    last_error = last.error if last is not None else None
+    last_is_crypto = last_error is not None and last_error.layer == "crypto"
+    if stats.frames_ok and not last_is_crypto:
+        return None  # decrypting fine now (the failures were earlier)
+    if last_is_crypto and not isinstance(last_error, KeyMissingError) and \
+            "key is needed" not in str(last_error):
+        return KEY_WRONG_NOTICE
+    return KEY_MISSING_NOTICE
+
+
+def empty_text(stats: PipelineStats | None) -> str:
+    """The empty state: where data is expected from, and what to check while it does not come."""
+    if stats is None:
+        return ("[b]No meter port is set up yet.[/b]\n\n"
+                "Press [b]s[/b] to choose the port your meter's customer interface is connected to.")
+    source = stats.source.replace("[", r"\[")
+    if stats.finished:
+        head = f"[b]{'The replay' if is_replay(stats) else 'The source'} ended without readings[/b] ({source})."
+    elif not stats.connected and stats.last_error:
+        error = stats.last_error.replace("[", r"\[")
+        head = f"[b]Cannot read {source}[/b]: {error}\nRetrying…"
+        return head + "\n\nCheck the cable, or press [b]s[/b] to choose another port."
+    else:
+        head = f"[b]Waiting for data from {source}…[/b]"
+    if stats.frames_bad and not stats.frames_ok:
+        layers = ", ".join(f"{n} {layer}" for layer, n in sorted(stats.errors_by_layer.items()))
+        hint = (f"{stats.frames_bad} message(s) arrived but none could be read ({layers} errors).\n"
+                "Check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
+                "2400 8E1), or press [b]i[/b] to inspect the frames.")
+    elif stats.frames_ok:
+        hint = "Frames arrive, but they carried no readings yet."
+    elif stats.bytes_received:
+        hint = (f"{stats.bytes_received} bytes received, no complete frame yet. If this persists, "
+                "check the baud rate and parity.")
+    elif stats.finished:
+        hint = "The file held no bytes."
+    else:
+        hint = ("Meters push a reading every 1 to 10 seconds. If nothing arrives, check the cable and that "
+                "the grid operator has enabled the customer port.")
+    return f"{head}\n\n{hint}"
+
+
+class LiveScreen(Screen[None]):
+    """The live dashboard. Feed it with :meth:`refresh_view`."""
+
+    CSS_PATH = "live.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "toggle_charts", "Charts"),
+        Binding("r", "reset_minmax", "Reset min/max", show=False),
+    ]
+
+    def __init__(self, *, tick: float | None = TICK_SECONDS, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        """``tick``: seconds between age updates on a quiet line (``None``: none, for snapshots)."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.tick = tick
+        self.notice: str | None = None
+        self.charts_full: bool | None = None
+        """``None``: by terminal height; ``True``/``False``: chosen with ``c``."""
+        self._model: MeterModel | None = None
+        self._stats: PipelineStats | None = None
+        self._now = 0.0
+        self._mono = 0.0
+        self._empty = ""
+        self._timer: Timer | None = None
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield LineHealth(id="health")
+        with Vertical(id="live-main"):
+            yield Static("", id="notice", markup=True)
+            yield ObisTable(id="obis")
+            yield Static("", id="empty")
+        with Horizontal(id="charts"):
+            yield PhaseBars(id="phases")
+            yield PowerPlot(id="power")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.add_class("-no-data")
+        self.query_one("#obis").display = False
+        self.query_one("#notice").display = False
+        self._apply_charts()
+        if self.tick:
+            self._timer = self.set_interval(self.tick, self._on_tick)
+        if self._model is not None:  # refresh_view may have come before the screen was mounted
+            self.refresh_view(self._model, self._stats, self._now)
+        else:
+            self.query_one(LineHealth).update_from(None, 0.0)
+            self._set_empty(empty_text(None))
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._timer is not None:
+            self._timer.resume()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_charts()
+
+    # -- public API ------------------------------------------------------------------------------
+    def refresh_view(self, model: MeterModel, stats: PipelineStats | None, now: float) -> None:
+        """Show the model and the pipeline's stats; ``now`` (UNIX seconds) is the reference for ages."""
+        self._model, self._stats, self._now, self._mono = model, stats, now, time.monotonic()
+        if not self._ready:
+            return
+        self.query_one(LineHealth).update_from(stats, now)
+        self.set_notice(derive_notice(model, stats))
+        has_rows = bool(model.meters())
+        self.set_class(not has_rows, "-no-data")
+        table = self.query_one(ObisTable)
+        table.display = has_rows
+        if has_rows:
+            table.refresh_from(model, now)
+        self.query_one("#empty").display = not has_rows and self.notice is None
+        if not has_rows:
+            self._set_empty(empty_text(stats))
+        self.query_one(PhaseBars).update_from(model)
+        self.query_one(PowerPlot).update_from(model, now)
+
+    def set_notice(self, text: str | None) -> None:
+        """Show a notice (Textual markup) above the table, or hide it with ``None``."""
+        if text == self.notice:
+            return
+        self.notice = text
+        notice = self.query_one("#notice", Static)
+        notice.display = text is not None
+        notice.update(text or "")
+        self._apply_charts()
+        if self._model is not None and not self._model.meters():
+            self.query_one("#empty").display = text is None
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_toggle_charts(self) -> None:
+        self.charts_full = not self._charts_full()
+        self._apply_charts()
+
+    def action_reset_minmax(self) -> None:
+        if self._model is None:
+            return
+        self._model.reset_minmax()
+        self.query_one(ObisTable).refresh_from(self._model, self._now)
+        self.notify("Min and max start again from the current values.", timeout=2)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _charts_full(self) -> bool:
+        if self.charts_full is not None:
+            return self.charts_full
+        return self.size.height >= FULL_CHARTS_MIN_HEIGHT
+
+    def _apply_charts(self) -> None:
+        full = self._charts_full()
+        self.set_class(not full, "-compact")
+        self.set_class(full, "-full")
+        # full charts: the table takes what it needs, up to all but the charts' minimum height
+        # (less the banner's height when a notice shows: 2 lines of text in most widths + border)
+        banner = 5 if self.notice is not None else 0
+        table = self.query_one(ObisTable)
+        table.styles.max_height = max(4, self.size.height - 3 - banner - CHARTS_MIN_HEIGHT) if full else None
+        phases = self.query_one(PhaseBars)
+        if phases.compact == full:
+            phases.compact = not full
+
+    def _set_empty(self, text: str) -> None:
+        if text != self._empty:
+            self._empty = text
+            self.query_one("#empty", Static).update(text)
+
+    def _on_tick(self) -> None:
+        model, stats = self._model, self._stats
+        if model is None or (stats is None and model.last_update is None):
+            return
+        now = self._now + (time.monotonic() - self._mono)
+        self.query_one(LineHealth).update_from(stats, now)
+        if model.meters():
+            self.query_one(ObisTable).refresh_ages(now)
+            self.query_one(PowerPlot).update_from(model, now)

@@ -1,0 +1,140 @@
+"""The line-health strip: where the bytes come from and whether they make sense.
+
+Two lines: the state and the source (``● connected  /dev/ttyUSB0 2400 8E1 · last frame 2s ago ·
+every 2.5s``), then the counters (bytes, frames ok/bad, decrypt failures, the last error). The
+colour says it at a glance: green healthy, yellow bad frames in the last minute or a silent line,
+red disconnected.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual.content import Content
+from textual.widgets import Static
+
+from meterui.pipeline import PipelineStats
+from meterui.widgets.obistable import format_age
+
+BAD_WINDOW = 60.0
+"""Bad frames within this many seconds turn the strip yellow."""
+STALE_MIN = 15.0
+"""A live line is "silent" when the last frame is older than max(this, 3 × the push interval)."""
+
+LEVELS = ("ok", "warn", "error", "idle")
+
+
+def format_bytes(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
+    for unit, size in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)):
+        if n < size * 1000 or unit == "GB":
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"  # pragma: no cover
+
+
+def format_speed(speed: float) -> str:
+    return "max" if math.isinf(speed) else f"×{speed:g}"
+
+
+def is_replay(stats: PipelineStats) -> bool:
+    return stats.source.startswith("replay")
+
+
+class LineHealth(Static):
+    """Source, state and counters of the pipeline. Call :meth:`update_from` with the stats."""
+
+    DEFAULT_CSS = """
+    LineHealth {
+        height: 2;
+        padding: 0 1;
+        border-left: outer $success;
+        background: $boost;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &.-warn { border-left: outer $warning; }
+        &.-error { border-left: outer $error; }
+        &.-idle { border-left: outer $panel-lighten-2; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes)
+        self.add_class("-idle")
+        self.level = "idle"
+        self._bad_seen = 0
+        self._bad_at: float | None = None
+        self._shown: tuple[object, ...] | None = None
+
+    def update_from(self, stats: PipelineStats | None, now: float) -> None:
+        """Redraw from a stats snapshot; ``now`` is the reference for the last frame's age."""
+        if stats is None:
+            self._show("idle", Content.assemble(("○ no source", "bold $text-muted"),
+                                                "  press s to choose the meter's port"))
+            return
+        if stats.frames_bad > self._bad_seen:
+            self._bad_at = now
+        elif stats.frames_bad < self._bad_seen:  # a new run: counters restarted
+            self._bad_at = None
+        self._bad_seen = stats.frames_bad
+
+        level, state = self._level(stats, now)
+        colour = {"ok": "$success", "warn": "$warning", "error": "$error", "idle": "$text-muted"}[level]
+        source = stats.source
+        if is_replay(stats) and stats.speed != 1.0:
+            source += f" {format_speed(stats.speed)}"
+        first: list[tuple[str, str] | str] = [(f"● {state}", f"bold {colour}"), "  ", (source, "bold")]
+        if stats.paused:
+            first += ["  ", ("⏸ paused", "bold $accent")]
+        if stats.last_message_time is not None:
+            first += [("  ·  ", "$text-muted"), f"last frame {format_age(now - stats.last_message_time)} ago"]
+        if stats.mean_push_interval is not None:
+            first += [("  ·  ", "$text-muted"), f"every {stats.mean_push_interval:.3g}s"]
+
+        sep = ("  ·  ", "$text-muted")
+        second: list[tuple[str, str] | str] = [f"{format_bytes(stats.bytes_received)} received", sep,
+                                               f"frames {stats.frames_ok} ok"]
+        if stats.frames_bad:
+            second += [", ", (f"{stats.frames_bad} bad", "$warning" if level == "warn" else "")]
+        if stats.decrypt_failures:
+            plural = "s" if stats.decrypt_failures != 1 else ""
+            second += [sep, (f"{stats.decrypt_failures} decrypt failure{plural}", "$warning")]
+        if stats.skipped_bytes:
+            second += [sep, f"{format_bytes(stats.skipped_bytes)} skipped"]
+        if stats.dropped:
+            second += [sep, (f"{stats.dropped} dropped while paused", "$warning")]
+        if stats.last_error and level == "error":
+            second += [sep, (stats.last_error, "$error")]
+        self._show(level, Content.assemble(*first, "\n", *second))
+
+    def _level(self, stats: PipelineStats, now: float) -> tuple[str, str]:
+        """(colour level, state word)."""
+        replay = is_replay(stats)
+        if stats.finished:
+            if stats.last_error and not replay:
+                return "error", "stopped"
+            return ("error", "stopped") if stats.last_error and not stats.frames else ("idle", "finished")
+        if not stats.connected:
+            return "error", "disconnected"
+        state = "replaying" if replay else "connected"
+        if stats.paused:
+            return "ok", state
+        if self._bad_at is not None and now - self._bad_at < BAD_WINDOW:
+            return "warn", state
+        if stats.decrypt_failures and not stats.frames_ok:
+            return "warn", state
+        if not replay and stats.last_message_time is not None:
+            limit = max(STALE_MIN, 3 * (stats.mean_push_interval or 0.0))
+            if now - stats.last_message_time > limit:
+                return "warn", "silent"
+        return "ok", state
+
+    def _show(self, level: str, content: Content) -> None:
+        if level != self.level:
+            for name in LEVELS:
+                self.set_class(name == level, f"-{name}")
+            self.level = level
+        key = (content.plain, tuple(content.spans))
+        if key != self._shown:
+            self._shown = key
+            self.update(content)

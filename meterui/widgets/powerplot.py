@@ -1,0 +1,174 @@
+"""Active power (import and export) over time, drawn with textual-plotext.
+
+The x axis is "time ago" relative to the ``now`` handed in (``-5m``, ``-30s``, ``now``), so
+snapshots are deterministic and no timezone is involved. The plot is rebuilt at most once a second
+when new points arrive (a pending change is drawn by a one-shot timer, not a poll), and otherwise
+only every :data:`AXIS_DRIFT` seconds so the axis keeps up with the clock on a quiet line.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from meterui.model import MeterModel
+from meterui.widgets.obistable import format_number
+
+MIN_REDRAW = 1.0
+"""Seconds between two redraws of the plot, at most one per this interval."""
+AXIS_DRIFT = 10.0
+"""Redraw a quiet plot after this many seconds so "time ago" stays right."""
+PLOT_POINTS = 600
+
+_DIRECTIONS = (("import", "active_power_import", "orange"), ("export", "active_power_export", "green"))
+
+
+def _tick_label(seconds_ago: float) -> str:
+    s = round(seconds_ago)
+    if s == 0:
+        return "now"
+    if s % 3600 == 0:
+        return f"-{s // 3600}h"
+    if s % 60 == 0:
+        return f"-{s // 60}m"
+    if s >= 60:
+        return f"-{s // 60}m{s % 60:02d}"
+    return f"-{s}s"
+
+
+def time_ticks(span: float, count: int = 5) -> list[float]:
+    """Round tick positions (seconds ago, ≥ 0) covering ``span`` seconds, about ``count`` of them."""
+    steps = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+    step = next((s for s in steps if span / s <= count), steps[-1])
+    ticks: list[float] = []
+    t = 0.0
+    while t <= span + 1e-9:
+        ticks.append(t)
+        t += step
+    return ticks
+
+
+def value_ticks(top: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 up to ``top`` (1, 2, 2.5 or 5 × 10^k apart), about ``count`` of them."""
+    if top <= 0:
+        return [0.0]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [i * step for i in range(int(top / step + 1e-9) + 1)]
+
+
+class PowerPlot(Widget):
+    """Import and export power over time. Call :meth:`update_from` with the model and ``now``."""
+
+    DEFAULT_CSS = """
+    PowerPlot {
+        height: 1fr;
+        width: 1fr;
+    }
+    PowerPlot > PlotextPlot { height: 1fr; }
+    PowerPlot > #plot-empty {
+        height: 1fr;
+        content-align: center middle;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None,
+                 min_redraw: float = MIN_REDRAW) -> None:
+        super().__init__(id=id, classes=classes)
+        self.min_redraw = min_redraw
+        self._model: MeterModel | None = None
+        self._now = 0.0
+        self._stamp: tuple[object, ...] | None = None
+        self._drawn_now: float | None = None
+        self._drawn_at = -float("inf")  # monotonic time of the last draw
+        self._pending: Timer | None = None
+        self.draws = 0
+        """How many times the plot was rebuilt (for tests and benchmarks)."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("No power readings yet: the plot starts with the first frame.", id="plot-empty")
+        plot = PlotextPlot()
+        plot.display = False
+        yield plot
+
+    def update_from(self, model: MeterModel, now: float) -> None:
+        """Note new data; redraws now, or at most :attr:`min_redraw` seconds after the last draw."""
+        self._model, self._now = model, now
+        stamp = self._data_stamp(model)
+        changed = stamp != self._stamp
+        drift = self._drawn_now is not None and now - self._drawn_now >= AXIS_DRIFT and stamp[0] is not None
+        if not changed and not drift:
+            return
+        wait = self.min_redraw - (time.monotonic() - self._drawn_at)
+        if wait <= 0:
+            self._draw()
+        elif self._pending is None:
+            self._pending = self.set_timer(wait, self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        self._pending = None
+        self._draw()
+
+    @staticmethod
+    def _data_stamp(model: MeterModel) -> tuple[object, ...]:
+        stamp: list[object] = []
+        for _, quantity, _ in _DIRECTIONS:
+            state = model.latest(quantity)
+            history = model.history(state.id) if state is not None else None
+            stamp.append((state.id, len(history), history[-1][0]) if history else None)
+        return tuple(stamp)
+
+    def _draw(self) -> None:
+        model, now = self._model, self._now
+        if model is None:
+            return
+        self._stamp = self._data_stamp(model)
+        series: list[tuple[str, str, list[float], list[float]]] = []
+        unit = "W"
+        for label, quantity, colour in _DIRECTIONS:
+            state = model.latest(quantity)
+            if state is None:
+                continue
+            history: deque[tuple[float, float]] = model.history(state.id)
+            if not history:
+                continue
+            unit = state.unit or unit
+            points = list(history)[-PLOT_POINTS:]
+            series.append((label, colour, [t - now for t, _ in points], [v for _, v in points]))
+        empty = self.query_one("#plot-empty", Static)
+        plot = self.query_one(PlotextPlot)
+        if not series:
+            empty.display, plot.display = True, False
+            return
+        empty.display, plot.display = False, True
+        self.draws += 1
+        self._drawn_now, self._drawn_at = now, time.monotonic()
+        peak = max((abs(v) for *_, ys in series for v in ys), default=0.0)
+        scale = 1.0
+        if unit == "W" and peak >= 10_000:
+            unit, scale = "kW", 1000.0
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        oldest = min(xs[0] for _, _, xs, _ in series)
+        span = max(10.0, -oldest)
+        for label, colour, xs, ys in series:
+            plt.plot(xs, [y / scale for y in ys], label=label, color=colour, marker="braille")
+        ticks = time_ticks(span)
+        plt.xticks([-t for t in ticks], [_tick_label(t) for t in ticks])
+        plt.xlim(-span, 0)
+        top = max(peak / scale * 1.1, 1.0)
+        yticks = value_ticks(top)
+        plt.yticks(yticks, [format_number(round(v, 3), integer=True) for v in yticks])
+        plt.ylim(0, top)
+        plt.title(f"Active power ({unit})")
+        plot.refresh()

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Regenerate ``screenshots/*.svg`` from the bundled demo capture (``make screenshots``).
+
+Drives the real app with ``run_test`` at 80x24 and 120x40 on a deterministic slice of the demo capture
+(frozen clock, no blinking cursor) and saves each screen with ``save_screenshot``. Never edit the SVGs
+by hand: run this script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from meterui.config import Config  # noqa: E402
+from meterui.launch import DEMO_KEY  # noqa: E402
+from meterui.sources.serial_port import PortInfo  # noqa: E402
+from tests.apputil import StillApp  # noqa: E402
+
+OUT = ROOT / "screenshots"
+SIZES = [(80, 24), (120, 40)]
+PORTS = [
+    PortInfo("/dev/ttyUSB0", "FT232R USB UART - M-Bus slave", "0403:6001", "A10KZP7Q"),
+    PortInfo("/dev/ttyUSB1", "CP2102 USB to UART Bridge", "10c4:ea60", "0001"),
+    PortInfo("/dev/ttyAMA0", "Raspberry Pi UART", None, None),
+]
+
+Step = Callable[[object], Awaitable[None]]
+
+
+async def _shoot(name: str, size: tuple[int, int], start: str, steps: Step | None = None) -> Path:
+    app = StillApp(limit=160 if start == "live" else 60, start=start)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.3)
+        if steps is not None:
+            await steps(pilot)
+        await pilot.pause(0.3)
+        path = OUT / f"{name}-{size[0]}x{size[1]}.svg"
+        app.save_screenshot(filename=path.name, path=str(OUT))
+    return path
+
+
+async def _inspector_steps(pilot) -> None:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    screen = app.screen
+    # show an encrypted Austrian frame with its decrypted APDU
+    for summary_pos in range(len(app.frames)):
+        s = app.frames.summary(summary_pos)
+        if s.protocol == "mbus" and s.verdict.startswith("ok"):
+            screen.show_index(s.index)
+            break
+    await pilot.pause(0.3)
+
+
+async def _help_steps(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("question_mark")
+
+
+async def _setup_steps(pilot) -> None:  # type: ignore[no-untyped-def]
+    from meterui.screens.setup import SetupWizard
+
+    pilot.app.push_screen(SetupWizard(Config(port="/dev/ttyUSB0", key=DEMO_KEY), ports=PORTS))
+    await pilot.pause(0.3)
+
+
+async def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    made = []
+    for size in SIZES:
+        made.append(await _shoot("live", size, "live"))
+        made.append(await _shoot("inspector", size, "inspector", _inspector_steps))
+        made.append(await _shoot("setup", size, "live", _setup_steps))
+        made.append(await _shoot("help", size, "live", _help_steps))
+    for path in made:
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,316 @@
+"""``meterui decode``: input formats, output modes, JSON schema, exit codes, keys never echoed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meterui.cli import main
+from tests.conftest import (
+    AUTH_KEY,
+    AUTH_KEY_HEX,
+    JSON_KEYS,
+    QUANTITIES,
+    READING_KEYS,
+    TEST_KEY_HEX,
+    UNITS,
+    encrypted_hdlc,
+    kamstrup_body,
+    load_vectors,
+    requires_vectors,
+    vector_by_id,
+    vector_bytes,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY_SPELLINGS = [TEST_KEY_HEX, TEST_KEY_HEX.lower(), " ".join(TEST_KEY_HEX[i:i + 2] for i in range(0, 32, 2))]
+
+
+@pytest.fixture(autouse=True)
+def _no_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("METERUI_KEY", raising=False)
+    monkeypatch.delenv("METERUI_AUTH_KEY", raising=False)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["decode", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_proc(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("METERUI_KEY", "METERUI_AUTH_KEY")}
+    return subprocess.run([sys.executable, "-m", "meterui", "decode", *args], input=stdin, capture_output=True,
+                          cwd=ROOT, env=env, timeout=60)
+
+
+def assert_no_key(text: str, *keys: str) -> None:
+    flat = text.replace(" ", "").replace(":", "").lower()
+    for k in keys:
+        assert k.replace(" ", "").lower() not in flat
+
+
+def check_json_lines(out: str) -> list[dict]:
+    objs = [json.loads(line) for line in out.splitlines()]
+    for i, obj in enumerate(objs):
+        assert set(obj) == JSON_KEYS
+        assert obj["index"] == i
+        assert isinstance(obj["ok"], bool) and obj["ok"] == (obj["error"] is None)
+        if obj["error"] is not None:
+            assert set(obj["error"]) == {"layer", "message"}
+            assert obj["error"]["layer"] in ("line", "frame", "crypto", "apdu")
+        assert all(isinstance(o, list) and len(o) == 2 and o[0] < o[1] for o in obj["offsets"])
+        assert obj["authenticated"] in (True, False, None)
+        assert isinstance(obj["encrypted"], bool)
+        for r in obj["readings"]:
+            assert set(r) == READING_KEYS
+            assert r["quantity"] is None or r["quantity"] in QUANTITIES
+            assert r["unit"] is None or r["unit"] in UNITS
+    return objs
+
+
+def hex_capture(frames: list[bytes]) -> str:
+    lines = ["# meterui test capture", "# one frame per line, colons between bytes"]
+    for i, f in enumerate(frames):
+        lines.append(f"# frame {i}")
+        lines.append(":".join(f"{b:02X}" for b in f[:40]) + "   # head")
+        lines.append(f[40:].hex())
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def hdlc_frames() -> list[bytes]:
+    frames = [vector_bytes(v) for v in load_vectors("hdlc")]
+    if not frames:
+        pytest.skip("vectors absent")
+    return frames
+
+
+@pytest.fixture
+def mbus_testkey() -> bytes:
+    return vector_bytes(vector_by_id("vkw-kaifa-ma309m-testkey"))
+
+
+# -- outputs --------------------------------------------------------------------------------------
+def test_json_hex_input_with_comments_and_colons(tmp_path: Path, capsys, hdlc_frames) -> None:
+    path = tmp_path / "cap.hex"
+    path.write_text(hex_capture(hdlc_frames))
+    code, out, err = run_main(capsys, str(path), "--output", "json")
+    assert code == 0 and err == ""
+    objs = check_json_lines(out)
+    assert len(objs) == len(hdlc_frames) and all(o["ok"] for o in objs)
+    assert objs[0]["clock"] == "2019-01-21T23:43:10"
+    assert objs[0]["protocol"] == "hdlc"
+    r = {x["id"]: x for x in objs[0]["readings"]}
+    assert r["1.1.31.7.0.255"]["value"] == pytest.approx(10.91) and r["1.1.31.7.0.255"]["unit"] == "A"
+    assert objs[1]["offsets"] == [[len(hdlc_frames[0]), len(hdlc_frames[0]) + len(hdlc_frames[1])]]
+
+
+def test_json_raw_input(tmp_path: Path, capsys, hdlc_frames) -> None:
+    path = tmp_path / "cap.bin"
+    path.write_bytes(b"".join(hdlc_frames))
+    for fmt in ("auto", "raw"):
+        code, out, _ = run_main(capsys, str(path), "--output", "json", "--format", fmt)
+        assert code == 0
+        assert [o["ok"] for o in check_json_lines(out)] == [True] * len(hdlc_frames)
+
+
+def test_hex_and_raw_give_the_same_json(tmp_path: Path, capsys, hdlc_frames) -> None:
+    (tmp_path / "a.hex").write_text(hex_capture(hdlc_frames))
+    (tmp_path / "a.bin").write_bytes(b"".join(hdlc_frames))
+    _, hex_out, _ = run_main(capsys, str(tmp_path / "a.hex"), "--output", "json", "--format", "hex")
+    _, raw_out, _ = run_main(capsys, str(tmp_path / "a.bin"), "--output", "json")
+    assert hex_out == raw_out
+
+
+@requires_vectors
+def test_encrypted_json_with_key_spellings(tmp_path: Path, capsys, mbus_testkey) -> None:
+    path = tmp_path / "m.bin"
+    path.write_bytes(mbus_testkey)
+    for spelling in KEY_SPELLINGS:
+        code, out, err = run_main(capsys, str(path), "--output", "json", "--key", spelling)
+        assert code == 0
+        (obj,) = check_json_lines(out)
+        assert obj["ok"] and obj["encrypted"] and obj["authenticated"] is False
+        assert obj["system_title"] == "4B464D1020003774" and obj["invocation_counter"] == 7014
+        assert obj["clock"] == "2023-08-21T23:23:00+02:00"
+        assert_no_key(out + err, TEST_KEY_HEX)
+
+
+@pytest.mark.parametrize("output", ["text", "json", "tree", "hex", "summary"])
+def test_every_output_mode_never_echoes_keys(tmp_path: Path, capsys, output: str) -> None:
+    path = tmp_path / "e.bin"
+    path.write_bytes(encrypted_hdlc(kamstrup_body()) * 2)
+    code, out, err = run_main(capsys, str(path), "--output", output, "--key", TEST_KEY_HEX,
+                              "--auth-key", AUTH_KEY_HEX)
+    assert code == 0 and out
+    assert_no_key(out + err, TEST_KEY_HEX, AUTH_KEY_HEX, AUTH_KEY.hex())
+    if output == "json":
+        objs = check_json_lines(out)
+        assert [o["authenticated"] for o in objs] == [True, True]
+    if output == "summary":
+        assert out.count("\n") == 1 and "messages=2 ok=2" in out
+    if output == "text":
+        assert "Active power import" in out and "2824 W" in out
+    if output == "tree":
+        assert "invocation_counter" in out and "[frame " in out
+    if output == "hex":
+        assert "-- apdu" in out and "-- frame" in out
+
+
+def test_wrong_key_error_and_no_echo(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "e.bin"
+    path.write_bytes(encrypted_hdlc(kamstrup_body()))
+    wrong = "FF" * 16
+    code, out, err = run_main(capsys, str(path), "--output", "json", "--key", TEST_KEY_HEX, "--auth-key", wrong)
+    assert code == 0
+    (obj,) = check_json_lines(out)
+    assert obj["error"]["layer"] == "crypto" and "authentication failed" in obj["error"]["message"]
+    assert_no_key(out + err, TEST_KEY_HEX, wrong)
+
+
+def test_summary_counts_by_layer(tmp_path: Path, capsys, hdlc_frames) -> None:
+    bad = bytearray(hdlc_frames[0])
+    bad[40] ^= 1
+    data = b"noise!!" + hdlc_frames[0] + bytes(bad) + hdlc_frames[1] + encrypted_hdlc(kamstrup_body())
+    path = tmp_path / "s.bin"
+    path.write_bytes(data)
+    code, out, _ = run_main(capsys, str(path), "--output", "summary")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("messages=5 ok=2 errors: line=1 frame=1 crypto=1 apdu=0")
+    assert f"bytes={len(data)}" in lines[0]
+
+
+def test_text_output_one_header_per_message(tmp_path: Path, capsys, hdlc_frames) -> None:
+    path = tmp_path / "t.bin"
+    path.write_bytes(b"".join(hdlc_frames))
+    code, out, _ = run_main(capsys, str(path))
+    assert code == 0
+    headers = [ln for ln in out.splitlines() if ln.startswith("#")]
+    assert len(headers) == len(hdlc_frames) and all(h.endswith("[ok]") for h in headers)
+    assert "Current L1 = 10.91 A" in out
+
+
+def test_tree_and_hex_cover_every_byte(tmp_path: Path, capsys, hdlc_frames) -> None:
+    path = tmp_path / "t.bin"
+    path.write_bytes(hdlc_frames[0])
+    _, tree, _ = run_main(capsys, str(path), "--output", "tree")
+    assert "frame/fcs" not in tree and "fcs: frame check sequence" in tree
+    _, hexout, _ = run_main(capsys, str(path), "--output", "hex")
+    dumped = "".join(ln[9:56].replace(" ", "") for ln in hexout.splitlines() if ln[:8].strip().isdigit())
+    assert hdlc_frames[0].hex().upper() in dumped
+
+
+# -- stdin and subprocess -----------------------------------------------------------------------------
+def test_stdin_via_dash_in_a_subprocess(hdlc_frames) -> None:
+    proc = run_proc("-", "--output", "json", stdin=hex_capture(hdlc_frames).encode())
+    assert proc.returncode == 0, proc.stderr
+    objs = check_json_lines(proc.stdout.decode())
+    assert len(objs) == len(hdlc_frames)
+    proc = run_proc("--output", "summary", stdin=b"".join(hdlc_frames))  # default input is stdin
+    assert proc.returncode == 0 and proc.stdout.decode().startswith(f"messages={len(hdlc_frames)} ok=")
+
+
+def test_subprocess_with_key_never_echoes_it(tmp_path: Path) -> None:
+    path = tmp_path / "e.hex"
+    path.write_text(encrypted_hdlc(kamstrup_body()).hex())
+    proc = run_proc(str(path), "--output", "tree", "--key", TEST_KEY_HEX, "--auth-key", AUTH_KEY_HEX)
+    assert proc.returncode == 0
+    assert_no_key((proc.stdout + proc.stderr).decode(), TEST_KEY_HEX, AUTH_KEY_HEX)
+
+
+def test_skstack_auto_detect_smoke(tmp_path: Path) -> None:
+    vecs = load_vectors("echonet")
+    if not vecs:
+        pytest.skip("vectors absent")
+    path = tmp_path / "b.txt"
+    path.write_text("".join(v["line"] + "\r\n" for v in vecs))
+    proc = run_proc(str(path), "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    objs = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
+    assert objs and all(set(o) == JSON_KEYS for o in objs)
+    assert {o["protocol"] for o in objs} == {"echonet"}
+
+
+# -- exit codes ------------------------------------------------------------------------------------
+def test_missing_file_exit_2_one_line(tmp_path: Path) -> None:
+    proc = run_proc(str(tmp_path / "nope.hex"))
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1 and "Traceback" not in err and "nope.hex" in err
+    assert proc.stdout == b""
+
+
+def test_directory_input_exit_2(tmp_path: Path, capsys) -> None:
+    code, out, err = run_main(capsys, str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and out == ""
+
+
+@pytest.mark.parametrize("key", ["00" * 15, "00" * 17, "0" * 31, "zz" * 16, "not a key at all!!"])
+@pytest.mark.parametrize("flag", ["--key", "--auth-key"])
+def test_bad_key_exit_2_without_echo(tmp_path: Path, capsys, key: str, flag: str) -> None:
+    path = tmp_path / "x.bin"
+    path.write_bytes(encrypted_hdlc(kamstrup_body()))
+    code, out, err = run_main(capsys, str(path), flag, key)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("meterui: error:")
+    assert key not in err
+    assert ("authentication key" if flag == "--auth-key" else "encryption key") in err
+
+
+def test_bad_key_subprocess_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"\x00")
+    secret = "0123456789ABCDEF0123456789ABCDE"
+    proc = run_proc(str(path), "--key", secret)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "Traceback" not in err and err.count("\n") == 1 and secret not in err
+
+
+def test_bad_hex_file_exit_2(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.hex"
+    path.write_text("# capture\n7E A0 12\n7E G0\n")
+    code, _, err = run_main(capsys, str(path), "--format", "hex")
+    assert code == 2 and "line 3" in err and err.count("\n") == 1
+
+
+def test_bad_argument_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["decode", "--output", "xml"])
+    assert info.value.code == 2
+
+
+def test_garbage_input_exit_0_with_line_errors(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "g.bin"
+    path.write_bytes(bytes(range(1, 200)) * 3)
+    code, out, err = run_main(capsys, str(path), "--output", "json")
+    assert code == 0 and err == ""
+    objs = check_json_lines(out)
+    assert objs and all(not o["ok"] for o in objs)
+    assert {o["error"]["layer"] for o in objs} <= {"line", "frame"}
+    assert "line" in {o["error"]["layer"] for o in objs}
+
+
+def test_empty_input_exit_0(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "empty.bin"
+    path.write_bytes(b"")
+    code, out, _ = run_main(capsys, str(path), "--output", "summary")
+    assert code == 0 and out.startswith("messages=0 ok=0")
+
+
+def test_encrypted_without_key_exit_0_crypto_error(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "e.bin"
+    path.write_bytes(encrypted_hdlc(kamstrup_body()))
+    code, out, _ = run_main(capsys, str(path), "--output", "json")
+    assert code == 0
+    (obj,) = check_json_lines(out)
+    assert obj["error"]["layer"] == "crypto" and "key is needed" in obj["error"]["message"]
+    assert obj["system_title"] == "4B414D4500000001" and obj["invocation_counter"] == 42

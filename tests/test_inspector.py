@@ -1,0 +1,376 @@
+"""InspectorScreen: list ↔ tree ↔ hex linking, stepping, filters, search, failures; snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.widgets import DataTable, Input
+
+from meterui.framestore import FrameStore
+from meterui.protocol.decoder import decode_bytes
+from meterui.protocol.message import Message
+from meterui.protocol.spans import Span
+from meterui.screens.inspector import InspectorScreen, PromptScreen
+from meterui.widgets.frametree import FrameTree
+from meterui.widgets.hexview import HexView
+
+VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
+NARROW = (80, 24)
+WIDE = (120, 40)
+
+
+def _messages() -> list[Message]:
+    """#0 Kamstrup list 1, #1 the same corrupted (FCS mismatch), #2 Kamstrup list 2, #3 the encrypted M-Bus pair."""
+    frames = [bytes.fromhex(v["frames_hex"][0]) for v in json.loads((VECTORS / "hdlc.json").read_text())]
+    pair = next(v for v in json.loads((VECTORS / "mbus.json").read_text()) if v["id"].endswith("testkey"))
+    bad = bytearray(frames[1])
+    bad[40] ^= 0xFF
+    data = frames[0] + bytes(bad) + frames[3] + b"".join(bytes.fromhex(h) for h in pair["frames_hex"])
+    return decode_bytes(data, KEY)
+
+
+class HostApp(App[None]):
+    """A tiny app that shows the inspector over a fixed set of messages."""
+
+    CURSOR_BLINK = False
+
+    def __init__(self, store: FrameStore | None = None) -> None:
+        super().__init__()
+        self.frames = store if store is not None else FrameStore(KEY)
+        if store is None:
+            self.frames.add(_messages())
+
+    def on_mount(self) -> None:
+        self.push_screen(InspectorScreen())
+
+
+def _sync(fn: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    """Run an async pilot test without an async pytest plugin."""
+
+    @functools.wraps(fn)
+    def run() -> None:
+        asyncio.run(fn())
+
+    return run
+
+
+def _parts(app: App[None]) -> tuple[InspectorScreen, FrameTree, HexView]:
+    screen = app.screen
+    assert isinstance(screen, InspectorScreen)
+    return screen, screen.tree, screen.hexview
+
+
+def _status(screen: InspectorScreen) -> str:
+    return str(screen.query_one("#status").render())
+
+
+@_sync
+async def test_follows_newest_and_fits_80x24() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, tree, hexview = _parts(app)
+        assert screen.selected == 3 and screen.following
+        assert isinstance(screen.table, DataTable) and screen.table.row_count == 4
+        for widget in (screen.table, tree, hexview, screen.query_one("#status")):
+            region = widget.region
+            assert region.height >= 1 and region.bottom <= 23 and region.right <= 80, widget
+        assert hexview.scrollable_content_region.height >= 6 and tree.scrollable_content_region.height >= 6
+
+
+@_sync
+async def test_tree_to_hex() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        _, tree, hexview = _parts(app)
+        tree.focus()
+        await pilot.press("down", "enter", "down", "down", "down")  # frame1 → expand → start, length, …
+        await pilot.pause()
+        node = tree.cursor_node
+        assert node is not None and node.data is not None
+        assert node.data.path == "frame1/length_repeat"
+        assert hexview.selected_span == node.data.span == Span("frame1", 2, 3)
+        assert hexview.cursor == ("frame1", 2)
+
+
+@_sync
+async def test_hex_to_tree() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, tree, hexview = _parts(app)
+        msg = screen.message
+        assert msg is not None
+        hexview.focus()
+        await pilot.press("right", "right", "l", "j")  # offset 3, then one row (16 bytes) down
+        await pilot.pause()
+        assert hexview.cursor == ("frame1", 19)
+        node = tree.cursor_node
+        assert node is not None and node.data is msg.root.deepest_at("frame1", 19)
+        assert hexview.selected_span == node.data.span
+        # into the decrypted APDU: the tree follows across buffers
+        hexview.set_cursor("apdu", 22)
+        await pilot.pause()
+        node = tree.cursor_node
+        assert node is not None and node.data is msg.root.deepest_at("apdu", 22)
+        assert node.data.buffer == "apdu"
+
+
+@_sync
+async def test_hex_click_moves_cursor() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        _, tree, hexview = _parts(app)
+        # second data row, third byte: offset column (4) + 2 spaces + 2 bytes × 3
+        await pilot.click(HexView, offset=(4 + 2 + 2 * 3, 2))
+        await pilot.pause()
+        assert hexview.cursor == ("frame1", 18)
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        assert tree.cursor_node.data.start <= 18 < tree.cursor_node.data.end
+
+
+@_sync
+async def test_step_next_previous_and_live_append() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, _, _ = _parts(app)
+        await pilot.press("p", "p")
+        assert screen.selected == 1 and not screen.following
+        await pilot.press("n")
+        assert screen.selected == 2
+        # new messages arrive: the selection stays
+        app.frames.add(_messages())
+        screen.sync()
+        await pilot.pause()
+        assert screen.selected == 2 and screen.table.row_count == 8
+        assert screen.table.cursor_row == 2
+        # back on the last row: following again
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert screen.selected == 7 and screen.following
+        app.frames.add(_messages()[:1])
+        screen.sync()
+        await pilot.pause()
+        assert screen.selected == 8
+        await pilot.press("p", "p", "G")  # G: back to the newest, following
+        assert screen.selected == 8 and screen.following
+
+
+@_sync
+async def test_bounded_store_evicts_rows_and_keeps_selection() -> None:
+    store = FrameStore(KEY, max_full=3, max_index=6)
+    store.add(_messages())
+    app = HostApp(store)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, _, _ = _parts(app)
+        await pilot.press("p")
+        assert screen.selected == 2
+        store.add(_messages()[:2])  # numbers 4, 5; nothing dropped yet
+        store.add(_messages()[:1])  # number 6; #0 dropped
+        screen.sync()
+        await pilot.pause()
+        assert screen.table.row_count == 6 == len(store)
+        assert screen.selected == 2
+        assert screen.table.coordinate_to_cell_key(screen.table.cursor_coordinate).row_key.value == "2"
+
+
+@_sync
+async def test_filter_bad_only() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, _, _ = _parts(app)
+        await pilot.press("f")
+        await pilot.pause()
+        assert screen.verdict_filter == "bad"
+        assert screen.table.row_count == 1 and screen.selected == 1
+        await pilot.press("f")
+        await pilot.pause()
+        assert screen.verdict_filter == "ok" and screen.table.row_count == 3
+        await pilot.press("F")  # protocol filter: hdlc
+        await pilot.pause()
+        assert screen.protocol_filter == "hdlc" and screen.table.row_count == 2
+
+
+@_sync
+async def test_search_obis_then_next_hit() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, tree, hexview = _parts(app)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "1-1:1.7.0"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.selected == 0  # wraps around from #3 to the first hit
+        node = tree.cursor_node
+        assert node is not None and node.data is not None
+        msg = screen.message
+        assert msg is not None
+        reading = next(r for r in msg.readings if r.id == "1.1.1.7.0.255")
+        assert node.data is reading.node
+        assert hexview.marks == [reading.node.span]
+        await pilot.press("N")
+        await pilot.pause()
+        assert screen.selected == 2
+
+
+@_sync
+async def test_search_hex_string() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, _, hexview = _parts(app)
+        await pilot.press("p", "p", "p")
+        assert screen.selected == 0
+        await pilot.press("slash")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "0x4B464D"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.selected == 3
+        assert hexview.marks == [Span("frame1", 11, 14)]
+
+
+@_sync
+async def test_goto_frame() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, _, _ = _parts(app)
+        await pilot.press("f", "g")  # filter bad-only hides #2: going there clears the filter
+        await pilot.pause()
+        await pilot.press("2", "enter")
+        await pilot.pause()
+        assert screen.selected == 2 and screen.verdict_filter == "all"
+        assert not screen.show_index(99)
+
+
+@_sync
+async def test_encrypted_frame_shows_apdu_section() -> None:
+    app = HostApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        screen, tree, hexview = _parts(app)
+        assert screen.has_class("-wide")
+        assert tree.region.y == hexview.region.y  # side by side
+        msg = screen.message
+        assert msg is not None and msg.encrypted
+        assert list(hexview.message.buffers if hexview.message else []) == ["frame1", "frame2", "payload", "apdu"]
+        hexview.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert hexview.cursor == ("apdu", 335)
+        line = hexview.line_of("apdu", 0)
+        assert line is not None
+        header = hexview.render_line(line - 1 - hexview.scroll_offset.y).text
+        assert "apdu (decrypted) · 336 bytes" in header
+        assert "decrypted" in _status(screen)
+
+
+@_sync
+async def test_failed_frame_shows_layer_and_bytes() -> None:
+    app = HostApp()
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen, tree, hexview = _parts(app)
+        await pilot.press("p", "p")
+        await pilot.pause()
+        assert screen.selected == 1
+        assert _status(screen).startswith("frame error: FCS mismatch")
+        assert Span("frame", 225, 227) in hexview.error_spans
+        node = tree.cursor_node
+        assert node is not None and node.data is not None and node.data.key == "fcs"
+        assert hexview.selected_span == Span("frame", 225, 227)
+
+
+def test_big_buffer_renders_fast() -> None:
+    """Only visible lines are rendered: a 2 KB buffer is as quick as a small one."""
+    from meterui.protocol import encode
+
+    info = encode.LLC + encode.data_notification(encode.octets(bytes(range(256)) * 7))
+    msg = decode_bytes(encode.hdlc_frame(info))[0]
+    assert len(msg.buffers["frame"]) > 1800
+
+    class One(App[None]):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield HexView()
+
+    async def run() -> float:
+        async with One().run_test(size=NARROW) as pilot:
+            hexview = pilot.app.query_one(HexView)
+            start = time.perf_counter()
+            hexview.show_message(msg)
+            await pilot.pause()
+            for _ in range(20):
+                await pilot.press("pagedown")
+            return time.perf_counter() - start
+
+    assert asyncio.run(run()) < 5.0
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+def test_snapshot_narrow(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(HostApp(), terminal_size=NARROW)
+
+
+def test_snapshot_narrow_failed_frame(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        await pilot.press("p", "p")
+        await pilot.pause()
+
+    assert snap_compare(HostApp(), terminal_size=NARROW, run_before=run_before)
+
+
+def test_snapshot_wide_decrypted(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause()
+        pilot.app.screen.hexview.focus()
+        pilot.app.screen.hexview.set_cursor("apdu", 22)
+        await pilot.pause()
+
+    assert snap_compare(HostApp(), terminal_size=WIDE, run_before=run_before)
+
+
+
+def test_list_is_a_window_over_a_big_store(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The table lists at most _LIST_ROWS messages; going to an older one moves the window."""
+    import meterui.screens.inspector as inspector
+
+    monkeypatch.setattr(inspector, "_LIST_ROWS", 3)
+    store = FrameStore(KEY)
+    for _ in range(3):
+        store.add(_messages())  # 12 messages
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=NARROW) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            assert screen.table.row_count == 3 and screen.selected == 11
+            assert screen.show_index(1)
+            await pilot.pause()
+            assert screen.selected == 1 and not screen.following and screen.table.row_count == 3
+            store.add(_messages()[:1])
+            screen.sync()
+            assert screen.selected == 1  # an older window: new messages are counted, not listed
+            await pilot.press("G")
+            await pilot.pause()
+            assert screen.selected == 12 and screen.following
+
+    asyncio.run(run())
