@@ -11,11 +11,11 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from meterui.config import Config, ConfigError, save_config
@@ -24,8 +24,10 @@ from meterui.messages import MessagesDecoded, SourceFinished
 from meterui.model import MeterModel
 from meterui.pipeline import Pipeline, PipelineStats
 from meterui.screens.help import HelpScreen
-from meterui.screens.inspector import InspectorScreen
 from meterui.screens.live import LiveScreen
+
+if TYPE_CHECKING:
+    from meterui.screens.inspector import InspectorScreen
 
 REFRESH_INTERVAL = 0.25
 """The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
@@ -44,7 +46,9 @@ class MeterApp(App[int]):
     TITLE = "meterui"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     CURSOR_BLINK = True
-    BINDINGS = [
+    LIVE_TICK: float | None = 1.0
+    """Seconds between age updates on the live screen while the line is quiet (None: never)."""
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show_live", "Live"),
         Binding("i", "show_inspector", "Inspector"),
         Binding("s", "setup", "Setup"),
@@ -83,14 +87,29 @@ class MeterApp(App[int]):
         self.stats: PipelineStats | None = None
         self.pipeline: Pipeline | None = None
         self._refresh_pending = False
-        self._live = LiveScreen()
-        self._inspector = InspectorScreen(self.frames)
+        self._source_held = False
+        self._media_offset: float | None = None
+        """For replays: recorded time minus wall time, so ages and plots follow the recording's clock."""
+        self._live = LiveScreen(tick=self.LIVE_TICK)
+        self._inspector_screen: InspectorScreen | None = None
+
+    @property
+    def _inspector(self) -> InspectorScreen:
+        """The inspector, imported and built on first use (it is not needed for the first paint)."""
+        if self._inspector_screen is None:
+            from meterui.screens.inspector import InspectorScreen
+
+            self._inspector_screen = InspectorScreen(self.frames)
+            self.install_screen(self._inspector_screen, "inspector")
+        return self._inspector_screen
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.install_screen(self._live, "live")
-        self.install_screen(self._inspector, "inspector")
-        self.push_screen("inspector" if self.start == "inspector" else "live")
+        if self.start == "inspector":
+            self.push_screen(self._inspector)
+        else:
+            self.push_screen("live")
         self._start_source()
         if self.first_run:
             self.action_setup()
@@ -131,7 +150,11 @@ class MeterApp(App[int]):
     @on(MessagesDecoded)
     def _messages(self, event: MessagesDecoded) -> None:
         if event.messages:
-            self.model.update(event.messages, now=self.clock())
+            if self.pipeline is not None and not self.pipeline.live:
+                last = event.messages[-1].received
+                if last is not None:
+                    self._media_offset = last - self.clock()
+            self.model.update(event.messages, now=self.now())
             self.frames.add(event.messages)
         self.stats = event.stats
         self._schedule_refresh()
@@ -145,6 +168,10 @@ class MeterApp(App[int]):
             self.notify("End of the capture.", title="Replay", timeout=4)
         self._schedule_refresh()
 
+    def now(self) -> float:
+        """The time the screens measure ages against: the wall clock live, the recording's clock in replays."""
+        return self.clock() + (self._media_offset or 0.0)
+
     def _schedule_refresh(self) -> None:
         if not self._refresh_pending:
             self._refresh_pending = True
@@ -153,10 +180,10 @@ class MeterApp(App[int]):
     def _refresh(self) -> None:
         self._refresh_pending = False
         screen = self.screen
-        now = self.clock()
+        now = self.now()
         if isinstance(screen, LiveScreen):
             screen.refresh_view(self.model, self.stats, now)
-        elif isinstance(screen, InspectorScreen):
+        elif screen is self._inspector_screen and screen is not None:
             screen.sync()
 
     # -- actions -----------------------------------------------------------------------------------
@@ -165,7 +192,7 @@ class MeterApp(App[int]):
         self._schedule_refresh()
 
     def action_show_inspector(self) -> None:
-        self.switch_screen("inspector")
+        self.switch_screen(self._inspector)
         self._schedule_refresh()
 
     def action_help(self) -> None:
@@ -185,12 +212,14 @@ class MeterApp(App[int]):
             self._schedule_refresh()
 
     def action_previous_frame(self) -> None:
-        self.switch_screen("inspector")
-        self._inspector.action_step(-1)
+        inspector = self._inspector
+        self.switch_screen(inspector)
+        inspector.action_step(-1)
 
     def action_goto_frame(self) -> None:
-        self.switch_screen("inspector")
-        self._inspector.action_goto()
+        inspector = self._inspector
+        self.switch_screen(inspector)
+        inspector.action_goto()
 
     def _set_speed(self, step: int) -> None:
         if self.pipeline is None or self.pipeline.live:
@@ -213,12 +242,19 @@ class MeterApp(App[int]):
 
         if isinstance(self.screen, SetupWizard):
             return
+        # the wizard's listen step opens the port itself: two readers would each get part of the bytes
+        self._source_held = self.pipeline is not None and self.pipeline.live
+        if self._source_held:
+            self._stop_source()
         self.push_screen(SetupWizard(self.config), self._setup_done)
 
     def _setup_done(self, config: Config | None) -> None:
+        held, self._source_held = self._source_held, False
         if config is None:
             if self.config is None:
                 self.notify("No port configured yet: press s to run the setup wizard.", timeout=6)
+            elif held:
+                self._start_source()
             return
         try:
             path = save_config(config, self.save_path)

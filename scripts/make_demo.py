@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from meterui.protocol import encode as E  # noqa: E402
-from meterui.sources.base import Chunk  # noqa: E402
-from meterui.sources.recording import HEADER, format_chunk  # noqa: E402
+from meterui.protocol import encode as E
+from meterui.sources.base import Chunk
+from meterui.sources.recording import HEADER, format_chunk
 
 DEMO_KEY = bytes(range(16))
 SYSTEM_TITLE = bytes.fromhex("4B464D1020003774")
@@ -160,7 +160,8 @@ def build() -> list[tuple[float, bytes]]:
 
 
 def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "meterui" / "data" / "demo.rec"
+    default = Path(__file__).resolve().parents[1] / "meterui" / "data" / "demo.rec"
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     chunks = build()
     with out.open("w", encoding="ascii", newline="\n") as f:
         f.write(HEADER + "\n")

@@ -16,6 +16,7 @@ class StillApp(MeterApp):
     """The app on a preloaded slice of the demo capture, with a frozen clock and no blinking cursor."""
 
     CURSOR_BLINK = False
+    LIVE_TICK = None
 
     def __init__(self, limit: int = 120, start: str = "live") -> None:
         messages, stats = decode_capture(demo_capture_path(), DEMO_KEY, limit=limit)

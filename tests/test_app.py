@@ -36,7 +36,7 @@ async def _wait_for(pilot, predicate, timeout: float = 10.0) -> None:  # type: i
 
 
 def test_demo_capture_decodes() -> None:
-    messages, stats = decode_capture(demo_capture_path(), DEMO_KEY)
+    messages, _ = decode_capture(demo_capture_path(), DEMO_KEY)
     assert len(messages) > 400
     ok = [m for m in messages if m.ok]
     assert {m.protocol for m in ok} == {"hdlc", "mbus"}
@@ -155,7 +155,10 @@ async def test_setup_result_is_saved_with_mode_0600_and_restarts_the_source(tmp_
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_snapshot_live(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(StillApp(limit=120), terminal_size=size)
+    async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.pause(1.3)  # the power plot redraws at most once a second: let it catch up
+
+    assert snap_compare(StillApp(limit=120), terminal_size=size, run_before=settle)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

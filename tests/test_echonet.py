@@ -270,6 +270,13 @@ def test_cumulative_no_data_sentinel() -> None:
     assert "no data" in m.root.find("edata/props[0]/edt").value  # type: ignore[union-attr]
 
 
+def test_power_sentinel_and_unknown_unit() -> None:
+    m = one(erxudp(frame("E7047FFFFFFE", "E1010F", "E00400000001")))
+    assert m.ok and set(rd(m)) == {"E0"} and rd(m)["E0"].unit is None
+    assert "no data" in m.root.find("edata/props[0]/edt").value  # type: ignore[union-attr]
+    assert any("E1" in w for w in m.warnings)
+
+
 def test_d3_e1_after_e0_in_same_frame_apply() -> None:
     m = one(erxudp(frame("E00400015208", "D30400000001", "E10101")))
     assert rd(m)["E0"].value == 8653.6 and rd(m)["E0"].unit == "kWh"

@@ -9,6 +9,8 @@ import gc
 import json
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -278,8 +280,10 @@ def test_live_pty_unplug_and_reconnect_with_recording(tmp_path: Path) -> None:
     thread, stop = start(pipeline, collector)
     fds = [master, slave]
     try:
-        assert collector.wait_for(lambda: True) or True
-        time.sleep(0.1)  # let the port open
+        deadline = time.monotonic() + 2.0
+        while not pipeline.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.01)  # the port opens in the worker thread
+        assert pipeline.stats.connected
         os.write(master, FRAMES[0])
         assert collector.wait_for(lambda: len(collector.messages) == 1)
         first = collector.messages[0]
@@ -357,3 +361,11 @@ def test_stop_interrupts_a_live_run_quickly() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_modules_stay_ui_free() -> None:
+    code = ("import sys, meterui.pipeline, meterui.model, meterui.config, meterui.sources; "
+            "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stdout + result.stderr

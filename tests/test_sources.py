@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -23,7 +24,8 @@ from meterui.sources import (
     list_serial_ports,
 )
 
-FRAME = bytes.fromhex("7EA0 2B21 1323 9AE6 E700 0F00 0000 000C 07E3 0115 0117 2B0A FF80 0000 0212 0B7E".replace(" ", ""))
+# bytes with the shape of an HDLC frame (flag, format, addresses…); the sources do not decode them
+FRAME = bytes.fromhex("7EA02B2113239AE6E7000F000000000C07E3011501172B0AFF8000000212 0B7E".replace(" ", ""))
 
 
 def read_until(source: SerialSource, size: int, deadline: float = 2.0) -> bytes:
@@ -44,10 +46,8 @@ def pty() -> Iterator[tuple[int, str]]:
     fds = {master, slave}
     yield master, path
     for fd in fds:
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
 
 
 # -- serial through a pseudo-terminal --------------------------------------------------------------
@@ -192,8 +192,11 @@ def test_socket_url_reads_then_reports_disconnect() -> None:
         except OSError:
             return
         with conn:
-            conn.sendall(FRAME)
-            time.sleep(0.1)
+            conn.settimeout(2.0)
+            # pyserial empties the input buffer while opening, so wait for the client's "ready"
+            if conn.recv(1) == b"?":
+                conn.sendall(FRAME)
+                time.sleep(0.1)
         server.close()
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -202,6 +205,7 @@ def test_socket_url_reads_then_reports_disconnect() -> None:
     assert source.description == f"socket://127.0.0.1:{port}"
     source.open()
     try:
+        source.write(b"?")
         assert read_until(source, len(FRAME)) == FRAME
         with pytest.raises(SourceError) as info:
             for _ in range(40):
@@ -365,3 +369,15 @@ def test_replay_reopen_starts_again(tmp_path: Path) -> None:
     source = ReplaySource(path)
     assert drain(source)[0].data == b"\x01\x02\x03"
     assert drain(source)[0].data == b"\x01\x02\x03"
+
+
+def test_replay_hex_matches_decode_input_parser(tmp_path: Path) -> None:
+    """Replay reads hex text exactly as ``meterui decode`` does (meterui.protocol.inputs)."""
+    from meterui.protocol.inputs import parse_hex_text
+
+    text = ("# header comment\n7E A0 2B # flag\n0x21,0x13 ,0X23\n\n9a:e6:E7\n  0\n0 # split byte\n"
+            "00112233445566778899AABBCCDDEEFF\t00\r\n")
+    path = tmp_path / "tricky.hex"
+    path.write_text(text)
+    chunks = drain(ReplaySource(path, chunk_size=3))
+    assert b"".join(c.data for c in chunks) == parse_hex_text(text)

@@ -112,7 +112,7 @@ class StreamDecoder:
                     self._item(item, out)
         except MeterError as exc:  # pragma: no cover - defensive: decoders report, not raise
             out.append(self._error_message(exc, data, received))
-        except Exception as exc:  # noqa: BLE001 - never let a bug take the stream down
+        except Exception as exc:
             out.append(self._error_message(DecodeError(f"internal decoder error: {exc!r}"), data, received))
         self.stats.skipped_bytes = self._framer.skipped
         return out
@@ -132,7 +132,7 @@ class StreamDecoder:
                 for item in self._framer.flush():
                     self._item(item, out)
                 self._abandon_segments(out, "the input ended before the last segment arrived")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             out.append(self._error_message(DecodeError(f"internal decoder error: {exc!r}"), b"", None))
         self.stats.skipped_bytes = self._framer.skipped
         return self._number(out)

@@ -223,11 +223,12 @@ class LinkFramer:
         pos = self._pos
         search = _CANDIDATE.search
         while pos < n:
-            p = self._pending
-            if p is not None and pos >= p[1]:
-                self._emit_pending(out, p[1])
             m = search(buf, pos)
             c = n if m is None else m.start()
+            p = self._pending
+            if p is not None and c >= p[1]:
+                # the scan has passed the bad frame without finding a good one inside it: report it
+                self._emit_pending(out, p[1])
             if c > pos and self._garbage_from is None:
                 self._garbage_from = pos
             if m is None:

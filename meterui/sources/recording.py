@@ -34,14 +34,16 @@ MAX_CHUNK = 65536
 """Longer runs of bytes under one timestamp are split so memory stays bounded."""
 
 _TIMESTAMP = re.compile(r"#\s*t=(\S*)\s*$")
-_HEX_PREFIX = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
-_SEPARATORS = re.compile(r"[ \t\r\n\f\v:,;\-]+")
+# The same syntax as meterui.protocol.inputs.parse_hex_text (what ``meterui decode`` reads).
+_HEX_PREFIX = re.compile(r"0[xX](?=[0-9a-fA-F])")
+_SEPARATORS = re.compile(r"[ \t\r\n\f\v:,]+")
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
 
 
 def hex_line_digits(line: str, path: str | os.PathLike[str], lineno: int) -> str:
-    """The hex digits of one line of hex text: ``#`` starts a comment; whitespace, ``:``, ``,``,
-    ``;``, ``-`` and ``0x`` prefixes are separators. Raises :class:`SourceError` naming the line."""
+    """The hex digits of one line of hex text: ``#`` starts a comment; whitespace, ``:``, ``,`` and
+    ``0x`` prefixes are separators (as for ``meterui decode``). Raises :class:`SourceError` naming the
+    line."""
     body = line.split("#", 1)[0]
     if not body or body.isspace():
         return ""

@@ -25,10 +25,10 @@ _SKSTACK_LINE = re.compile(
     rb"SKSETPWD|SKLL64|SKSREG)"
 )
 _RECORDING_MAGIC = b"# meterui recording"
-_HEX_PREFIX = re.compile(r"(?<![0-9A-Fa-f])0[xX]")
-_NOT_HEX = re.compile(r"[^0-9A-Fa-f \t\r\n\f\v:,;\-]")
+_HEX_PREFIX = re.compile(r"0[xX](?=[0-9a-fA-F])")
+_NOT_HEX = re.compile(r"[^0-9A-Fa-f \t\r\n\f\v:,]")
 _LINE_LIMIT = 65536
-_TOKEN_END = " \t\r\f\v:,;-"
+_TOKEN_END = " \t\r\f\v:,"
 
 
 def detect_format(head: bytes) -> FileFormat:
@@ -36,8 +36,8 @@ def detect_format(head: bytes) -> FileFormat:
 
     * ``recording``: starts with ``# meterui recording``;
     * ``skstack``: has SKSTACK lines (``ERXUDP``, ``EVENT``, ``SKSENDTO``, ``OK``…) at line starts;
-    * ``hex``: text holding only hex digits, separators (whitespace ``:`` ``,`` ``;`` ``-``, ``0x``)
-      and ``#`` comments;
+    * ``hex``: text holding only hex digits, separators (whitespace, ``:``, ``,``, ``0x``) and ``#``
+      comments, the syntax of ``meterui decode``;
     * ``raw``: anything else (binary bytes as read from the port).
     """
     if head.startswith(b"\xef\xbb\xbf"):

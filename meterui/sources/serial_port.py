@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import serial
-from serial.tools import list_ports
+import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
+from serial.tools import list_ports  # type: ignore[import-untyped]
 
 from meterui.sources.base import Chunk, SourceError
 
@@ -210,8 +210,13 @@ class SerialSource:
         deadline = time.monotonic() + timeout
         try:
             while True:
-                waiting = ser.in_waiting
-                data = ser.read(min(waiting, _MAX_READ) or 1)  # blocks at most _SLICE
+                if self.port.startswith("socket://"):
+                    # its in_waiting is only 0 or 1: take what arrives within one slice instead
+                    waiting = 1
+                    data = ser.read(_MAX_READ)
+                else:
+                    waiting = ser.in_waiting
+                    data = ser.read(min(waiting, _MAX_READ) or 1)  # blocks at most _SLICE
                 if data:
                     if not waiting:
                         more = ser.in_waiting
@@ -273,9 +278,9 @@ class SerialSource:
         if self._serial_number is not None:
             for p in ports:
                 if p.serial_number == self._serial_number:
-                    return p.device
+                    return str(p.device)
         if self._vid_pid is not None:
-            same = [p.device for p in ports if _vid_pid(p.vid, p.pid) == self._vid_pid]
+            same = [str(p.device) for p in ports if _vid_pid(p.vid, p.pid) == self._vid_pid]
             if len(same) == 1:
                 return same[0]
         return self.port
