@@ -149,6 +149,8 @@ class MeterApp(App[int]):
     # -- data --------------------------------------------------------------------------------------
     @on(MessagesDecoded)
     def _messages(self, event: MessagesDecoded) -> None:
+        if self.stats is not None and event.stats.loops != self.stats.loops:
+            self.model.clear()  # a looping replay restarted: its clock went back, start the charts afresh
         if event.messages:
             if self.pipeline is not None and not self.pipeline.live:
                 last = event.messages[-1].received

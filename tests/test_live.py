@@ -418,3 +418,28 @@ if __name__ == "__main__":
             print(screen_text(app))
 
     asyncio.run(show())
+
+
+def test_plot_survives_data_that_makes_plotext_fail() -> None:
+    """plotext raises IndexError building the legend for a labelled series entirely outside the x range
+    (what a looping replay produced): the chart shows a placeholder instead of crashing the app."""
+    from textual.app import App as _App
+    from textual_plotext import PlotextPlot as RawPlot
+
+    from meterui.widgets.powerplot import PlotextPlot as SafePlot
+
+    class Host(_App[None]):
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield SafePlot()
+
+    async def body() -> None:
+        app = Host()
+        async with app.run_test(size=(60, 20)):
+            plot = app.query_one(SafePlot)
+            plot.plt.plot([5.0, 6.0], [1.0, 2.0], label="import", marker="braille")
+            plot.plt.xlim(-10, 0)
+            with pytest.raises(IndexError):
+                RawPlot.render(plot)  # the library itself fails on this data
+            assert "chart unavailable" in str(plot.render())
+
+    asyncio.run(body())

@@ -8,15 +8,17 @@ only every :data:`AXIS_DRIFT` seconds so the axis keeps up with the clock on a q
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
+from textual_plotext import PlotextPlot as _PlotextPlot
 
 from meterui.model import MeterModel
 from meterui.widgets.obistable import format_number
@@ -28,6 +30,24 @@ AXIS_DRIFT = 10.0
 PLOT_POINTS = 600
 
 _DIRECTIONS = (("import", "active_power_import", "orange"), ("export", "active_power_export", "green"))
+
+log = logging.getLogger(__name__)
+
+
+class PlotextPlot(_PlotextPlot):
+    """A PlotextPlot whose render never raises: plotext can fail on edge-case data (e.g. an IndexError
+    while building the legend), and a chart must not take the whole app down."""
+
+    render_failures = 0
+
+    def render(self):  # type: ignore[no-untyped-def]
+        try:
+            return super().render()
+        except Exception as exc:
+            type(self).render_failures += 1
+            log.debug("plotext render failed: %r", exc)
+            return Text("(chart unavailable for this data)", style="dim")
+
 
 
 def _tick_label(seconds_ago: float) -> str:
@@ -142,8 +162,11 @@ class PowerPlot(Widget):
             if not history:
                 continue
             unit = state.unit or unit
-            points = list(history)[-PLOT_POINTS:]
-            series.append((label, colour, [t - now for t, _ in points], [v for _, v in points]))
+            # only points inside the window and finite: plotext fails on a labelled series it drops whole
+            points = [(t - now, v) for t, v in list(history)[-PLOT_POINTS:]
+                      if t <= now and math.isfinite(t) and math.isfinite(v)]
+            if points:
+                series.append((label, colour, [x for x, _ in points], [v for _, v in points]))
         empty = self.query_one("#plot-empty", Static)
         plot = self.query_one(PlotextPlot)
         if not series:
