@@ -48,6 +48,9 @@ class MeterApp(App[int]):
     CURSOR_BLINK = True
     LIVE_TICK: float | None = 1.0
     """Seconds between age updates on the live screen while the line is quiet (None: never)."""
+    START_DELAY: float | None = 0.05
+    """Build the live table and charts and start the source this long after the first paint (start-up
+    time on a Pi); None: at once (deterministic, for tests and screenshots)."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show_live", "Live"),
         Binding("i", "show_inspector", "Inspector"),
@@ -90,7 +93,7 @@ class MeterApp(App[int]):
         self._source_held = False
         self._media_offset: float | None = None
         """For replays: recorded time minus wall time, so ages and plots follow the recording's clock."""
-        self._live = LiveScreen(tick=self.LIVE_TICK)
+        self._live = LiveScreen(tick=self.LIVE_TICK, defer=self.START_DELAY)
         self._inspector_screen: InspectorScreen | None = None
 
     @property
@@ -110,7 +113,11 @@ class MeterApp(App[int]):
             self.push_screen(self._inspector)
         else:
             self.push_screen("live")
-        self._start_source()
+        # the source starts once the first screen has reached the terminal: the UI gets the CPU first
+        if self.START_DELAY is None:
+            self._start_source()
+        else:
+            self.set_timer(self.START_DELAY, self._start_source)
         if self.first_run:
             self.action_setup()
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 from meterui.protocol.errors import KeyFormatError
 from meterui.protocol.keys import mask_key, parse_key
@@ -64,6 +61,8 @@ def config_path() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser()
+    import platformdirs  # only when the default location is needed
+
     return Path(platformdirs.user_config_dir("meterui")) / "config.toml"
 
 
@@ -74,6 +73,8 @@ def load_config(path: Path | None = None) -> Config | None:
     Raises :class:`ConfigError` (one line, naming the file, never echoing a key) when the file is
     unreadable, not TOML, or holds a value of the wrong type.
     """
+    import tomllib
+
     path = config_path() if path is None else Path(path)
     try:
         raw = path.read_bytes()

@@ -17,7 +17,6 @@ from meterui.pipeline import Pipeline
 from meterui.sources.base import SourceError
 from meterui.sources.recording import Recorder
 from meterui.sources.replay import ReplaySource
-from meterui.sources.serial_port import SerialSource
 
 DEMO_KEY = bytes(range(16))
 """The demo capture's Austrian meter is encrypted under the public test key 000102…0F."""
@@ -29,6 +28,8 @@ def demo_capture_path() -> Path:
 
 
 def serial_pipeline(cfg: Config, record: str | None = None) -> Pipeline:
+    from meterui.sources.serial_port import SerialSource
+
     assert cfg.port
     source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
     recorder = Recorder(record, source.description) if record else None
@@ -93,6 +94,7 @@ def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception]) ->
     """Headless monitor: print ``meterui decode --output json`` objects live, one per line."""
     from meterui.protocol.message import Message
     from meterui.render import render_json
+    from meterui.sources.serial_port import SerialSource
 
     assert cfg.port
     source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)

@@ -17,6 +17,7 @@ class StillApp(MeterApp):
 
     CURSOR_BLINK = False
     LIVE_TICK = None
+    START_DELAY = None
 
     def __init__(self, limit: int = 120, start: str = "live") -> None:
         messages, stats = decode_capture(demo_capture_path(), DEMO_KEY, limit=limit)
@@ -28,10 +29,17 @@ class StillApp(MeterApp):
 
 
 def replay_app(path: Path, speed: float = float("inf"), key: bytes | None = None, **kw: object) -> MeterApp:
-    app = MeterApp(lambda _cfg: Pipeline(ReplaySource(path), key=key, speed=speed, **kw),  # type: ignore[arg-type]
+    app = QuietApp(lambda _cfg: Pipeline(ReplaySource(path), key=key, speed=speed, **kw),  # type: ignore[arg-type]
                    Config(key=key))
     app.CURSOR_BLINK = False
     return app
+
+
+class QuietApp(MeterApp):
+    """The app as tests drive it: everything composed at once, no blinking cursor."""
+
+    CURSOR_BLINK = False
+    START_DELAY = None
 
 
 def run_async(test):  # type: ignore[no-untyped-def]

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from meterui.app import MeterApp
 from meterui.config import Config, load_config
 from meterui.launch import DEMO_KEY, demo_capture_path
 from meterui.preload import decode_capture
 from meterui.screens.help import HelpScreen
 from meterui.screens.inspector import InspectorScreen
 from meterui.screens.live import LiveScreen
-from tests.apputil import StillApp, replay_app, run_async
+from tests.apputil import QuietApp, StillApp, replay_app, run_async
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 
@@ -122,7 +121,7 @@ async def test_first_run_opens_the_setup_wizard(tmp_path: Path, monkeypatch: pyt
     from meterui.screens.setup import SetupWizard
 
     monkeypatch.setenv("METERUI_CONFIG", str(tmp_path / "config.toml"))
-    app = MeterApp(lambda _cfg: None, None, first_run=True, save_path=tmp_path / "config.toml")
+    app = QuietApp(lambda _cfg: None, None, first_run=True, save_path=tmp_path / "config.toml")
     app.CURSOR_BLINK = False
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
@@ -141,7 +140,7 @@ async def test_setup_result_is_saved_with_mode_0600_and_restarts_the_source(tmp_
     def factory(cfg: Config | None) -> None:
         started.append(cfg)
 
-    app = MeterApp(factory, None, save_path=path)
+    app = QuietApp(factory, None, save_path=path)
     app.CURSOR_BLINK = False
     async with app.run_test(size=(80, 24)) as pilot:
         cfg = Config(port="socket://127.0.0.1:9", baudrate=2400, parity="N", key=bytes(range(16)))

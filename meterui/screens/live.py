@@ -11,7 +11,7 @@ the table instead of the sparklines and plot; ``c`` switches between the two eit
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -26,8 +26,10 @@ from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
 from meterui.widgets.linehealth import LineHealth, is_replay
 from meterui.widgets.obistable import ObisTable
-from meterui.widgets.phasebars import PhaseBars
-from meterui.widgets.powerplot import PowerPlot
+
+if TYPE_CHECKING:  # imported when the charts are built (plotext is not needed for the first paint)
+    from meterui.widgets.phasebars import PhaseBars
+    from meterui.widgets.powerplot import PowerPlot
 
 FULL_CHARTS_MIN_HEIGHT = 34
 """Terminal rows from which the full charts are shown by default (below: the compact strip)."""
@@ -107,11 +109,14 @@ class LiveScreen(Screen[None]):
         Binding("r", "reset_minmax", "Reset min/max", show=False),
     ]
 
-    def __init__(self, *, tick: float | None = TICK_SECONDS, name: str | None = None,
+    def __init__(self, *, tick: float | None = TICK_SECONDS, defer: float | None = None, name: str | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
-        """``tick``: seconds between age updates on a quiet line (``None``: none, for snapshots)."""
+        """``tick``: seconds between age updates on a quiet line (``None``: none, for snapshots).
+        ``defer``: mount the table and charts this many seconds after the first paint (start-up time on a
+        Pi); ``None`` composes them at once (deterministic, for tests and screenshots)."""
         super().__init__(name=name, id=id, classes=classes)
         self.tick = tick
+        self.defer = defer
         self.notice: str | None = None
         self.charts_full: bool | None = None
         """``None``: by terminal height; ``True``/``False``: chosen with ``c``."""
@@ -122,24 +127,58 @@ class LiveScreen(Screen[None]):
         self._empty = ""
         self._timer: Timer | None = None
         self._ready = False
+        self._table: ObisTable | None = None
+        self._phases: PhaseBars | None = None
+        self._plot: PowerPlot | None = None
+        self._charts_mounting = False
 
     def compose(self) -> ComposeResult:
         yield LineHealth(id="health")
         with Vertical(id="live-main"):
             yield Static("", id="notice", markup=True)
-            yield ObisTable(id="obis")
+            if self.defer is None:
+                yield self._new_table()
             yield Static("", id="empty")
+        # with ``defer`` the table, the charts (and plotext) are mounted just after the first paint, which
+        # shows no data yet anyway
         with Horizontal(id="charts"):
-            yield PhaseBars(id="phases")
-            yield PowerPlot(id="power")
+            if self.defer is None:
+                yield from self._new_charts()
         yield Footer()
+
+    def _new_table(self) -> ObisTable:
+        table = self._table = ObisTable(id="obis")
+        table.display = False
+        return table
+
+    def _new_charts(self) -> tuple[PhaseBars, PowerPlot]:
+        from meterui.widgets.phasebars import PhaseBars
+        from meterui.widgets.powerplot import PowerPlot
+
+        self._phases, self._plot = PhaseBars(id="phases"), PowerPlot(id="power")
+        return self._phases, self._plot
+
+    async def _mount_charts(self) -> None:
+        if self._charts_mounting:
+            return
+        self._charts_mounting = True
+        table, charts = ObisTable(id="obis"), self._new_charts()
+        table.display = False
+        self._phases = self._plot = None  # not usable until mounted
+        await self.query_one("#live-main").mount(table, before="#empty")
+        await self.query_one("#charts").mount(*charts)
+        self._table, (self._phases, self._plot) = table, charts  # only now: their children exist
+        self._apply_charts()
+        if self._model is not None:
+            self.refresh_view(self._model, self._stats, self._now)
 
     def on_mount(self) -> None:
         self._ready = True
         self.add_class("-no-data")
-        self.query_one("#obis").display = False
         self.query_one("#notice").display = False
         self._apply_charts()
+        if self.defer is not None:
+            self.set_timer(self.defer, self._mount_charts)  # after the first frame reached the terminal
         if self.tick:
             self._timer = self.set_interval(self.tick, self._on_tick)
         if self._model is not None:  # refresh_view may have come before the screen was mounted
@@ -169,15 +208,17 @@ class LiveScreen(Screen[None]):
         self.set_notice(derive_notice(model, stats))
         has_rows = bool(model.meters())
         self.set_class(not has_rows, "-no-data")
-        table = self.query_one(ObisTable)
-        table.display = has_rows
-        if has_rows:
-            table.refresh_from(model, now)
+        table = self._table
+        if table is not None:
+            table.display = has_rows
+            if has_rows:
+                table.refresh_from(model, now)
         self.query_one("#empty").display = not has_rows and self.notice is None
         if not has_rows:
             self._set_empty(empty_text(stats))
-        self.query_one(PhaseBars).update_from(model)
-        self.query_one(PowerPlot).update_from(model, now)
+        if self._phases is not None and self._plot is not None:
+            self._phases.update_from(model)
+            self._plot.update_from(model, now)
 
     def set_notice(self, text: str | None) -> None:
         """Show a notice (Textual markup) above the table, or hide it with ``None``."""
@@ -200,7 +241,8 @@ class LiveScreen(Screen[None]):
         if self._model is None:
             return
         self._model.reset_minmax()
-        self.query_one(ObisTable).refresh_from(self._model, self._now)
+        if self._table is not None:
+            self._table.refresh_from(self._model, self._now)
         self.notify("Min and max start again from the current values.", timeout=2)
 
     # -- internals -------------------------------------------------------------------------------
@@ -216,10 +258,11 @@ class LiveScreen(Screen[None]):
         # full charts: the table takes what it needs, up to all but the charts' minimum height
         # (less the banner's height when a notice shows: 2 lines of text in most widths + border)
         banner = 5 if self.notice is not None else 0
-        table = self.query_one(ObisTable)
-        table.styles.max_height = max(4, self.size.height - 3 - banner - CHARTS_MIN_HEIGHT) if full else None
-        phases = self.query_one(PhaseBars)
-        if phases.compact == full:
+        table = self._table
+        if table is not None:
+            table.styles.max_height = max(4, self.size.height - 3 - banner - CHARTS_MIN_HEIGHT) if full else None
+        phases = self._phases
+        if phases is not None and phases.compact == full:
             phases.compact = not full
 
     def _set_empty(self, text: str) -> None:
@@ -233,6 +276,7 @@ class LiveScreen(Screen[None]):
             return
         now = self._now + (time.monotonic() - self._mono)
         self.query_one(LineHealth).update_from(stats, now)
-        if model.meters():
-            self.query_one(ObisTable).refresh_ages(now)
-            self.query_one(PowerPlot).update_from(model, now)
+        if model.meters() and self._table is not None:
+            self._table.refresh_ages(now)
+            if self._plot is not None:
+                self._plot.update_from(model, now)
