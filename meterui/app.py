@@ -44,6 +44,7 @@ class MeterApp(App[int]):
     """meterui's terminal UI."""
 
     TITLE = "meterui"
+    ENABLE_COMMAND_PALETTE = False  # every action has a key (see ? for help); the footer needs the room
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     CURSOR_BLINK = True
     LIVE_TICK: float | None = 1.0
@@ -53,13 +54,13 @@ class MeterApp(App[int]):
     time on a Pi); None: at once (deterministic, for tests and screenshots)."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show_live", "Live"),
-        Binding("i", "show_inspector", "Inspector"),
+        Binding("i", "show_inspector", "Inspect"),
         Binding("s", "setup", "Setup"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("space", "toggle_pause", "Pause"),
-        Binding("n", "next_frame", "Next", show=False),
-        Binding("p", "previous_frame", "Prev", show=False),
-        Binding("g", "goto_frame", "Go to", show=False),
+        Binding("space", "toggle_pause", "Pause", key_display="spc"),
+        Binding("n", "next_frame", "Next"),
+        Binding("p", "previous_frame", "Prev"),
+        Binding("g", "goto_frame", "Go to"),
         Binding("plus,equals_sign", "faster", "Faster", show=False),
         Binding("minus", "slower", "Slower", show=False),
         Binding("q", "quit", "Quit"),

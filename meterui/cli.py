@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("file", help="recording, hex, raw or SKSTACK transcript file")
     r.add_argument("--format", choices=["auto", "hex", "raw", "skstack"], default="auto")
     _key_args(r)
-    r.add_argument("--speed", default="1", help="replay speed: a factor such as 1 or 10, or max")
+    r.add_argument("--speed", default="max",
+                   help="replay speed: max (default: every frame listed at once for inspection), or a factor "
+                        "such as 1 (real time, following recorded timestamps) or 10")
 
     m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")

@@ -109,10 +109,11 @@ class InspectorScreen(Screen[None]):
         Binding("f", "cycle_filter", "Filter"),
         Binding("F", "cycle_protocol", "Protocol", show=False),
         Binding("slash", "search", "Search"),
-        Binding("N", "next_hit", "Next hit"),
+        Binding("N", "next_hit", "Next hit", show=False),
         Binding("G", "newest", "Newest", show=False),
-        Binding("tab", "app.focus_next", "Pane", show=True),
-        Binding("escape", "back", "Back"),
+        Binding("tab", "app.focus_next", "Pane", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("i", "app.show_inspector", "Inspect", show=False),  # already here: keep the footer for the rest
     ]
 
     def __init__(self, frames: FrameStore | None = None, *, name: str | None = None, id: str | None = None,
@@ -156,7 +157,7 @@ class InspectorScreen(Screen[None]):
         with Horizontal(id="statusbar"):
             yield Static("", id="status", markup=False)
             yield Static("", id="state", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.table

@@ -144,7 +144,7 @@ class LiveScreen(Screen[None]):
         with Horizontal(id="charts"):
             if self.defer is None:
                 yield from self._new_charts()
-        yield Footer()
+        yield Footer(compact=True)
 
     def _new_table(self) -> ObisTable:
         table = self._table = ObisTable(id="obis")
