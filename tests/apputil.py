@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from meterui.app import MeterApp
 from meterui.config import Config
@@ -42,13 +46,11 @@ class QuietApp(MeterApp):
     START_DELAY = None
 
 
-def run_async(test):  # type: ignore[no-untyped-def]
-    """Run an async pilot test under asyncio (the suite needs no pytest async plugin)."""
-    import asyncio
-    import functools
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async pilot test under asyncio (the suite needs no pytest async plugin; fixtures pass through)."""
 
     @functools.wraps(test)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(*args: Any, **kwargs: Any) -> None:
         asyncio.run(test(*args, **kwargs))
 
     return wrapper

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 from textual.app import App
 from textual.widgets import DataTable, Input
@@ -20,6 +17,7 @@ from meterui.protocol.spans import Span
 from meterui.screens.inspector import InspectorScreen, PromptScreen
 from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
+from tests.apputil import run_async
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
@@ -52,14 +50,7 @@ class HostApp(App[None]):
         self.push_screen(InspectorScreen())
 
 
-def _sync(fn: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Run an async pilot test without an async pytest plugin."""
-
-    @functools.wraps(fn)
-    def run() -> None:
-        asyncio.run(fn())
-
-    return run
+_sync = run_async  # shared with the other pilot tests (tests/apputil.py)
 
 
 def _parts(app: App[None]) -> tuple[InspectorScreen, FrameTree, HexView]:

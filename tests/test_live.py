@@ -9,12 +9,9 @@ key notice.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import math
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.app import App
@@ -38,6 +35,7 @@ from meterui.widgets.obistable import (
 )
 from meterui.widgets.phasebars import PhaseBars
 from meterui.widgets.powerplot import PowerPlot, time_ticks
+from tests.apputil import run_async
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 T0 = 1_700_000_000.0  # the first frame's arrival time (fixed: ages and the plot are deterministic)
@@ -150,14 +148,7 @@ def screen_text(app: App) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async pilot test with asyncio (no pytest async plugin is installed)."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
+sync = run_async  # shared with the other pilot tests (tests/apputil.py)
 
 
 # -- formatting -----------------------------------------------------------------------------------

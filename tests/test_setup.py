@@ -6,17 +6,14 @@ snapshots use an in-memory source, so the counters on screen are the same on eve
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import random
 import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual import events
@@ -32,6 +29,7 @@ from meterui.protocol.decoder import StreamDecoder
 from meterui.screens.setup import SetupWizard
 from meterui.sources.base import Chunk, SourceError
 from meterui.sources.serial_port import PortInfo, SerialSource
+from tests.apputil import run_async
 from tests.conftest import (
     AUTH_KEY,
     TEST_KEY,
@@ -53,14 +51,7 @@ SPACED_KEY = "00:01:02:03 04 05 06 07 0x08 09 0a 0b 0C0D0E0F"
 FRAME = plain_hdlc(kamstrup_body())  # Kamstrup list, P+ = 2824 W
 
 
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async pilot test without an async pytest plugin (fixtures pass through)."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
+sync = run_async  # shared with the other pilot tests (tests/apputil.py)
 
 
 def decoded(data: bytes | list[bytes], **kw: object) -> tuple[StreamDecoder, list]:
