@@ -264,18 +264,49 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
 # tree is built from the bytes only when someone looks at it.
 TAG, START, END, VALUE, COUNT, NEXT = range(6)
 Tape = list[tuple[int, int, int, object, int, int]]
+PARTIAL = "partial"
+"""The VALUE of a container that a fault cut short (see :func:`parse_tape`'s ``salvage``)."""
 
 
-def parse_tape(buf: bytes, pos: int, end: int) -> tuple[Tape, int]:
-    """Parse one tagged element (and everything inside it) into a flat tape; return it and the end."""
+def parse_tape(buf: bytes, pos: int, end: int, salvage: list[Tape] | None = None) -> tuple[Tape, int]:
+    """Parse one tagged element (and everything inside it) into a flat tape; return it and the end.
+
+    Raises :class:`DecodeError` on malformed or cut-short data. With ``salvage``, the elements read intact
+    before the fault are appended to it first as a tape of their own (open containers closed where the
+    data stopped, their counts cut to the children present), so no reading that arrived is lost.
+    """
     tape: Tape = []
-    append = tape.append
-    stack: list[tuple[int, int]] = []  # enclosing containers: (tape index, children still to read)
-    cur = -1  # the innermost open container's tape index (-1: top level)
-    rem = 1  # elements still to read in it
+    stack: list[list[int]] = []
     nums = _NUMERIC_STRUCTS
-    n_items = 0  # len(tape)
     p = pos
+    try:
+        return _tape_loop(buf, p, end, tape, stack, nums)
+    except DecodeError:
+        if salvage is not None:
+            salvage.append(_close_tape(tape, stack))
+        raise
+
+
+def _close_tape(tape: Tape, stack: list[list[int]]) -> Tape:
+    """Close the containers left open by a fault (see :func:`parse_tape`)."""
+    out = list(tape)
+    reached = max((t[END] for t in out), default=0)
+    for depth, (idx, rem) in enumerate(reversed(stack)):
+        if idx < 0:
+            continue
+        t = out[idx]
+        # the innermost container lacks ``rem`` children; an outer one also holds the open one below it
+        present = t[COUNT] - rem + (1 if depth else 0)
+        out[idx] = (t[TAG], t[START], max(reached, t[END]), PARTIAL, present, len(out))
+    return out
+
+
+def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
+               nums: dict[int, tuple[int, Callable[..., tuple[object, ...]]]]) -> tuple[Tape, int]:
+    append = tape.append
+    stack.append([-1, 1])  # [tape index of an open container (-1: top level), elements still to read]
+    top = stack[-1]
+    n_items = 0  # len(tape)
     while True:
         if p >= end:
             raise TruncatedError(p, 1, 0)
@@ -311,25 +342,27 @@ def parse_tape(buf: bytes, pos: int, end: int) -> tuple[Tape, int]:
             append((tag, p, q, None, count, n_items))
             p = q
             if count:
-                if len(stack) >= MAX_DEPTH:
+                if len(stack) > MAX_DEPTH:
                     raise DecodeError(f"data nested deeper than {MAX_DEPTH} levels at offset {p}", offset=p)
-                stack.append((cur, rem))
-                cur, rem = n_items - 1, count
+                top = [n_items - 1, count]
+                stack.append(top)
                 continue
         else:
             # rarer types: let the node-building parser read them (one element, no subtree)
-            node, q = parse_data(buf, p, end, "", "", None, len(stack))
+            node, q = parse_data(buf, p, end, "", "", None, len(stack) - 1)
             append((tag, p, q, node.value, 0, n_items))
             p = q
         # one element is complete: close the containers it completes
-        rem -= 1
-        while not rem:
-            if cur < 0:
+        top[1] -= 1
+        while not top[1]:
+            idx = top[0]
+            if idx < 0:
                 return tape, p
-            t = tape[cur]
-            tape[cur] = (t[0], t[1], p, None, t[4], n_items)
-            cur, rem = stack.pop()
-            rem -= 1
+            t = tape[idx]
+            tape[idx] = (t[0], t[1], p, None, t[4], n_items)
+            stack.pop()
+            top = stack[-1]
+            top[1] -= 1
 
 
 def tape_children(tape: Tape, i: int) -> list[int]:

@@ -229,10 +229,28 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     try:
         tape, stop = axdr.parse_tape(buf, q, n)
     except MeterError:
-        # build what can be built, so the inspector shows the bytes up to the fault
+        # build what can be built, so the inspector shows the bytes up to the fault, and keep the
+        # readings of the elements that arrived intact
         node.expand = None
         _notification_head(buf, bname, node, p, opts.invert_deviation, True)
-        axdr.parse_data(buf, q, n, bname, "body", node)
+        salvage: list[axdr.Tape] = []
+        with contextlib.suppress(MeterError):
+            axdr.parse_tape(buf, q, n, salvage)
+        try:
+            axdr.parse_data(buf, q, n, bname, "body", node)
+        finally:
+            body = next((c for c in node._children or () if c.key == "body"), None)
+            if salvage and salvage[0] and body is not None:
+                partial = interpret_tape(salvage[0], bname, body, opts.invert_deviation)
+                # an OBIS code whose value was cut off is not a reading
+                kept = [r for r in partial.readings if not (r.value == r.id and r.quantity is None)]
+                partial.readings = kept
+                res.readings.extend(kept)
+                res.list_id = partial.list_id
+                res.meter_id = partial.meter_id
+                if partial.readings:
+                    res.warnings.append(f"the body is cut short: {len(partial.readings)} reading(s) decoded "
+                                        "from the part that arrived intact")
         raise
     first = tape[0]
     kind = first[axdr.TAG]
@@ -350,7 +368,8 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
         # Without a tag a wrong key is only visible as plaintext that does not parse.
         res.error = DecryptionError("decryption produced garbage: the encryption key is probably wrong "
                                     f"({inner.error.message})", offset=inner.error.offset)
-    elif inner.error is not None:
+        return stop  # nothing read from garbage is a reading
+    if inner.error is not None:
         res.error = inner.error
     res.readings.extend(inner.readings)
     res.clock = inner.clock

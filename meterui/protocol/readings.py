@@ -150,9 +150,15 @@ class _Walker:
                     self.reading(text, name, text, None, None, e)
                     i += 1
                     continue
+                if i + 2 < n and tape[elements[i + 2]][VALUE] is axdr.PARTIAL:
+                    i += 3  # its scaler-unit was cut short: the value's scale is unknown
+                    continue
                 su = elements[i + 2] if i + 2 < n and self.is_scaler_unit(elements[i + 2]) else -1
                 self.pending.append((e, nxt, su))
                 i += 3 if su >= 0 else 2
+                continue
+            if t[VALUE] is axdr.PARTIAL and kind == _STRUCT and self.is_item(e):
+                i += 1  # an {OBIS, value, scaler-unit} item cut short: its value cannot be trusted
                 continue
             if kind == _STRUCT and 2 <= t[COUNT] <= 3:
                 # the common {OBIS, value[, scaler-unit]} item, without recursing
