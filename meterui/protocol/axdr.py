@@ -101,7 +101,7 @@ def expand_element(node: Node) -> None:
         Node("length", "length", b, s + 1, p, n, "", node)
         if n:
             value = Node("value", name, b, p, e, node.value, "", node)
-            if tag == OCTET_STRING and n == 12 and node.note == "date-time":
+            if tag == OCTET_STRING and n == 12 and node.meta == "date-time":
                 annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[p:e])))
 
 

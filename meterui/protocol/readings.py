@@ -67,7 +67,7 @@ class _Walker:
         self.top = top
         self.invert = invert
         self.result = BodyResult()
-        self.pending: list[tuple[int, int, int]] = []  # (obis, value, scaler-unit or -1)
+        self.pending: list[tuple[int, int, int, int]] = []  # (obis, value, scaler-unit, item struct) or -1
         self.bare: list[tuple[str, int]] = []
 
     # -- element predicates ------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class _Walker:
                     i += 3  # its scaler-unit was cut short: the value's scale is unknown
                     continue
                 su = elements[i + 2] if i + 2 < n and self.is_scaler_unit(elements[i + 2]) else -1
-                self.pending.append((e, nxt, su))
+                self.pending.append((e, nxt, su, -1))
                 i += 3 if su >= 0 else 2
                 continue
             if t[VALUE] is axdr.PARTIAL and kind == _STRUCT and self.is_item(e):
@@ -166,12 +166,12 @@ class _Walker:
                 if o[TAG] == _OCTET and len(o[VALUE]) == 6:  # type: ignore[arg-type,index]
                     vi = o[NEXT]
                     if t[COUNT] == 2:
-                        self.pending.append((e + 1, vi, -1))
+                        self.pending.append((e + 1, vi, -1, e))
                         i += 1
                         continue
                     si = tape[vi][NEXT]
                     if self.is_scaler_unit(si):
-                        self.pending.append((e + 1, vi, si))
+                        self.pending.append((e + 1, vi, si, e))
                         i += 1
                         continue
             if kind == _STRUCT or kind == axdr.ARRAY:
@@ -185,7 +185,7 @@ class _Walker:
                 self.bare.append((f"{path}[{i}]", e))
             i += 1
 
-    def register(self, oi: int, vi: int, si: int, scaling: lists.Scaling | None) -> None:
+    def register(self, oi: int, vi: int, si: int, scaling: lists.Scaling | None, item: int = -1) -> None:
         tape = self.tape
         raw_obis: bytes = tape[oi][VALUE]  # type: ignore[assignment]
         code, name, quantity, unit, described = obis.resolve(raw_obis)
@@ -227,6 +227,8 @@ class _Walker:
                 result.meter_id = result.meter_id or str(value)
             elif quantity == "list_id":
                 result.list_id = str(value)
+        if notes and item >= 0:
+            self.note(item, f"{name} = {value}{' ' + unit if unit else ''}")
         self.reading(code, name, value, unit, quantity, vi)  # type: ignore[arg-type]
 
 
@@ -255,7 +257,7 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
     w.walk(top_elems, "body")
     # Identify the list and the meter type first: the list specification decides unscaled units.
     meter_type = None
-    for oi, vi, _ in w.pending:
+    for oi, vi, _, _ in w.pending:
         key = obis.obis_key(tape[oi][VALUE])  # type: ignore[arg-type]
         if key == (1, 0, 2, 129):
             result.list_id = str(w.plain_value(vi)[0])
@@ -268,8 +270,8 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
         w.note(e, "list version identifier")
         w.reading(obis.LIST_ID_OBIS, "List version identifier", str(first_text), None, "list_id", e)
     scaling = lists.scaling_for(result.list_id, meter_type)
-    for oi, vi, si in w.pending:
-        w.register(oi, vi, si, scaling)
+    for oi, vi, si, item in w.pending:
+        w.register(oi, vi, si, scaling, item)
     for rid, e in bare:
         value, _ = w.plain_value(e)
         w.note(e, "no OBIS code in the list")
@@ -310,6 +312,10 @@ def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]
         hit = notes.get((n.start, n.end))
         if hit is not None and n.kind >= 0 and n.key != "value":
             label, note = hit
+            if note == "date-time" and isinstance(n.value, bytes):
+                n.meta = "date-time"  # the value leaf is split into its fields when built
+                n.label = "date-time (octet-string)"
+                note = str(CosemDateTime.from_bytes(n.value))
             n.note = note
             if label:
                 n.label = label

@@ -158,6 +158,8 @@ class Node:
         if v is None:
             return ""
         if isinstance(v, bytes | bytearray):
+            if len(v) >= 2 and v.isascii() and bytes(v).decode("ascii").isprintable():
+                return f'"{bytes(v).decode("ascii")}"'  # a meter number or name sent as octet-string
             return v.hex().upper()
         return str(v)
 

@@ -26,6 +26,10 @@ def _short(value: str, limit: int = _MAX_VALUE) -> str:
     return value if len(value) <= limit else value[:limit - 1] + "…"
 
 
+_OPEN_KEYS = frozenset({"notification", "body", "ciphering", "llc", "props"})
+"""Below the opened layer, these children are opened too (not frame headers or single fields)."""
+
+
 class FrameTree(Tree[Node]):
     """A :class:`~textual.widgets.Tree` over a message's decode tree (:attr:`Message.root`)."""
 
@@ -73,7 +77,29 @@ class FrameTree(Tree[Node]):
         self._by_node[id(msg.root)] = self.root
         self._populate(self.root)
         self.root.expand()
+        self._open_content()
         self.move_cursor(self.root)
+
+    _CONTENT_KEYS = ("apdu", "blocks", "payload", "edata")
+    """The layer worth opening first: the decrypted APDU, else the reassembled payload, else ECHONET data."""
+
+    def _open_content(self) -> None:
+        """Open the most informative layer two levels deep, so the pane shows data, not just headers."""
+        children = {c.data.key: c for c in self.root.children if c.data is not None}
+        for key in self._CONTENT_KEYS:
+            top = children.get(key)
+            if top is None:
+                continue
+            level = [top]
+            for _ in range(3):  # e.g. apdu → notification → body: the registers come into view
+                nxt = []
+                for node in level:
+                    if node.allow_expand:
+                        self._populate(node)
+                        node.expand()
+                        nxt.extend(c for c in node.children if c.data is not None and c.data.key in _OPEN_KEYS)
+                level = nxt
+            return
 
     def _populate(self, tree_node: TreeNode[Node]) -> None:
         if tree_node.id in self._populated or tree_node.data is None:
