@@ -231,6 +231,18 @@ class MeterApp(App[int]):
         self.switch_screen(inspector)
         inspector.action_goto()
 
+    def inspect_reading(self, meter: str, reading_id: str) -> None:
+        """Open the inspector on the newest kept message of ``meter`` carrying ``reading_id``."""
+        store = self.frames
+        pos = store.find(lambda s: reading_id in s.reading_ids and s.meter == meter, len(store) - 1, -1)
+        if pos is None:
+            self.notify(f"No kept frame carries {reading_id}.", severity="warning", timeout=4)
+            return
+        number = store.summary(pos).index
+        inspector = self._inspector
+        self.switch_screen(inspector)
+        self.call_after_refresh(inspector.show_reading, number, reading_id)
+
     def _set_speed(self, step: int) -> None:
         if self.pipeline is None or self.pipeline.live:
             return

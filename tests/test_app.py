@@ -168,3 +168,30 @@ def test_snapshot_inspector(snap_compare, size: tuple[int, int]) -> None:  # typ
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_snapshot_help(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(StillApp(limit=10), terminal_size=size, press=["question_mark"])
+
+
+@run_async
+async def test_enter_on_a_live_row_opens_its_bytes_in_the_inspector() -> None:
+    from meterui.widgets.obistable import ObisTable, row_key
+
+    app = StillApp(limit=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        table = app.screen.query_one(ObisTable)
+        meter = next(m for m in app.model.meters() if app.model.get("1.0.32.7.0.255", m) is not None)
+        table.move_cursor(row=table.get_row_index(row_key(meter, "1.0.32.7.0.255")))
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, InspectorScreen)
+        msg = screen.message
+        assert msg is not None and msg.meter == meter
+        reading = next(r for r in msg.readings if r.id == "1.0.32.7.0.255")
+        assert reading.node is not None
+        assert screen.hexview.marks == [reading.node.span]  # the voltage's bytes are highlighted
+        assert screen.tree.cursor_node is not None and screen.tree.cursor_node.data is reading.node
+        # and it is the newest kept frame of that meter carrying the reading
+        newer = [app.frames.summary(p) for p in range(len(app.frames))
+                 if app.frames.summary(p).index > screen.selected]
+        assert not any("1.0.32.7.0.255" in s.reading_ids and s.meter == meter for s in newer)

@@ -32,6 +32,7 @@ INSPECTOR_KEYS: list[tuple[str, str]] = [
     ("arrows / hjkl", "move in the tree or the hex view (they follow each other)"),
 ]
 LIVE_KEYS: list[tuple[str, str]] = [
+    ("enter", "on a reading: open the newest frame that carried it, its bytes highlighted"),
     ("c", "show / hide the charts (useful in an 80x24 window)"),
     ("r", "reset min / max"),
 ]

@@ -400,6 +400,19 @@ class InspectorScreen(Screen[None]):
         self._update_state()
         return True
 
+    def show_reading(self, number: int, reading_id: str) -> bool:
+        """Select message ``number`` and highlight the bytes of its reading ``reading_id`` (from the live
+        table's Enter). False if the message is no longer kept or carries no such reading."""
+        if not self.show_index(number) or self._message is None:
+            return False
+        reading = next((r for r in self._message.readings if r.id == reading_id), None)
+        node = reading.node if reading is not None else None
+        if node is None:
+            return False
+        self.hexview.set_marks([node.span])
+        self.tree.select_data_node(node)
+        return True
+
     def action_step(self, delta: int) -> None:
         if not self._shown:
             return

@@ -13,19 +13,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
 from meterui.widgets.linehealth import LineHealth, is_replay
-from meterui.widgets.obistable import ObisTable
+from meterui.widgets.obistable import HEADER_ID, KEY_SEP, ObisTable
 
 if TYPE_CHECKING:  # imported when the charts are built (plotext is not needed for the first paint)
     from meterui.widgets.phasebars import PhaseBars
@@ -197,6 +197,15 @@ class LiveScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_charts()
+
+    @on(DataTable.RowSelected, "#obis")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a reading: show the newest frame that carried it, bytes highlighted, in the inspector."""
+        key = str(event.row_key.value or "")
+        meter, _, reading_id = key.partition(KEY_SEP)
+        inspect = getattr(self.app, "inspect_reading", None)
+        if reading_id and reading_id != HEADER_ID and inspect is not None:
+            inspect(meter, reading_id)
 
     # -- public API ------------------------------------------------------------------------------
     def refresh_view(self, model: MeterModel, stats: PipelineStats | None, now: float) -> None:
