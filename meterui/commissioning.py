@@ -199,7 +199,7 @@ def listen(
     source: Source,
     decoder: StreamDecoder,
     seconds: float,
-    on_progress: Callable[[ListenCounts], None] | None = None,
+    on_progress: Callable[[ListenCounts], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> ListenReport:

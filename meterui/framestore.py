@@ -144,9 +144,9 @@ def error_spans(msg: Message) -> list[Span]:
         if is_error_node(node) or (msg.error.layer == "crypto" and node.key == "ciphertext"):
             spans.append(node.span)
     if msg.error.path:
-        node = msg.root.find(msg.error.path)
-        if node is not None:
-            spans.append(node.span)
+        at = msg.root.find(msg.error.path)
+        if at is not None:
+            spans.append(at.span)
     if not spans:  # e.g. unrecognised bytes: the whole message is at fault
         spans = [leaf.span for leaf in msg.root.leaves()]
     return list(dict.fromkeys(spans))

@@ -74,10 +74,10 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
                         cfg, start="inspector", title=f"meterui replay {path.name}")
     # no command: the saved configuration, or the wizard on first run
     try:
-        cfg = load_config()
+        saved = load_config()
     except ConfigError as exc:
         raise cli_error(f"{exc} (fix or delete {config_path()}, then run meterui again)") from None
-    return _run_app(lambda c: serial_pipeline(c) if c and c.port else None, cfg, first_run=cfg is None)
+    return _run_app(lambda c: serial_pipeline(c) if c and c.port else None, saved, first_run=saved is None)
 
 
 def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]

@@ -190,7 +190,7 @@ async def test_enter_on_a_live_row_opens_its_bytes_in_the_inspector() -> None:
         reading = next(r for r in msg.readings if r.id == "1.0.32.7.0.255")
         assert reading.node is not None
         assert screen.hexview.marks == [reading.node.span]  # the voltage's bytes are highlighted
-        assert screen.tree.cursor_node is not None and screen.tree.cursor_node.data is reading.node
+        assert screen.frame_tree.cursor_node is not None and screen.frame_tree.cursor_node.data is reading.node
         # and it is the newest kept frame of that meter carrying the reading
         newer = [app.frames.summary(p) for p in range(len(app.frames))
                  if app.frames.summary(p).index > screen.selected]

@@ -56,7 +56,7 @@ _sync = run_async  # shared with the other pilot tests (tests/apputil.py)
 def _parts(app: App[None]) -> tuple[InspectorScreen, FrameTree, HexView]:
     screen = app.screen
     assert isinstance(screen, InspectorScreen)
-    return screen, screen.tree, screen.hexview
+    return screen, screen.frame_tree, screen.hexview
 
 
 def _status(screen: InspectorScreen) -> str:

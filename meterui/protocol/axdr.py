@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Final
 
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime
 from meterui.protocol.errors import DecodeError, TruncatedError
@@ -246,13 +247,13 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
             raise TruncatedError(p, n, end - p)
         raw = bytes(buf[p:stop])
         text = "".join(f"{b:08b}" for b in raw)[:bits]
-        node = Node(key, "bit-string", bname, pos, stop, text, "", parent)
-        node.kind = tag
-        Node("tag", "tag", bname, pos, pos + 1, tag, "bit-string", node)
-        Node("length", "bit count", bname, pos + 1, p, bits, "", node)
+        bit_node = Node(key, "bit-string", bname, pos, stop, text, "", parent)
+        bit_node.kind = tag
+        Node("tag", "tag", bname, pos, pos + 1, tag, "bit-string", bit_node)
+        Node("length", "bit count", bname, pos + 1, p, bits, "", bit_node)
         if n:
-            Node("value", "bits", bname, p, stop, text, "", node)
-        return node, stop
+            Node("value", "bits", bname, p, stop, text, "", bit_node)
+        return bit_node, stop
     if tag == COMPACT_ARRAY:
         return _parse_compact_array(buf, pos, end, bname, key, parent, depth)
     raise DecodeError(f"unknown A-XDR type tag 0x{tag:02X} at offset {pos}", offset=pos)
@@ -262,7 +263,12 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
 # One tuple per element in pre-order: (tag, start, end, value, count, next), where ``next`` is the index
 # just after the element's subtree (its next sibling). Readings are computed from the tape; the node
 # tree is built from the bytes only when someone looks at it.
-TAG, START, END, VALUE, COUNT, NEXT = range(6)
+TAG: Final = 0
+START: Final = 1
+END: Final = 2
+VALUE: Final = 3
+COUNT: Final = 4
+NEXT: Final = 5
 Tape = list[tuple[int, int, int, object, int, int]]
 PARTIAL = "partial"
 """The VALUE of a container that a fault cut short (see :func:`parse_tape`'s ``salvage``)."""

@@ -272,7 +272,15 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
 
 
 class _CipherHead:
+    """The fields of a general-glo-ciphering header, as read from the bytes."""
+
     __slots__ = ("ct_end", "ct_start", "ic", "sc", "stop", "title")
+    ct_end: int
+    ct_start: int
+    ic: int
+    sc: int
+    stop: int
+    title: bytes
 
 
 def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | None, build: bool) -> _CipherHead:

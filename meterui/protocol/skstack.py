@@ -443,6 +443,7 @@ def _field_names(toks: list[tuple[int, int]], buf: bytearray) -> list[tuple[str,
     names = list(_FIXED_FIELDS[:len(toks)])
     middle = len(toks) - 6
     if 1 <= middle <= 3 and _is_hex4(bytes(buf[toks[-1][0]:toks[-1][1]])):
+        layout: tuple[tuple[str, str], ...]
         if middle == 2:
             first_len = toks[5][1] - toks[5][0]
             layout = (("rssi", "RSSI"), ("secured", "SECURED")) if first_len == 2 \

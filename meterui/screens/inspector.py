@@ -100,7 +100,7 @@ class InspectorScreen(Screen[None]):
     """Browse decoded messages: list, decode tree and hex dump."""
 
     CSS_PATH = "inspector.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 - Textual declares it so
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "step(1)", "Next"),
@@ -176,7 +176,8 @@ class InspectorScreen(Screen[None]):
         return self.query_one("#frames", DataTable)
 
     @property
-    def tree(self) -> FrameTree:
+    def frame_tree(self) -> FrameTree:
+        """The decode tree (not ``tree``: that name is Textual's DOM tree)."""
         return self.query_one(FrameTree)
 
     @property
@@ -321,7 +322,7 @@ class InspectorScreen(Screen[None]):
             return
         msg = self.frames.message(pos)
         self._message = msg
-        tree, hexview = self.tree, self.hexview
+        tree, hexview = self.frame_tree, self.hexview
         tree.show_message(msg)
         hexview.show_message(msg, error_spans(msg))
         tree.border_title = f"decode tree · #{number}"
@@ -335,10 +336,10 @@ class InspectorScreen(Screen[None]):
         where = find_in_message(msg, text)
         if isinstance(where, Node):
             self.hexview.set_marks([where.span])
-            self.tree.select_data_node(where)
+            self.frame_tree.select_data_node(where)
         elif isinstance(where, Span):
             self.hexview.set_marks([where])
-            self.tree.select_node_for(where.buffer, where.start)
+            self.frame_tree.select_node_for(where.buffer, where.start)
 
     @on(Tree.NodeHighlighted, "#tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
@@ -349,7 +350,7 @@ class InspectorScreen(Screen[None]):
 
     @on(HexView.CursorMoved, "#hex")
     def _cursor_moved(self, event: HexView.CursorMoved) -> None:
-        self.tree.select_node_for(event.buffer, event.offset)
+        self.frame_tree.select_node_for(event.buffer, event.offset)
 
     def _update_status(self) -> None:
         msg = self._message
@@ -410,7 +411,7 @@ class InspectorScreen(Screen[None]):
         if node is None:
             return False
         self.hexview.set_marks([node.span])
-        self.tree.select_data_node(node)
+        self.frame_tree.select_data_node(node)
         return True
 
     def action_step(self, delta: int) -> None:

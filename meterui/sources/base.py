@@ -34,7 +34,10 @@ class Source(Protocol):
     * ``reconnect(should_stop) -> bool``: reopen after a :class:`SourceError`; ``False`` when stopped.
     """
 
-    description: str
+    @property
+    def description(self) -> str:
+        """One line for the UI, e.g. ``/dev/ttyUSB0 2400 8E1`` or ``replay capture.hex`` (never a key)."""
+        ...
 
     def open(self) -> None:
         """Open the source; raise :class:`SourceError` on failure."""

@@ -92,7 +92,7 @@ class FrameTree(Tree[Node]):
                 continue
             level = [top]
             for _ in range(3):  # e.g. apdu → notification → body: the registers come into view
-                nxt = []
+                nxt: list[TreeNode[Node]] = []
                 for node in level:
                     if node.allow_expand:
                         self._populate(node)

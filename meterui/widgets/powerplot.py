@@ -144,7 +144,7 @@ class PowerPlot(Widget):
         for _, quantity, _ in _DIRECTIONS:
             state = model.latest(quantity)
             history = model.history(state.id) if state is not None else None
-            stamp.append((state.id, len(history), history[-1][0]) if history else None)
+            stamp.append((state.id, len(history), history[-1][0]) if state is not None and history else None)
         return tuple(stamp)
 
     def _draw(self) -> None:
