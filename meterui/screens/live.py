@@ -25,9 +25,9 @@ from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
 from meterui.widgets.linehealth import LineHealth, is_replay
-from meterui.widgets.obistable import HEADER_ID, KEY_SEP, ObisTable
 
-if TYPE_CHECKING:  # imported when the charts are built (plotext is not needed for the first paint)
+if TYPE_CHECKING:  # imported when the table and charts are built: not needed for the first paint
+    from meterui.widgets.obistable import ObisTable
     from meterui.widgets.phasebars import PhaseBars
     from meterui.widgets.powerplot import PowerPlot
 
@@ -147,6 +147,8 @@ class LiveScreen(Screen[None]):
         yield Footer(compact=True)
 
     def _new_table(self) -> ObisTable:
+        from meterui.widgets.obistable import ObisTable
+
         table = self._table = ObisTable(id="obis")
         table.display = False
         return table
@@ -162,6 +164,8 @@ class LiveScreen(Screen[None]):
         if self._charts_mounting:
             return
         self._charts_mounting = True
+        from meterui.widgets.obistable import ObisTable
+
         table, charts = ObisTable(id="obis"), self._new_charts()
         table.display = False
         self._phases = self._plot = None  # not usable until mounted
@@ -201,6 +205,8 @@ class LiveScreen(Screen[None]):
     @on(DataTable.RowSelected, "#obis")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a reading: show the newest frame that carried it, bytes highlighted, in the inspector."""
+        from meterui.widgets.obistable import HEADER_ID, KEY_SEP
+
         key = str(event.row_key.value or "")
         meter, _, reading_id = key.partition(KEY_SEP)
         inspect = getattr(self.app, "inspect_reading", None)

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from meterui.pipeline import PipelineStats
-from meterui.widgets.obistable import format_age
+from meterui.widgets.formatting import format_age
 
 BAD_WINDOW = 60.0
 """Bad frames within this many seconds turn the strip yellow."""

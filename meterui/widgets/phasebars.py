@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Sparkline, Static
 
 from meterui.model import MeterModel, ReadingState
-from meterui.widgets.obistable import format_value
+from meterui.widgets.formatting import format_value
 
 SPARK_POINTS = 120
 """Points per sparkline (the newest ones; e.g. 5 minutes at one push every 2.5 s)."""

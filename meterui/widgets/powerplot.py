@@ -21,7 +21,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot as _PlotextPlot
 
 from meterui.model import MeterModel
-from meterui.widgets.obistable import format_number
+from meterui.widgets.formatting import format_number
 
 MIN_REDRAW = 1.0
 """Seconds between two redraws of the plot, at most one per this interval."""

@@ -1,0 +1,53 @@
+"""Number, value and age formatting shared by the live widgets (kept free of DataTable, so the first
+paint does not import it)."""
+
+from __future__ import annotations
+
+import math
+
+
+def format_number(value: float, *, integer: bool = False) -> str:
+    """A number as people read meters: ``232.9``, ``1.76``, ``77130``, no float noise.
+
+    ``integer`` prints an integral float without a decimal point (min/max of an integer register).
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if integer and value.is_integer():
+        return str(int(value))
+    if abs(value) >= 1e10:
+        return f"{value:.0f}"
+    text = f"{value:.10g}"
+    if "e" in text:
+        text = f"{value:.6f}".rstrip("0")
+    if "." not in text:
+        text += ".0"
+    return text
+
+
+def format_value(value: object) -> str:
+    """A reading's value for display (numbers via :func:`format_number`; ISO clocks without ``T``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(value)
+    text = str(value)
+    if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T":  # 2023-08-21T23:23:00+02:00
+        text = text[:10] + " " + text[11:]
+    return text
+
+
+def format_age(seconds: float | None) -> str:
+    """``2s``, ``1m05s``, ``2h03m``, ``3d04h``; ``-`` when unknown. Negative ages (clock skew) are 0."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
