@@ -189,6 +189,8 @@ class MeterApp(App[int]):
 
     def _refresh(self) -> None:
         self._refresh_pending = False
+        if not self.screen_stack:
+            return  # shutting down: the timer outlived the screens
         screen = self.screen
         now = self.now()
         if isinstance(screen, LiveScreen):

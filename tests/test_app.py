@@ -195,3 +195,12 @@ async def test_enter_on_a_live_row_opens_its_bytes_in_the_inspector() -> None:
         newer = [app.frames.summary(p) for p in range(len(app.frames))
                  if app.frames.summary(p).index > screen.selected]
         assert not any("1.0.32.7.0.255" in s.reading_ids and s.meter == meter for s in newer)
+
+
+def test_a_refresh_timer_that_outlives_the_screens_is_harmless() -> None:
+    # the throttled refresh can fire while the app shuts down, after the screen stack is empty
+    app = StillApp(limit=5)
+    assert app.screen_stack == []
+    app._refresh_pending = True
+    app._refresh()  # must not raise ScreenStackError
+    assert app._refresh_pending is False
