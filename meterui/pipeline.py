@@ -73,6 +73,10 @@ class PipelineStats:
     """How many times a looping replay restarted."""
     dropped: int = 0
     """Live messages dropped because the pause buffer was full."""
+    module_event: str | None = None
+    """The newest B-route module event (``EVENT 25 PANA connected``, ``FAIL ER04 …``), if any."""
+    module_trouble: bool = False
+    """That event means the link is down or throttled, or a command failed."""
 
     @property
     def frames(self) -> int:
@@ -416,6 +420,9 @@ class Pipeline:
             skipped = getattr(decoder_stats, "skipped_bytes", None)
             if isinstance(skipped, int):
                 stats.skipped_bytes = skipped
+            event = getattr(self._decoder, "last_module_event", None)
+            if event is not None:
+                stats.module_event, stats.module_trouble = event.summary, event.trouble
         return stats.copy()
 
     # -- reading -----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from meterui.protocol.message import Message
 from meterui.protocol.spans import Node
 
 if TYPE_CHECKING:
-    from meterui.protocol.skstack import SkstackDecoder
+    from meterui.protocol.skstack import SkEvent, SkstackDecoder
 
 SEGMENT_GAP_S = 2.0
 """Drop a half-assembled segmented message when the next segment is later than this."""
@@ -150,6 +150,16 @@ class StreamDecoder:
     def events(self) -> list[object]:
         """SKSTACK events (EVENT lines, OK/FAIL) seen so far; empty for DLMS streams."""
         return list(self._sk.events) if self._sk is not None else []
+
+    @property
+    def last_module_event(self) -> SkEvent | None:
+        """The newest EVENT or FAIL line from a B-route module (not OK/echo lines), if any."""
+        if self._sk is None:
+            return None
+        for event in reversed(self._sk.events):
+            if event.num >= 0 or event.text.startswith("FAIL"):
+                return event
+        return None
 
     # -- internals ---------------------------------------------------------------------------------
     def _skstack(self) -> SkstackDecoder:

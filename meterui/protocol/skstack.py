@@ -45,6 +45,8 @@ EVENT_NAMES: dict[int, str] = {
     0x32: "ARIB transmit limit activated", 0x33: "ARIB transmit limit released", 0xC0: "wake-up",
 }
 """SKSTACK-IP event numbers (protocols.md §6.4, [SMDN-EVN])."""
+TROUBLE_EVENTS = frozenset({0x24, 0x26, 0x28, 0x29, 0x32})
+"""Events that mean the B-route link is down or throttled (a UI shows them as a warning)."""
 UDP_SEND_RESULTS: dict[str, str] = {
     "00": "ok", "01": "failed (resend)", "02": "neighbour solicitation in progress",
 }
@@ -78,6 +80,21 @@ class SkEvent:
     text: str = ""
     offset: int | None = None
     received: float | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line for a status bar, e.g. ``EVENT 25 PANA connected`` or ``FAIL ER04 unsupported command``."""
+        if self.num < 0:
+            return self.text.strip()
+        detail = self.detail
+        return f"EVENT {self.num:02X} {self.name}" + (f" ({detail})" if detail else "")
+
+    @property
+    def trouble(self) -> bool:
+        """Link down, throttled, a failed send or a failed command."""
+        if self.num < 0:
+            return self.text.startswith("FAIL")
+        return self.num in TROUBLE_EVENTS or (self.num == 0x21 and self.param not in (None, "00"))
 
     @property
     def detail(self) -> str | None:

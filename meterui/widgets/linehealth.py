@@ -103,6 +103,8 @@ class LineHealth(Static):
             second += [sep, f"{format_bytes(stats.skipped_bytes)} skipped"]
         if stats.dropped:
             second += [sep, (f"{stats.dropped} dropped while paused", "$warning")]
+        if stats.module_event:
+            second += [sep, (f"module: {stats.module_event}", "$warning" if stats.module_trouble else "")]
         if stats.last_error and level == "error":
             second += [sep, (stats.last_error, "$error")]
         self._show(level, Content.assemble(*first, "\n", *second))
@@ -122,6 +124,8 @@ class LineHealth(Static):
         if self._bad_at is not None and now - self._bad_at < BAD_WINDOW:
             return "warn", state
         if stats.decrypt_failures and not stats.frames_ok:
+            return "warn", state
+        if stats.module_trouble:
             return "warn", state
         if not replay and stats.last_message_time is not None:
             limit = max(STALE_MIN, 3 * (stats.mean_push_interval or 0.0))
