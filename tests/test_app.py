@@ -182,7 +182,7 @@ async def test_enter_on_a_live_row_opens_its_bytes_in_the_inspector() -> None:
         table.move_cursor(row=table.get_row_index(row_key(meter, "1.0.32.7.0.255")))
         table.focus()
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await _wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen) and bool(app.screen.hexview.marks))
         screen = app.screen
         assert isinstance(screen, InspectorScreen)
         msg = screen.message
