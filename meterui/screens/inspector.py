@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
 
@@ -304,8 +305,11 @@ class InspectorScreen(Screen[None]):
         if key is None:
             return
         table = self.table
-        # stale events (from rows removed or cursor moves since) are not the user's doing
+        # stale events (from rows removed or cursor moves since) are not the user's doing; after a
+        # rebuild another row may sit at the same index, so the row itself must match too
         if table.cursor_row != event.cursor_row or table.cursor_row >= table.row_count:
+            return
+        if table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key != event.row_key:
             return
         number = int(key)
         if number == self._selected:
