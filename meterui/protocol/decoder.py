@@ -96,7 +96,9 @@ class StreamDecoder:
         self.stats.bytes_in += len(data)
         if self.fmt == "auto":
             self._head += data
-            if len(self._head) < 32 and b"\n" not in self._head:
+            # decide on content, not on leading blank lines: a complete line or 32 bytes of it
+            content = self._head.lstrip(b"\r\n \t")
+            if len(content) < 32 and b"\n" not in content:
                 return []
             data, self._head = self._head, b""
             self.fmt = "skstack" if looks_like_skstack(data) else "raw"
