@@ -3,7 +3,8 @@
 :class:`Pipeline` runs in the calling thread (a Textual thread worker, a CLI loop or a test) and hands
 batches of :class:`~meterui.protocol.message.Message` to a callback together with a
 :class:`PipelineStats` snapshot. Replays are paced: by the recorded timestamps when the chunks carry
-them, else one message every ``cadence`` seconds, both divided by ``speed`` (``math.inf`` = as fast as
+them, else by the meter's own clock in the messages (the meter's cadence), else one message every
+``cadence`` seconds, all divided by ``speed`` (``math.inf`` = as fast as
 possible). Batches are posted at most ~20 times a second so a fast replay cannot flood a UI.
 
 The controls (:meth:`pause`, :meth:`resume`, :meth:`toggle_pause`, :meth:`set_speed`, :meth:`step`,
@@ -22,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from meterui.protocol.message import Message
@@ -87,6 +89,17 @@ class PipelineStats:
 
 
 OnMessages = Callable[[list[Message], PipelineStats], None]
+
+
+def clock_seconds(clock: str) -> float | None:
+    """A message's ISO clock as seconds (naive clocks read as UTC: only differences are used)."""
+    try:
+        stamp = datetime.fromisoformat(clock)
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
 
 
 class Pipeline:
@@ -212,7 +225,9 @@ class Pipeline:
         self._batch: list[Message] = []
         self._last_post = -math.inf
         self._anchor: float | None = None  # wall (monotonic) time the last message was emitted
-        self._last_media: float | None = None  # its recorded time
+        self._last_media: float | None = None  # the last recorded (or meter-clock) time emitted
+        self._meter_clock: float | None = None  # files without recorded times: the last meter clock seen
+        self._synth_time: float | None = None  # … and the replay timeline built from it
         self._eof = False
         self._finished = False
         self._pass_bytes = 0
@@ -381,7 +396,8 @@ class Pipeline:
     def _emit(self, message: Message, media: float | None, due: float, now: float) -> None:
         # Keep to the schedule when on time; after a stall (slow callback, reading) start afresh.
         self._anchor = due if now - due < 0.25 else now
-        self._last_media = media
+        if media is not None:
+            self._last_media = media
         self._batch.append(message)
         stats = self._stats
         if message.error is None:
@@ -468,7 +484,25 @@ class Pipeline:
             if self.live and self._paused and len(pending) >= self.live_buffer:
                 pending.popleft()
                 self._stats.dropped += 1
-            pending.append((message, message.received if message.received is not None else received))
+            media = message.received if message.received is not None else received
+            if media is None and not self.live:
+                media = self._meter_time(message)
+            pending.append((message, media))
+
+    def _meter_time(self, message: Message) -> float | None:
+        """A replay time for a file without recorded times, from the meter's own clock: steps the meter
+        plausibly took (0 < Δ ≤ ``max_gap``) are followed, any other jump counts as ``cadence``; noise
+        between clocked frames adds no delay; ``None`` (the default cadence) without any clock."""
+        clock = clock_seconds(message.clock) if message.clock else None
+        if clock is None:
+            return self._synth_time if message.error is not None else None
+        if self._synth_time is None or self._meter_clock is None:
+            self._synth_time = 0.0
+        else:
+            step = clock - self._meter_clock
+            self._synth_time += step if 0 < step <= self.max_gap else self.cadence
+        self._meter_clock = clock
+        return self._synth_time
 
     def _end_of_pass(self) -> None:
         """The replay hit its end: loop back to the start, or finish."""
