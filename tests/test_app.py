@@ -204,3 +204,14 @@ def test_a_refresh_timer_that_outlives_the_screens_is_harmless() -> None:
     app._refresh_pending = True
     app._refresh()  # must not raise ScreenStackError
     assert app._refresh_pending is False
+
+
+def test_bundled_demo_capture_is_what_the_generator_makes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "demo.rec"
+    subprocess.run([sys.executable, str(root / "scripts" / "make_demo.py"), str(out)], check=True,
+                   capture_output=True, timeout=120)
+    assert out.read_bytes() == demo_capture_path().read_bytes()
