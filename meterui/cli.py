@@ -98,17 +98,11 @@ def _open_input(path: str) -> BinaryIO:
 
 
 def detect_format(head: bytes) -> str:
-    """``hex``, ``skstack`` or ``raw`` from the first bytes of a file."""
-    from meterui.protocol.decoder import looks_like_skstack
-    from meterui.protocol.inputs import looks_like_hex
+    """``hex``, ``skstack`` or ``raw`` from the first bytes of a file (a recording is hex text)."""
+    from meterui.sources.replay import detect_format as detect_file_format
 
-    if not head:
-        return "raw"
-    if looks_like_skstack(head):
-        return "skstack"
-    if looks_like_hex(head):
-        return "hex"
-    return "raw"
+    fmt = detect_file_format(head)
+    return "hex" if fmt == "recording" else fmt
 
 
 def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, bytes]]:

@@ -58,6 +58,19 @@ def read_length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     return int.from_bytes(buf[pos + 1:pos + 1 + n], "big"), pos + 1 + n
 
 
+def string_bounds(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """Where the bytes of the string element tagged at ``pos`` start and stop (length-prefixed)."""
+    n = buf[pos + 1] if pos + 1 < end else 0x100
+    if n < 0x80:  # the short form, nearly always: no call
+        start = pos + 2
+    else:
+        n, start = read_length(buf, pos + 1, end)
+    stop = start + n
+    if stop > end:
+        raise TruncatedError(start, n, end - start)
+    return start, stop
+
+
 def text_value(raw: bytes, tag: int) -> str:
     """Strings as text when printable, otherwise uppercase hex (octet-strings, odd visible-strings)."""
     if tag != OCTET_STRING or (raw and raw.isascii() and raw.decode("ascii").isprintable()):
@@ -218,14 +231,7 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
         node.end = p
         return node, p
     if tag in (OCTET_STRING, VISIBLE_STRING, UTF8_STRING):
-        n = buf[pos + 1] if pos + 1 < end else 0x100
-        if n < 0x80:
-            p = pos + 2
-        else:
-            n, p = read_length(buf, pos + 1, end)
-        stop = p + n
-        if stop > end:
-            raise TruncatedError(p, n, end - p)
+        p, stop = string_bounds(buf, pos, end)
         raw = bytes(buf[p:stop])
         return Element(key, TYPE_NAMES[tag], tag, bname, pos, stop,
                        raw if tag == OCTET_STRING else text_value(raw, tag), parent, buf, expand_element), stop
@@ -326,14 +332,7 @@ def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
             append((tag, p, q, num[1](buf, p + 1)[0], 0, n_items))
             p = q
         elif tag in (OCTET_STRING, VISIBLE_STRING, UTF8_STRING):
-            ln = buf[p + 1] if p + 1 < end else 0x100
-            if ln < 0x80:
-                q0 = p + 2
-            else:
-                ln, q0 = read_length(buf, p + 1, end)
-            q = q0 + ln
-            if q > end:
-                raise TruncatedError(q0, ln, end - q0)
+            q0, q = string_bounds(buf, p, end)
             raw = buf[q0:q]
             append((tag, p, q, raw if tag == OCTET_STRING else text_value(raw, tag), 0, n_items))
             p = q

@@ -7,6 +7,7 @@ SKSTACK transcripts (Japanese B-route) go through :class:`~meterui.protocol.skst
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,8 +32,9 @@ if TYPE_CHECKING:
 SEGMENT_GAP_S = 2.0
 """Drop a half-assembled segmented message when the next segment is later than this."""
 MAX_SEGMENTS = 64
-_SKSTACK_WORDS = (b"ERXUDP", b"EVENT ", b"SKVER", b"SKSCAN", b"SKJOIN", b"SKSENDTO", b"EPANDESC", b"EVER ",
-                  b"SKSREG", b"SKINFO", b"SKLL64", b"SKSETPWD", b"SKSETRBID", b"OK\r\n")
+_SKSTACK_LINE = re.compile(
+    rb"(?m)^[ \t]*(?:ERXUDP |EVENT |EPANDESC|EVER |OK\r?$|FAIL ER|SKSENDTO|SKSCAN|SKJOIN|SKVER|SKINFO|"
+    rb"SKSETRBID|SKSETPWD|SKLL64|SKSREG)")
 
 _APDU_TAGS = frozenset({0x0F, 0xDB, 0xDC, 0xDD, 0xE0})
 BAUD_HINT = ("check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
@@ -64,10 +66,9 @@ class DecoderStats:
 
 
 def looks_like_skstack(head: bytes) -> bool:
-    """Does the start of a stream look like SKSTACK module output (text lines)?"""
-    stripped = head.lstrip(b"\r\n \t")
-    return any(stripped.startswith(w) for w in _SKSTACK_WORDS) or b"\r\nERXUDP " in head \
-        or b"\nERXUDP " in head or b"\nEVENT " in head
+    """Does the start of a stream look like SKSTACK module output: a line beginning with a module
+    response or command (``ERXUDP``, ``EVENT``, ``OK``, ``FAIL ER``, ``SK…``)?"""
+    return _SKSTACK_LINE.search(head) is not None
 
 
 class StreamDecoder:

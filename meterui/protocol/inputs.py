@@ -6,42 +6,61 @@ import re
 
 from meterui.protocol.errors import LineError
 
-_HEX_LINE_JUNK = re.compile(r"[\s:,]+|0[xX](?=[0-9a-fA-F])")
-_HEXISH = re.compile(rb"^[\s0-9a-fA-F:,xX]*$")
+_SEPARATORS = re.compile(r"[\s:,;\-]+|0[xX](?=[0-9a-fA-F])")
+"""Between hex digits: whitespace, ``:``, ``,``, ``;``, ``-`` and ``0x`` prefixes."""
+_NOT_HEX = re.compile(r"[^0-9a-fA-F]")
+
+
+class HexSyntaxError(LineError):
+    """A character in hex input that is not a hex digit (``bad``)."""
+
+    def __init__(self, bad: str) -> None:
+        super().__init__(f"{bad!r} is not a hex digit")
+        self.bad = bad
+
+
+def hex_digits(line: str) -> str:
+    """The hex digits of one line of hex text (``#`` starts a comment). Raises :class:`LineError`
+    naming the first character that is not hex. The one syntax of hex input, captures and recordings."""
+    cleaned = _SEPARATORS.sub("", line.split("#", 1)[0])
+    bad = _NOT_HEX.search(cleaned)
+    if bad:
+        raise HexSyntaxError(bad.group(0))
+    return cleaned
+
+
+def _numbered(lineno: int, line: str) -> str:
+    try:
+        return hex_digits(line)
+    except LineError as exc:
+        raise LineError(f"line {lineno}: {exc.message}") from None
 
 
 def parse_hex_text(text: str) -> bytes:
-    """Hex bytes with optional whitespace, colons, commas, ``0x`` prefixes and ``#`` comments.
-
-    Lines join into one byte stream. Raises :class:`LineError` naming the line of a bad character or
-    an odd number of digits.
-    """
-    parts: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        code = line.split("#", 1)[0]
-        cleaned = _HEX_LINE_JUNK.sub("", code)
-        if not cleaned:
-            continue
-        bad = re.search(r"[^0-9a-fA-F]", cleaned)
-        if bad:
-            raise LineError(f"line {lineno}: {bad.group(0)!r} is not a hex digit")
-        parts.append(cleaned)
-    joined = "".join(parts)
+    """Hex bytes in the syntax of :func:`hex_digits`; lines join into one byte stream. Raises
+    :class:`LineError` naming the line of a bad character, or an odd number of digits."""
+    joined = "".join(_numbered(n, line) for n, line in enumerate(text.splitlines(), 1))
     if len(joined) % 2:
         raise LineError("odd number of hex digits: the input ends in half a byte")
     return bytes.fromhex(joined)
 
 
 def looks_like_hex(head: bytes) -> bool:
-    """Is this the start of a hex text file (digits, separators, ``#`` comment lines)?"""
-    lines = head.splitlines()
-    if len(lines) > 1 and not head.endswith((b"\n", b"\r")):
-        lines = lines[:-1]  # the last line may be cut mid-way; judge by the complete ones
-    code = [ln.split(b"#", 1)[0] for ln in lines]
-    significant = [c for c in code if c.strip()]
-    if not significant:
-        return bool(lines) and all(ln.lstrip().startswith(b"#") or not ln.strip() for ln in lines)
-    return all(_HEXISH.match(c) for c in significant)
+    """Is this the start of a hex text file (hex digits, separators, ``#`` comments)?"""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a multi-byte character cut at the end of the head
+            return False
+        text = head[:exc.start].decode("utf-8", "replace")
+    if not text.strip():
+        return False
+    try:
+        for line in text.splitlines():
+            hex_digits(line)
+    except LineError:
+        return False
+    return True
 
 
 class HexStream:
@@ -55,14 +74,7 @@ class HexStream:
         digits: list[str] = [self._carry]
         for line in text.splitlines():
             self._line += 1
-            code = line.split("#", 1)[0]
-            cleaned = _HEX_LINE_JUNK.sub("", code)
-            if not cleaned:
-                continue
-            bad = re.search(r"[^0-9a-fA-F]", cleaned)
-            if bad:
-                raise LineError(f"line {self._line}: {bad.group(0)!r} is not a hex digit")
-            digits.append(cleaned)
+            digits.append(_numbered(self._line, line))
         joined = "".join(digits)
         if len(joined) % 2:
             self._carry, joined = joined[-1], joined[:-1]

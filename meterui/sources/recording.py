@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from meterui.protocol.inputs import HexSyntaxError, hex_digits
 from meterui.sources.base import Chunk, SourceError
 
 HEADER = "# meterui recording v1"
@@ -34,24 +35,13 @@ MAX_CHUNK = 65536
 """Longer runs of bytes under one timestamp are split so memory stays bounded."""
 
 _TIMESTAMP = re.compile(r"#\s*t=(\S*)\s*$")
-# The same syntax as meterui.protocol.inputs.parse_hex_text (what ``meterui decode`` reads).
-_HEX_PREFIX = re.compile(r"0[xX](?=[0-9a-fA-F])")
-_SEPARATORS = re.compile(r"[ \t\r\n\f\v:,]+")
-_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]*")
-
-
 def hex_line_digits(line: str, path: str | os.PathLike[str], lineno: int) -> str:
-    """The hex digits of one line of hex text: ``#`` starts a comment; whitespace, ``:``, ``,`` and
-    ``0x`` prefixes are separators (as for ``meterui decode``). Raises :class:`SourceError` naming the
-    line."""
-    body = line.split("#", 1)[0]
-    if not body or body.isspace():
-        return ""
-    digits = _SEPARATORS.sub("", _HEX_PREFIX.sub("", body))
-    if not _HEX_DIGITS.fullmatch(digits):
-        bad = next(c for c in digits if c not in "0123456789abcdefABCDEF")
-        raise SourceError(f"{os.fspath(path)}, line {lineno}: not hex ({bad!r})")
-    return digits
+    """The hex digits of one line (the syntax of :func:`meterui.protocol.inputs.hex_digits`, what
+    ``meterui decode`` reads). Raises :class:`SourceError` naming the file and line."""
+    try:
+        return hex_digits(line)
+    except HexSyntaxError as exc:
+        raise SourceError(f"{os.fspath(path)}, line {lineno}: not hex ({exc.bad!r})") from None
 
 
 def format_chunk(chunk: Chunk, received: float) -> str:

@@ -7,11 +7,12 @@ text in blocks of lines, recordings chunk by chunk with their timestamps.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Literal
 
+from meterui.protocol.decoder import looks_like_skstack
+from meterui.protocol.inputs import looks_like_hex
 from meterui.sources.base import Chunk, SourceError
 from meterui.sources.recording import hex_line_digits, read_recording
 
@@ -20,15 +21,9 @@ FORMATS: tuple[str, ...] = ("recording", "hex", "skstack", "raw")
 HEAD_SIZE = 4096
 """How many bytes :func:`detect_format` should be given."""
 
-_SKSTACK_LINE = re.compile(
-    rb"(?m)^(?:ERXUDP|EVENT|EPANDESC|EVER|OK\r?$|FAIL ER|SKSENDTO|SKSCAN|SKJOIN|SKVER|SKINFO|SKSETRBID|"
-    rb"SKSETPWD|SKLL64|SKSREG)"
-)
 _RECORDING_MAGIC = b"# meterui recording"
-_HEX_PREFIX = re.compile(r"0[xX](?=[0-9a-fA-F])")
-_NOT_HEX = re.compile(r"[^0-9A-Fa-f \t\r\n\f\v:,]")
 _LINE_LIMIT = 65536
-_TOKEN_END = " \t\r\f\v:,"
+_TOKEN_END = " \t\r\f\v:,;-"
 
 
 def detect_format(head: bytes) -> FileFormat:
@@ -44,27 +39,11 @@ def detect_format(head: bytes) -> FileFormat:
         head = head[3:]
     if head.lstrip(b" \t\r\n").startswith(_RECORDING_MAGIC):
         return "recording"
-    if _SKSTACK_LINE.search(head):
+    if looks_like_skstack(head):
         return "skstack"
-    if _looks_like_hex(head):
+    if looks_like_hex(head):
         return "hex"
     return "raw"
-
-
-def _looks_like_hex(head: bytes) -> bool:
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 3:  # not just a multi-byte character cut at the end of the head
-            return False
-        text = head[:exc.start].decode("utf-8", "replace")
-    if not text.strip():
-        return False
-    for line in text.splitlines():
-        body = line.split("#", 1)[0]
-        if _NOT_HEX.search(_HEX_PREFIX.sub("", body)):
-            return False
-    return True
 
 
 class ReplaySource:
