@@ -214,7 +214,7 @@ def test_loop_restarts_and_memory_stays_flat(tmp_path: Path) -> None:
         nonlocal seen
         seen += len(messages)  # like a UI: keep counts, drop the messages
         messages.clear()  # so a sample does not count the batch in hand
-        for mark in (20, 120, 220):
+        for mark in (20, 120, 620):
             if stats.loops >= mark and mark not in samples:
                 gc.collect()
                 samples[mark] = tracemalloc.get_traced_memory()[0]
@@ -224,10 +224,11 @@ def test_loop_restarts_and_memory_stays_flat(tmp_path: Path) -> None:
         pipeline.run(on_messages, lambda: len(samples) == 3)
     finally:
         tracemalloc.stop()
-    assert seen >= 6 * 220
-    # after a warm-up (caches, interned strings) 100 more loops (600 messages) add next to nothing:
-    # a leak of even 60 bytes a message would show here
-    assert samples[220] - samples[120] < 32 * 1024, samples
+    assert seen >= 6 * 620
+    # after a warm-up (caches, interned strings) 500 more loops (3,000 messages) add next to nothing.
+    # Traced memory wobbles by about ±30 KB between samples without accumulating (allocator free lists,
+    # caches); a leak of even 60 bytes a message would add ~180 KB here
+    assert samples[620] - samples[120] < 96 * 1024, samples
     assert len(pipeline._pending) <= 6 and len(pipeline._batch) <= MAX_BATCH
 
 
