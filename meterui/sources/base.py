@@ -60,3 +60,12 @@ class ReconnectingSource(Source, Protocol):
     """A live source that can find its device again after it went away."""
 
     def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool: ...
+
+
+@runtime_checkable
+class WritableSource(Source, Protocol):
+    """A source that can send bytes back (a serial port to a Wi-SUN module); used by sessions."""
+
+    def write(self, data: bytes) -> None:
+        """Write all of ``data``; raise :class:`SourceError` when the device is gone."""
+        ...

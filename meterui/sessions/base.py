@@ -1,0 +1,65 @@
+"""The session seam: a sans-IO conversation with a device behind a writable source.
+
+A session sits between a writable source and the decoder. Bytes read and decoded messages go in; bytes
+to write, the time it next wants to be woken and events for the UI and log come out. It does no I/O and
+reads no clock: the pipeline passes ``now`` (UNIX seconds) in every call, so a test can drive a session
+with a fake clock and a pseudo-terminal, and the same session runs in the app, ``monitor`` and tests.
+
+The pipeline's contract, after opening the source: ``start(now)``; then for every chunk read
+``on_bytes`` and, after decoding it, ``on_messages``; ``on_connection(False/True)`` when the source goes
+and comes back; ``poll(now)`` after each of those calls and whenever ``now`` passes the last
+``SessionOutput.wake_at``. Each ``SessionOutput.writes`` item is written to the source in order (and
+recorded as sent). ``stop(now)`` at the end (its writes are sent when the source is still open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from meterui.protocol.message import Message
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """A step of the session for the health strip and the log (``scanning``, ``joined``, ``expired``…).
+
+    ``text`` is one line for a person and never holds a password or an ID in full.
+    """
+
+    state: str
+    text: str
+    trouble: bool = False
+
+
+@dataclass(slots=True)
+class SessionOutput:
+    """What a session wants done: bytes to write in order, when to be woken, what to tell the user."""
+
+    writes: list[bytes] = field(default_factory=list)
+    wake_at: float | None = None
+    events: list[SessionEvent] = field(default_factory=list)
+
+
+@runtime_checkable
+class Session(Protocol):
+    """A sans-IO conversation driven by the pipeline (see the module docstring for the call order)."""
+
+    @property
+    def state(self) -> str:
+        """The current state's short name, e.g. ``joined``."""
+        ...
+
+    def start(self, now: float) -> None: ...
+
+    def on_bytes(self, data: bytes, now: float) -> None: ...
+
+    def on_messages(self, messages: Sequence[Message], now: float) -> None: ...
+
+    def on_connection(self, connected: bool, now: float) -> None: ...
+
+    def poll(self, now: float) -> SessionOutput: ...
+
+    def stop(self, now: float) -> None: ...

@@ -1,0 +1,1 @@
+"""Consumers of decoded messages: the UI, JSON lines, recordings, counters, exporters (see :mod:`.base`)."""
