@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from meterui.protocol.spans import Node
 
 # Blue Book unit enumeration (protocols.md §3.3, from Gurux `Unit`). Symbols are what we display;
@@ -41,8 +43,21 @@ def unit_text(code: int) -> str:
     return f"unit {code}" if sym is None else (sym or "no unit")
 
 
-def datetime_iso(b: bytes, invert_deviation: bool = False) -> str | None:
-    """ISO text of a 12-byte COSEM date-time (fast path of :meth:`CosemDateTime.iso`)."""
+def zone_offset(year: int, month: int, day: int, hour: int, minute: int, second: int, tz: tzinfo) -> str:
+    """``+HH:MM`` of a local time in ``tz`` (for clocks whose deviation is "not specified")."""
+    try:
+        off = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=tz).utcoffset()
+    except ValueError:
+        return ""
+    if off is None:
+        return ""
+    mins = int(off.total_seconds()) // 60
+    return f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
+
+
+def datetime_iso(b: bytes, invert_deviation: bool = False, tz: tzinfo | None = None) -> str | None:
+    """ISO text of a 12-byte COSEM date-time (fast path of :meth:`CosemDateTime.iso`). A deviation of
+    "not specified" gives no offset, or the offset of the configured zone ``tz`` at that local time."""
     year = b[0] << 8 | b[1]
     month, day, hour, minute, second = b[2], b[3], b[5], b[6], b[7]
     if year == 0xFFFF or not (1 <= month <= 12 and 1 <= day <= 31):
@@ -58,7 +73,7 @@ def datetime_iso(b: bytes, invert_deviation: bool = False) -> str | None:
     text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
     dev = b[9] << 8 | b[10]
     if dev == 0x8000:
-        return text
+        return text if tz is None else text + zone_offset(year, month, day, hour, minute, second, tz)
     off = -(dev - 0x10000 if dev & 0x8000 else dev)
     if not -900 <= off <= 900:
         return text
@@ -127,7 +142,7 @@ class CosemDateTime:
         offset is its negation (−60 → UTC+01:00); see protocols.md §3.2."""
         return None if self.deviation is None else -self.deviation
 
-    def iso(self, invert_deviation: bool = False) -> str | None:
+    def iso(self, invert_deviation: bool = False, tz: tzinfo | None = None) -> str | None:
         """ISO-8601 text, with the UTC offset when a deviation is given; ``None`` without a full date."""
         if self.year is None or self.month is None or self.day is None:
             return None
@@ -145,6 +160,8 @@ class CosemDateTime:
                 off = -off
             sign = "+" if off >= 0 else "-"
             text += f"{sign}{abs(off) // 60:02d}:{abs(off) % 60:02d}"
+        elif off is None and tz is not None:
+            text += zone_offset(self.year, self.month, self.day, self.hour, self.minute or 0, self.second or 0, tz)
         return text
 
     def __str__(self) -> str:

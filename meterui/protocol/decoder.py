@@ -23,6 +23,7 @@ from meterui.protocol.dlms import (
 )
 from meterui.protocol.errors import DecodeError, FramingError, LineError, MeterError
 from meterui.protocol.framing import Garbage, LinkFrame, LinkFramer
+from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node
 
@@ -75,10 +76,10 @@ class StreamDecoder:
     """Decode a byte stream from a meter port or a capture file into messages."""
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None, fmt: str = "auto",
-                 invert_deviation: bool = False) -> None:
+                 invert_deviation: bool = False, profile: MeterProfile | None = None) -> None:
         if fmt not in ("auto", "raw", "skstack"):
             raise ValueError(f"unknown stream format {fmt!r}")
-        self.options = DecodeOptions(key, auth_key, invert_deviation)
+        self.options = DecodeOptions(key, auth_key, invert_deviation, profile)
         self.fmt = fmt
         self.stats = DecoderStats()
         self._framer = LinkFramer()

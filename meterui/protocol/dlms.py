@@ -5,10 +5,12 @@ general-block-transfer (E0) headers, and the LLC header (Green Book 9.3, IEC 620
 from __future__ import annotations
 
 import contextlib
+from datetime import tzinfo
 
 from meterui.protocol import axdr, crypto
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_iso
 from meterui.protocol.errors import DecodeError, DecryptionError, MeterError, TruncatedError
+from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Reading
 from meterui.protocol.readings import apply_notes, interpret_tape
 from meterui.protocol.spans import Node
@@ -27,13 +29,15 @@ APDU_NAMES = {
 class DecodeOptions:
     """What the APDU layer needs from the user: keys and clock interpretation."""
 
-    __slots__ = ("auth_key", "invert_deviation", "key")
+    __slots__ = ("auth_key", "invert_deviation", "key", "profile")
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None,
-                 invert_deviation: bool = False) -> None:
+                 invert_deviation: bool = False, profile: MeterProfile | None = None) -> None:
         self.key = key
         self.auth_key = auth_key
         self.invert_deviation = invert_deviation
+        self.profile = profile
+        """Per-installation scaling override and time zone (lists.MeterProfile)."""
 
 
 class ApduResult:
@@ -105,7 +109,8 @@ def _expand_body(body: Node) -> None:
         body._children = list(kids)
     # the walk again, this time with notes for the inspector (kept off the decoding hot path)
     tape, _ = axdr.parse_tape(buf, body.start, body.end)
-    apply_notes(body, interpret_tape(tape, body.buffer, body, bool(body.meta), notes=True).notes)
+    invert, profile = body.meta if isinstance(body.meta, tuple) else (bool(body.meta), None)
+    apply_notes(body, interpret_tape(tape, body.buffer, body, invert, notes=True, profile=profile).notes)
     if body.kind in (axdr.STRUCTURE, axdr.ARRAY):
         axdr.expand_container(body)
     else:
@@ -143,7 +148,7 @@ def _decode_apdu(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: De
 
 
 def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
-                       build: bool) -> tuple[int, str | None]:
+                       build: bool, tz: tzinfo | None = None) -> tuple[int, str | None]:
     """Read tag, long-invoke-id-and-priority and date-time; return (body start, clock). With ``build``
     also make their nodes (for the inspector, or to show the bytes up to a fault)."""
     n = len(buf)
@@ -189,7 +194,7 @@ def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
         if vstart + 12 > n:
             raise TruncatedError(vstart, 12, n - vstart)
         raw = buf[vstart:vstart + 12]
-        iso = datetime_iso(raw, invert)
+        iso = datetime_iso(raw, invert, tz)
         if dt_node:
             value = Node("value", "date-time", bname, vstart, vstart + 12,
                          iso or str(CosemDateTime.from_bytes(raw)), "", dt_node)
@@ -216,7 +221,8 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     n = len(buf)
     node = Node("notification", "data-notification", bname, p, n, None, "", parent)
     try:
-        q, iso = _notification_head(buf, bname, node, p, opts.invert_deviation, False)
+        q, iso = _notification_head(buf, bname, node, p, opts.invert_deviation, False,
+                                    opts.profile.tz if opts.profile is not None else None)  # type: ignore[arg-type]
     except MeterError:
         with contextlib.suppress(MeterError):
             _notification_head(buf, bname, node, p, opts.invert_deviation, True)
@@ -241,7 +247,7 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
         finally:
             body = next((c for c in node._children or () if c.key == "body"), None)
             if salvage and salvage[0] and body is not None:
-                partial = interpret_tape(salvage[0], bname, body, opts.invert_deviation)
+                partial = interpret_tape(salvage[0], bname, body, opts.invert_deviation, profile=opts.profile)
                 # an OBIS code whose value was cut off is not a reading
                 kept = [r for r in partial.readings if not (r.value == r.id and r.quantity is None)]
                 partial.readings = kept
@@ -261,9 +267,10 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     body.src = buf
     body.expand = _expand_body
     node.end = q = stop
-    result = interpret_tape(tape, bname, body, opts.invert_deviation)
-    body.meta = opts.invert_deviation
+    result = interpret_tape(tape, bname, body, opts.invert_deviation, profile=opts.profile)
+    body.meta = (opts.invert_deviation, opts.profile)
     res.readings.extend(result.readings)
+    res.warnings.extend(result.warnings)
     res.list_id = result.list_id
     res.meter_id = result.meter_id
     if res.clock is None:

@@ -14,7 +14,7 @@ when the body's subtree is built.
 from __future__ import annotations
 
 from meterui.protocol import axdr, lists, obis
-from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
+from meterui.protocol.axdr import COUNT, NEXT, START, TAG, VALUE, Tape
 from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol, unit_text
 from meterui.protocol.message import Reading
 from meterui.protocol.spans import Node
@@ -25,13 +25,14 @@ _NUMERIC = axdr.NUMERIC_TAGS
 
 
 class BodyResult:
-    __slots__ = ("clock", "list_id", "meter_id", "notes", "readings")
+    __slots__ = ("clock", "list_id", "meter_id", "notes", "readings", "warnings")
 
     def __init__(self) -> None:
         self.readings: list[Reading] = []
         self.list_id: str | None = None
         self.meter_id: str | None = None
         self.clock: str | None = None
+        self.warnings: list[str] = []
         self.notes: dict[tuple[int, int], tuple[str | None, str]] = {}
         """(start, end) of an element → (new label or None, note), applied to the nodes lazily."""
 
@@ -57,10 +58,13 @@ def _scaled(raw: int | float, scaler: int) -> int | float:
 class _Walker:
     """Interprets one tape; keeps the state a walk needs in one place."""
 
-    __slots__ = ("bare", "bname", "invert", "notes", "pending", "result", "tape", "top")
+    __slots__ = ("bare", "bname", "invert", "notes", "pending", "profile", "result", "tape", "top", "tz")
 
-    def __init__(self, tape: Tape, bname: str, top: Node, invert: bool, notes: bool = False) -> None:
+    def __init__(self, tape: Tape, bname: str, top: Node, invert: bool, notes: bool = False,
+                 profile: lists.MeterProfile | None = None) -> None:
         self.notes = notes
+        self.profile = profile if profile is not None and profile.scale else None
+        self.tz = profile.tz if profile is not None else None
         """Make notes for the inspector (only when the subtree is built, not on the hot path)."""
         self.tape = tape
         self.bname = bname
@@ -102,12 +106,12 @@ class _Walker:
             if looks_like_datetime(raw):
                 if self.notes:
                     self.result.notes[(t[1], t[2])] = (None, "date-time")
-                iso = datetime_iso(raw, self.invert)
+                iso = datetime_iso(raw, self.invert, self.tz)
                 if iso is not None:
                     return iso, False
             return axdr.text_value(raw, kind), False
         if isinstance(v, CosemDateTime):
-            return (v.iso(self.invert) or str(v)), False
+            return (v.iso(self.invert, self.tz) or str(v)), False
         if isinstance(v, bool):
             return int(v), True
         if v is None:
@@ -129,6 +133,16 @@ class _Walker:
         if old is not None and old[1] == "date-time":
             note = "date-time"  # keep the flag that splits the value into fields
         self.result.notes[key] = (label, note)
+
+    def override(self, raw_obis: bytes, value: int | float) -> tuple[int | float, str]:
+        """Apply the per-installation scaling override (if any) to a scaled value; the tree's note."""
+        prof = self.profile
+        if prof is None:
+            return value, ""
+        factor = prof.scale.get((raw_obis[2], raw_obis[3]))
+        if factor is None:
+            return value, ""
+        return lists.apply_factor(value, factor), f"; user override ×{factor:g}"
 
     # -- the walk ----------------------------------------------------------------------------------
     def walk(self, elements: list[int], path: str) -> None:
@@ -191,7 +205,7 @@ class _Walker:
         code, name, quantity, unit, described = obis.resolve(raw_obis)
         notes = self.notes
         if notes:
-            self.note(oi, described, "OBIS code")
+            self.note(oi, described + (_SWAPPED_NOTE if tape[oi][COUNT] == 1 else ""), "OBIS code")
         vt = tape[vi]
         if vt[TAG] in _NUMERIC:
             value = vt[VALUE]
@@ -201,21 +215,25 @@ class _Walker:
                 unit = unit_symbol(tape[tape[c1][NEXT]][VALUE])  # type: ignore[arg-type]
                 if scaler:
                     value = _scaled(value, scaler)  # type: ignore[arg-type]
+                value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
                     self.note(si, f"×10^{scaler} {unit_text(tape[tape[c1][NEXT]][VALUE])}",  # type: ignore[arg-type]
                               "scaler-unit")
-                    self.note(vi, name)
+                    self.note(vi, f"{name}; scaling: in-band{extra}")
             elif scaling is not None:
                 rule = scaling.get((raw_obis[2], raw_obis[3]))
                 if rule is not None:
                     value = _scaled(value, rule[0])  # type: ignore[arg-type]
                     unit = rule[1]
-                    if notes:
-                        self.note(vi, f"{name}; list scaling ×10^{rule[0]} {unit or ''}")
-                elif notes:
-                    self.note(vi, name)
-            elif notes:
-                self.note(vi, name)
+                value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
+                if notes:
+                    self.note(vi, f"{name}; scaling: list specification ({self.result.list_id}) "
+                                  f"×10^{rule[0]} {rule[1] or ''}{extra}" if rule is not None
+                              else f"{name}{extra}")
+            else:
+                value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
+                if notes:
+                    self.note(vi, f"{name}{extra}")
         else:
             value, _ = self.plain_value(vi)
             unit = None
@@ -232,27 +250,50 @@ class _Walker:
         self.reading(code, name, value, unit, quantity, vi)  # type: ignore[arg-type]
 
 
+_SWAPPED_NOTE = " (firmware quirk: tag sent as 06 09 instead of 09 06, Landis+Gyr ZMF100)"
+_LDN_LEN = 16
+
+
+def _looks_like_ldn(text: str) -> bool:
+    """A COSEM logical device name: 16 characters, a 3-letter manufacturer id first (Blue Book 4.1.8.2)."""
+    return len(text) == _LDN_LEN and text[:3].isalpha() and text[:3].isupper() and text.isalnum()
+
+
 def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = False,
-                   notes: bool = False) -> BodyResult:
+                   notes: bool = False, profile: lists.MeterProfile | None = None) -> BodyResult:
     """Collect readings from a body tape; ``top`` is the (lazy) body node readings point into.
 
-    With ``notes`` the walk also labels the elements for the inspector (:attr:`BodyResult.notes`)."""
-    w = _Walker(tape, bname, top, invert_deviation, notes)
+    With ``notes`` the walk also labels the elements for the inspector (:attr:`BodyResult.notes`).
+    ``profile`` carries the per-installation scaling override and time zone."""
+    w = _Walker(tape, bname, top, invert_deviation, notes, profile)
     result = w.result
     body = tape[0]
     top_elems = w.children(0) if body[TAG] in (axdr.STRUCTURE, axdr.ARRAY) else [0]
 
     # A list version id as a bare leading string (Kamstrup), or a positional layout (Kaifa NO).
     first_text = None
+    first_raw: bytes | None = None
     if top_elems:
         f = tape[top_elems[0]]
         if f[TAG] in axdr.STRING_TAGS:
-            first_text = axdr.text_value(f[VALUE], f[TAG]) if f[TAG] == _OCTET else f[VALUE]  # type: ignore[arg-type]
-    if body[TAG] == _STRUCT and not any(w.is_obis(e) or w.is_item(e) for e in top_elems):
-        spec = lists.match_positional([tape[e][TAG] for e in top_elems], first_text)  # type: ignore[arg-type]
-        if spec is not None:
-            _positional(w, spec, top_elems)
-            return result
+            if f[TAG] == _OCTET:
+                first_raw = f[VALUE]  # type: ignore[assignment]
+                first_text = axdr.text_value(first_raw, _OCTET)  # type: ignore[arg-type]
+            else:
+                first_text = f[VALUE]  # type: ignore[assignment]
+        elif f[TAG] == axdr.ARRAY and body[TAG] == _STRUCT:
+            descs = _descriptors(tape, top_elems[0])
+            if descs is not None:
+                _descriptor_push(w, descs, top_elems)
+                return result
+    if body[TAG] == _STRUCT and not any(w.is_item(e) for e in top_elems):
+        n_obis = sum(1 for e in top_elems if w.is_obis(e))
+        if n_obis == 0 or (n_obis == 1 and lists.has_push_setup_head(first_raw)):
+            spec = lists.match_positional([tape[e][TAG] for e in top_elems],  # type: ignore[misc]
+                                          first_raw if first_raw is not None else first_text)
+            if spec is not None:
+                _positional(w, spec, top_elems)
+                return result
 
     w.walk(top_elems, "body")
     # Identify the list and the meter type first: the list specification decides unscaled units.
@@ -265,10 +306,14 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
             meter_type = str(w.plain_value(vi)[0])
     bare = w.bare
     if result.list_id is None and first_text is not None and bare and bare[0][1] == top_elems[0]:
-        result.list_id = str(first_text)
         e = bare.pop(0)[1]
-        w.note(e, "list version identifier")
-        w.reading(obis.LIST_ID_OBIS, "List version identifier", str(first_text), None, "list_id", e)
+        if _looks_like_ldn(first_text):
+            w.note(e, "logical device name (no OBIS code in the list)")
+            w.reading("0.0.42.0.0.255", "Logical device name", first_text, None, None, e)
+        else:
+            result.list_id = first_text
+            w.note(e, "list version identifier")
+            w.reading(obis.LIST_ID_OBIS, "List version identifier", first_text, None, "list_id", e)
     scaling = lists.scaling_for(result.list_id, meter_type)
     for oi, vi, si, item in w.pending:
         w.register(oi, vi, si, scaling, item)
@@ -283,23 +328,167 @@ def _positional(w: _Walker, spec: lists.PositionalList, elems: list[int]) -> Non
     result = w.result
     scaling = lists.scaling_for(spec.list_id, None) or {}
     result.list_id = spec.list_id
-    for field, e in zip(spec.fields, elems, strict=True):
-        raw_obis = obis.parse_obis(field.obis)
+    tape = w.tape
+    for i, (field, e) in enumerate(zip(spec.fields, elems, strict=True)):
+        if not field.obis:
+            value, _ = w.plain_value(e)
+            w.note(e, f"not labelled by the list specification ({spec.name})")
+            w.reading(f"body[{i}]", f"Unlabelled {axdr.TYPE_NAMES.get(tape[e][TAG], 'element')}", value, None,
+                      None, e)
+            continue
+        raw_obis = lists.field_obis(field)
         code, name, quantity, unit, _ = obis.resolve(raw_obis)
         value, numeric = w.plain_value(e)
-        if numeric:
-            rule = scaling.get((raw_obis[2], raw_obis[3]))
-            if rule is not None and isinstance(value, int | float):
+        how = ""
+        if numeric and isinstance(value, int | float):
+            rule = field.scale or scaling.get((raw_obis[2], raw_obis[3]))
+            if rule is not None:
                 value = _scaled(value, rule[0])
                 unit = rule[1]
+                how = f"; scaling: list specification ×10^{rule[0]} {unit or ''}"
+            value, extra = w.override(raw_obis, value)
+            how += extra
         else:
             unit = None
-        w.note(e, f"{name} (positional, {spec.name})")
+        if raw_obis == b"\x00\x00\x2a\x00\x00\xff" and isinstance(value, str):
+            how += "; logical device name, not the meter id"
+        w.note(e, f"{name} (positional, {spec.name}){how}")
         if quantity == "meter_clock" and isinstance(value, str):
             result.clock = result.clock or value
         elif quantity == "meter_id":
             result.meter_id = str(value)
+        if raw_obis[2:5] == b"\x19\x09\x00" and isinstance(tape[e][VALUE], bytes) and len(tape[e][VALUE]) == 6:
+            value = obis.obis_text(tape[e][VALUE])  # type: ignore[arg-type]
         w.reading(code, name, value, unit, quantity, e)
+
+
+# -- capture-object descriptor pushes (meter-lists.md §1) ---------------------------------------------
+_DESC_TAGS = (axdr.LONG_UNSIGNED, _OCTET, axdr.INTEGER, axdr.LONG_UNSIGNED)
+Descriptor = tuple[int, bytes, int, int]
+"""(class id, logical name, attribute index, tape index of the descriptor structure)."""
+
+
+def _descriptors(tape: Tape, arr: int) -> list[Descriptor] | None:
+    """The descriptors of an in-band push-object list: an array of ``{class_id u16, logical_name
+    octet-string(6), attribute_index i8, data_index u16}`` structures; ``None`` if it is not one."""
+    t = tape[arr]
+    if t[COUNT] == 0 or t[VALUE] is axdr.PARTIAL:
+        return None
+    out: list[Descriptor] = []
+    j = arr + 1
+    stop = t[NEXT]
+    while j < stop:
+        d = tape[j]
+        if d[TAG] != _STRUCT or d[COUNT] != 4 or d[NEXT] != j + 5:
+            return None
+        for k, want in enumerate(_DESC_TAGS, 1):
+            if tape[j + k][TAG] != want:
+                return None
+        ln = tape[j + 2][VALUE]
+        if not isinstance(ln, bytes) or len(ln) != 6:
+            return None
+        out.append((tape[j + 1][VALUE], ln, tape[j + 3][VALUE], j))  # type: ignore[arg-type]
+        j = d[NEXT]
+    return out
+
+
+_CONTROL_STATES = {0: "disconnected", 1: "connected", 2: "ready for reconnection"}
+_ATTR_NAMES: dict[tuple[int, int], str] = {
+    (40, 1): "push setup logical name", (40, 2): "push object list", (3, 3): "scaler-unit",
+    (4, 3): "scaler-unit", (8, 2): "time", (70, 3): "control state", (72, 6): "identification number",
+    (72, 9): "device type", (1, 2): "value", (3, 2): "value", (4, 2): "value", (5, 2): "current average value",
+}
+_CLASS_NAMES = {1: "data", 3: "register", 4: "extended register", 5: "demand register", 8: "clock",
+                40: "push setup", 70: "disconnect control", 72: "M-Bus client"}
+_PLAIN_ID = frozenset({(40, 1), (70, 3), (8, 2)})
+
+
+def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> None:
+    """Map each value to its descriptor: descriptor *i* describes body element *i* (descriptor 0 is the
+    push-object list itself, so the values follow it in descriptor order; meter-lists.md §1.2)."""
+    tape = w.tape
+    result = w.result
+    arr = elems[0]
+    if w.notes:
+        w.note(arr, f"{len(descs)} capture-object descriptor(s), sent in-band", "push object list")
+        for i, (cls, ln, attr, j) in enumerate(descs):
+            what = _ATTR_NAMES.get((cls, attr), f"attribute {attr}")
+            w.note(j, f"→ body[{i}]: {obis.describe(ln)}, class {cls} ({_CLASS_NAMES.get(cls, '?')}), "
+                      f"attribute {attr} ({what})", f"descriptor {i}")
+    if len(descs) != len(elems):
+        msg = (f"the push-object list describes {len(descs)} element(s) but the body has {len(elems)}: "
+               "values left unlabelled")
+        result.warnings.append(msg)
+        w.walk(elems[1:], "body")
+        for rid, e in w.bare:
+            value, _ = w.plain_value(e)
+            w.note(e, "not matched to a descriptor")
+            w.reading(rid, f"Unlabelled {axdr.TYPE_NAMES.get(tape[e][TAG], 'element')}", value, None, None, e)
+        return
+    # scaler-units sent as their own attribute apply to the value of the same object, before or after
+    scalers: dict[bytes, int] = {}
+    for (cls, ln, attr, _), e in zip(descs, elems, strict=True):
+        if attr == 3 and cls in (3, 4) and w.is_scaler_unit(e):
+            scalers[ln] = e
+    for i in range(1, len(descs)):
+        cls, ln, attr, _ = descs[i]
+        e = elems[i]
+        t = tape[e]
+        code, name, quantity, unit, _ = obis.resolve(ln)
+        if (cls, attr) in ((3, 3), (4, 3)):
+            if w.notes and e in scalers.values():
+                c1 = e + 1
+                w.note(e, f"scaler-unit of {code}: ×10^{tape[c1][VALUE]} "
+                          f"{unit_text(tape[tape[c1][NEXT]][VALUE])} (applied to its value)",  # type: ignore[arg-type]
+                       "scaler-unit")
+            continue
+        if t[TAG] in (_STRUCT, axdr.ARRAY):
+            w.note(e, f"{name}: class {cls} attribute {attr}")
+            w.reading(f"{code}:{attr}", f"{name} (attribute {attr})", axdr.TYPE_NAMES[t[TAG]], None, None, e)
+            continue
+        rid = code if attr == 2 or (cls, attr) in _PLAIN_ID else f"{code}:{attr}"
+        if (cls, attr) == (40, 1):
+            raw = t[VALUE]
+            value: int | float | str = obis.obis_text(raw) if isinstance(raw, bytes) and len(raw) == 6 \
+                else w.plain_value(e)[0]
+            w.note(e, "push setup logical name (descriptor: class 40 attribute 1)", "OBIS code")
+            w.reading(rid, "Push setup", value, None, None, e)
+            continue
+        value, numeric = w.plain_value(e)
+        how = ""
+        if numeric and cls in (3, 4, 5) and attr == 2 and isinstance(value, int | float):
+            su = scalers.get(ln)
+            if su is not None:
+                scaler: int = tape[su + 1][VALUE]  # type: ignore[assignment]
+                unit = unit_symbol(tape[tape[su + 1][NEXT]][VALUE])  # type: ignore[arg-type]
+                value = _scaled(value, scaler)
+                how = f"scaling: in-band (attribute 3) ×10^{scaler}"
+            else:
+                rule = lists.E450_DEFAULTS.get((ln[2], ln[3]))
+                if rule is not None:
+                    value = _scaled(value, rule[0])
+                    unit = rule[1]
+                    how = f"scaling: default ({lists.E450_DEFAULTS_NAME}) ×10^{rule[0]}"
+                else:
+                    how = "scaling: none known (as sent)"
+            value, extra = w.override(ln, value)
+            how += extra
+        elif (cls, attr) == (70, 3):
+            unit = None
+            name = "Disconnect control state"
+            how = _CONTROL_STATES.get(value, "unknown state") if isinstance(value, int) else ""
+        elif numeric:
+            unit = None if cls not in (3, 4, 5) else unit
+        else:
+            unit = None
+        if attr not in (2, 3) and (cls, attr) not in _PLAIN_ID:
+            name = f"{name} ({_ATTR_NAMES.get((cls, attr), f'attribute {attr}')})"
+        w.note(e, f"{name} (descriptor {i}: class {cls}, attribute {attr}){'; ' + how if how else ''}")
+        if quantity == "meter_clock" and isinstance(value, str):
+            result.clock = result.clock or value
+        elif quantity == "meter_id" and attr == 2:
+            result.meter_id = result.meter_id or str(value)
+        w.reading(rid, name, value, unit, quantity if attr == 2 or cls == 8 else None, e)
 
 
 def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]) -> None:
