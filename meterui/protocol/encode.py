@@ -50,6 +50,24 @@ def obis(code: str) -> bytes:
     return octets(bytes(int(x) for x in code.split(".")))
 
 
+def obis_swapped(code: str) -> bytes:
+    """An OBIS octet-string with its tag and length swapped (``06 09``): the L+G ZMF100 firmware quirk."""
+    return b"\x06\x09" + bytes(int(x) for x in code.split("."))
+
+
+def descriptor(class_id: int, code: str, attribute: int, data_index: int = 0) -> bytes:
+    """One capture-object descriptor ``{class_id, logical_name, attribute_index, data_index}`` (18 bytes)."""
+    return structure(u16(class_id), obis(code), i8(attribute), u16(data_index))
+
+
+def descriptor_push(push_setup: str, objects: list[tuple[int, str, int, bytes]]) -> bytes:
+    """A push body with its push-object list in-band (L+G E450): ``structure(N)`` whose first element is the
+    array of descriptors (the first describing the array itself: class 40, ``push_setup``, attribute 2),
+    then each object's value, in descriptor order. ``objects``: (class_id, OBIS, attribute, encoded value)."""
+    descs = [descriptor(40, push_setup, 2)] + [descriptor(c, o, a) for c, o, a, _ in objects]
+    return structure(array(descs), *[v for _, _, _, v in objects])
+
+
 def u8(v: int) -> bytes:
     return b"\x11" + struct.pack(">B", v)
 
@@ -195,11 +213,14 @@ def echonet_frame(props: list[tuple[int, bytes]], esv: int = 0x72, tid: int = 1,
 def erxudp_line(edata: bytes, hex_mode: bool = True,
                 sender: str = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99",
                 dest: str = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA88", lla: str = "00808700301224EF",
-                side: int | None = None, rssi: int | None = None) -> bytes:
+                side: int | None = None, rssi: int | None = None, secured: bool | None = True) -> bytes:
+    """One ERXUDP line: 9 fields (BP35A1), 10 with ``side`` (BP35C0/C2), 11 with ``rssi`` and ``side``
+    (BP35C2 with ``SKSREG SA2 1``), 8 with ``secured=None`` (older firmware without SECURED)."""
     fields = ["ERXUDP", sender, dest, "0E1A", "0E1A", lla]
     if rssi is not None:
         fields.append(f"{rssi & 0xFF:02X}")
-    fields.append("1")
+    if secured is not None:
+        fields.append("1" if secured else "0")
     if side is not None:
         fields.append(str(side))
     fields.append(f"{len(edata):04X}")

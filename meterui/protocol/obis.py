@@ -63,6 +63,16 @@ OBIS_TABLE: dict[tuple[int, int, int, int], ObisInfo] = {
     (1, 3, 8, 2): ObisInfo("Reactive energy import tariff 2", None, "varh"),
     (1, 4, 8, 1): ObisInfo("Reactive energy export tariff 1", None, "varh"),
     (1, 4, 8, 2): ObisInfo("Reactive energy export tariff 2", None, "varh"),
+    (1, 21, 8, 0): ObisInfo("Active energy import L1", None, "Wh"),
+    (1, 41, 8, 0): ObisInfo("Active energy import L2", None, "Wh"),
+    (1, 61, 8, 0): ObisInfo("Active energy import L3", None, "Wh"),
+    (1, 22, 8, 0): ObisInfo("Active energy export L1", None, "Wh"),
+    (1, 42, 8, 0): ObisInfo("Active energy export L2", None, "Wh"),
+    (1, 62, 8, 0): ObisInfo("Active energy export L3", None, "Wh"),
+    (1, 5, 8, 0): ObisInfo("Reactive energy QI", None, "varh"),
+    (1, 6, 8, 0): ObisInfo("Reactive energy QII", None, "varh"),
+    (1, 7, 8, 0): ObisInfo("Reactive energy QIII", None, "varh"),
+    (1, 8, 8, 0): ObisInfo("Reactive energy QIV", None, "varh"),
     (1, 15, 8, 0): ObisInfo("Active energy absolute (|A|)", None, "Wh"),
     (1, 16, 8, 0): ObisInfo("Active energy net (A+ − A−)", None, "Wh"),
     # electricity, identification (NEK list and Kamstrup codes use A = 1)
@@ -74,6 +84,12 @@ OBIS_TABLE: dict[tuple[int, int, int, int], ObisInfo] = {
     (0, 1, 0, 0): ObisInfo("Clock", "meter_clock", None),
     (0, 96, 1, 0): ObisInfo("Meter ID", "meter_id", None),
     (0, 96, 1, 1): ObisInfo("Device ID 2", None, None),
+    (0, 96, 1, 2): ObisInfo("Device ID (meter number)", "meter_id", None),
+    (0, 96, 3, 0): ObisInfo("Data object 0-0:96.3.0 (meaning unknown)", None, None),
+    (0, 96, 13, 1): ObisInfo("Consumer message code", None, None),
+    (0, 0, 9, 1): ObisInfo("Local time", None, None),
+    (0, 0, 9, 2): ObisInfo("Local date", None, None),
+    (0, 24, 1, 0): ObisInfo("M-Bus device", None, None),
     (0, 96, 1, 7): ObisInfo("Meter type", "meter_type", None),
     (0, 42, 0, 0): ObisInfo("Logical device name", None, None),
     (0, 25, 9, 0): ObisInfo("Push setup", None, None),
@@ -108,7 +124,17 @@ def obis_key(raw: bytes) -> tuple[int, int, int, int]:
 
 
 def lookup(raw: bytes) -> ObisInfo | None:
-    return OBIS_TABLE.get((raw[0], raw[2], raw[3], raw[4]))
+    """The entry for an OBIS code; energy/power codes sent with A=0 (L+G ZMF100 "Embriq" list) resolve
+    to the electricity (A=1) entry."""
+    info = OBIS_TABLE.get((raw[0], raw[2], raw[3], raw[4]))
+    if info is None and raw[0] == 0 and raw[3] in (7, 8) and raw[2] > 0:
+        info = OBIS_TABLE.get((1, raw[2], raw[3], raw[4]))
+    return info
+
+
+def a_zero_quirk(raw: bytes) -> bool:
+    """An electricity code sent with A=0 (firmware quirk) that :func:`lookup` read as A=1."""
+    return raw[0] == 0 and raw[3] in (7, 8) and raw[2] > 0 and (0, raw[2], raw[3], raw[4]) not in OBIS_TABLE
 
 
 def describe(raw: bytes) -> str:
@@ -141,7 +167,8 @@ def resolve(raw: bytes) -> tuple[str, str, str | None, str | None, str]:
         if info is None:
             hit = (text, f"OBIS {text}", None, None, text)
         else:
-            hit = (text, info.name, info.quantity, info.unit, f"{text} {info.name}")
+            quirk = " (sent with A=0: firmware quirk, read as electricity)" if a_zero_quirk(raw) else ""
+            hit = (text, info.name, info.quantity, info.unit, f"{text} {info.name}{quirk}")
         if len(_RESOLVED) < 4096:
             _RESOLVED[raw] = hit
     return hit

@@ -22,6 +22,7 @@ from meterui.protocol.spans import Node
 _OCTET = axdr.OCTET_STRING
 _STRUCT = axdr.STRUCTURE
 _NUMERIC = axdr.NUMERIC_TAGS
+_INTS = frozenset({axdr.INTEGER, axdr.LONG, axdr.UNSIGNED, axdr.LONG_UNSIGNED})
 
 
 class BodyResult:
@@ -90,6 +91,12 @@ class _Walker:
     def is_item(self, i: int) -> bool:
         t = self.tape[i]
         return t[TAG] == _STRUCT and t[COUNT] >= 1 and self.is_obis(i + 1)
+
+    def is_descriptor(self, i: int) -> bool:
+        """``{class_id, logical_name, attribute_index, data_index}``: integers around an OBIS code."""
+        tape = self.tape
+        return (tape[i + 1][TAG] in _INTS and self.is_obis(i + 2) and tape[i + 3][TAG] in _INTS
+                and tape[i + 4][TAG] in _INTS and tape[i][NEXT] == i + 5)
 
     def children(self, i: int) -> list[int]:
         return axdr.tape_children(self.tape, i)
@@ -188,6 +195,11 @@ class _Walker:
                         self.pending.append((e + 1, vi, si, e))
                         i += 1
                         continue
+            if kind == _STRUCT and t[COUNT] == 4 and self.is_descriptor(e):
+                self.note(e, f"capture-object descriptor of {obis.describe(tape[e + 2][VALUE])}: "  # type: ignore[arg-type]
+                             "describes a value, is not one", "descriptor")
+                i += 1
+                continue
             if kind == _STRUCT or kind == axdr.ARRAY:
                 if self.is_scaler_unit(e):
                     self.bare.append((f"{path}[{i}]", e))
