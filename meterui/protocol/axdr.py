@@ -119,6 +119,24 @@ def expand_element(node: Node) -> None:
                 annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[p:e])))
 
 
+_AFTER_OBIS = NUMERIC_TAGS | {OCTET_STRING, VISIBLE_STRING, NULL, STRUCTURE}
+
+
+def is_swapped_obis(buf: bytes, p: int, end: int, container: tuple[int, int, int, object, int, int],
+                    remaining: int) -> bool:
+    """``06 09`` + 6 bytes as the first element of a 2- or 3-element structure, followed by a value: an OBIS
+    code whose tag and length a Landis+Gyr ZMF100 firmware swapped (meter-lists.md §4)."""
+    return (container[0] == STRUCTURE and 2 <= container[4] <= 3 and remaining == container[4]
+            and p + 8 < end and buf[p + 1] == OCTET_STRING and buf[p + 8] in _AFTER_OBIS)
+
+
+def _expand_swapped(node: Node) -> None:
+    b, s = node.buffer, node.start
+    Node("tag", "tag", b, s, s + 1, "06", "octet-string, sent as 06 09: firmware quirk (Landis+Gyr ZMF100)", node)
+    Node("length", "length", b, s + 1, s + 2, 6, "", node)
+    Node("value", "value", b, s + 2, s + 8, node.value, "", node)
+
+
 def expand_container(node: Node) -> None:
     """Put the tag and count leaves in front of a structure's or array's elements."""
     buf = node.src
@@ -209,7 +227,12 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
                 # inline fast paths for the common leaf types; everything else recurses
                 t = buf[p] if p < end else -1
                 num = nums.get(t)
-                if num is not None:
+                if t == DOUBLE_LONG_UNSIGNED and i == 0 and tag == STRUCTURE and 2 <= count <= 3 \
+                        and p + 8 < end and buf[p + 1] == OCTET_STRING and buf[p + 8] in _AFTER_OBIS:
+                    Element("[0]", "octet-string (tag sent as 06 09)", OCTET_STRING, bname, p, p + 8,
+                            bytes(buf[p + 2:p + 8]), node, buf, _expand_swapped)
+                    p += 8
+                elif num is not None:
                     stop = p + 1 + num[0]
                     if stop > end:
                         raise TruncatedError(p + 1, num[0], end - p - 1)
@@ -326,6 +349,21 @@ def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
         num = nums.get(tag)
         n_items += 1
         if num is not None:
+            if tag == DOUBLE_LONG_UNSIGNED and top[0] >= 0 and is_swapped_obis(buf, p, end, tape[top[0]], top[1]):
+                # L+G ZMF100 firmware quirk: an OBIS code tagged 06 09 instead of 09 06 (count 1 marks it)
+                append((OCTET_STRING, p, p + 8, bytes(buf[p + 2:p + 8]), 1, n_items))
+                p += 8
+                top[1] -= 1
+                while not top[1]:
+                    idx = top[0]
+                    if idx < 0:
+                        return tape, p
+                    t = tape[idx]
+                    tape[idx] = (t[0], t[1], p, None, t[4], n_items)
+                    stack.pop()
+                    top = stack[-1]
+                    top[1] -= 1
+                continue
             q = p + 1 + num[0]
             if q > end:
                 raise TruncatedError(p + 1, num[0], end - p - 1)

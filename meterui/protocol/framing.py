@@ -98,7 +98,13 @@ def _check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
         if c + hlen + 2 > n:
             return NEED, ""
         if crc_x25(buf[c + 1:c + hlen + 2]) != X25_GOOD:
-            return NO, ""
+            from meterui.protocol.hdlc import zero_checksums  # noqa: PLC0415 - rare path; hdlc imports framing
+
+            if not (c + length + 2 <= n and zero_checksums(buf, hlen, length + 2, c)):
+                return NO, ""
+            if buf[c + length + 1] != _HDLC_FLAG:
+                return NO, ""
+            return length + 2, ""  # both checksums 0000: not sent (hdlc.zero_checksums)
     total = length + 2
     if c + total > n:
         return NEED, ""

@@ -97,8 +97,9 @@ def _expand_frame(node: Node) -> None:
             Node("rest", "truncated header", bname, hl, n, None, node.note, node)
             return
         ok = crc_x25(raw[1:hl + 2]) == X25_GOOD
+        zero = not ok and zero_checksums(raw, hl, n)
         Node("hcs", "header check sequence", bname, hl, hl + 2, f"{raw[hl]:02X}{raw[hl + 1]:02X}",
-             "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node)
+             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node)
     complete = valid or (n == hdr.length + 2 and raw[-1] == 0x7E)
     if complete:
         fcs_at = n - 3
@@ -106,8 +107,21 @@ def _expand_frame(node: Node) -> None:
             Node("information", "information field", bname, hdr.info_start, fcs_at, None,
                  "see the payload buffer", node)
         ok = crc_x25(raw[1:n - 1]) == X25_GOOD
+        zero = not ok and hdr.info_start > hl and zero_checksums(raw, hl, n)
         Node("fcs", "frame check sequence", bname, fcs_at, n - 1, f"{raw[fcs_at]:02X}{raw[fcs_at + 1]:02X}",
-             "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node)
+             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node)
         Node("flag_end", "closing flag", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)
     elif hdr.info_start < end:
         Node("rest", "incomplete frame body", bname, hdr.info_start, end, None, node.note, node)
+
+
+ZERO_NOTE = "not sent (0000: this meter sends no checksums)"
+
+
+def zero_checksums(raw: bytes | bytearray, hl: int, total: int, c: int = 0) -> bool:
+    """Both HCS and FCS are ``00 00``: a meter that sends no checksums (Croatian Iskra; amsreader PR #1108).
+
+    ``raw[c:c + total]`` is the frame with both flags, ``hl`` the offset of the HCS from ``c`` (flag through
+    control). Accepted only when both are zero, so a corrupted frame with one bad checksum stays rejected."""
+    return (total >= hl + 5 and raw[c + hl] == 0 and raw[c + hl + 1] == 0
+            and raw[c + total - 3] == 0 and raw[c + total - 2] == 0)
