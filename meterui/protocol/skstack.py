@@ -162,6 +162,7 @@ class _Bad(Exception):
 _FIXED_FIELDS = (("sender", "SENDER"), ("dest", "DEST"), ("rport", "RPORT"), ("lport", "LPORT"),
                  ("senderlla", "SENDERLLA"))
 _MIDDLE_LAYOUTS: dict[int, tuple[tuple[str, str], ...]] = {
+    0: (),
     1: (("secured", "SECURED"),),
     3: (("rssi", "RSSI"), ("secured", "SECURED"), ("side", "SIDE")),
 }
@@ -309,8 +310,7 @@ class SkstackDecoder:
                 toks.append((ts, te))
                 i = te
                 if len(toks) > 5 and _is_hex4(bytes(buf[ts:te])):
-                    if len(toks) == 6:
-                        raise _Bad("SECURED is missing before DATALEN", te)
+                    # 6 tokens: older firmware without SECURED (8 fields with DATA); 7-9: SECURED, SIDE, RSSI
                     datalen = int(buf[ts:te], 16)
                     if datalen > MAX_DATALEN:
                         raise _Bad(f"DATALEN {datalen:04X} exceeds {MAX_DATALEN} bytes", te)
@@ -459,7 +459,7 @@ def _field_names(toks: list[tuple[int, int]], buf: bytearray) -> list[tuple[str,
     """
     names = list(_FIXED_FIELDS[:len(toks)])
     middle = len(toks) - 6
-    if 1 <= middle <= 3 and _is_hex4(bytes(buf[toks[-1][0]:toks[-1][1]])):
+    if 0 <= middle <= 3 and _is_hex4(bytes(buf[toks[-1][0]:toks[-1][1]])):
         layout: tuple[tuple[str, str], ...]
         if middle == 2:
             first_len = toks[5][1] - toks[5][0]
