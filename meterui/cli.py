@@ -11,9 +11,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from meterui import __version__
+
+if TYPE_CHECKING:
+    from meterui.protocol.lists import MeterProfile
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -44,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="output: text (default), json (one object per line), tree, hex, summary")
     d.add_argument("--invert-deviation", action="store_true",
                    help="read the date-time deviation with the opposite sign (some meters get it wrong)")
+    _profile_args(d, "none")
 
     sub.add_parser("demo", help="start the app on the bundled demo capture (no hardware needed)")
 
@@ -51,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("file", help="recording, hex, raw or SKSTACK transcript file")
     r.add_argument("--format", choices=["auto", "hex", "raw", "skstack"], default="auto")
     _key_args(r)
+    _profile_args(r, "system")
     r.add_argument("--speed", default="max",
                    help="replay speed: max (default: every frame listed at once for inspection), or a factor "
                         "such as 1 (real time, following recorded timestamps) or 10")
@@ -62,9 +67,31 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--bytesize", type=int, choices=[7, 8], default=8)
     m.add_argument("--stopbits", type=float, choices=[1, 1.5, 2], default=1)
     _key_args(m)
+    _profile_args(m, "system")
     m.add_argument("--json", action="store_true", help="no UI: print decode JSON objects live, one per line")
     m.add_argument("--record", metavar="FILE", help="also record what is read to FILE")
     return p
+
+
+def _profile_args(p: argparse.ArgumentParser, tz_default: str) -> None:
+    p.add_argument("--scale", metavar="GROUP=FACTOR[,…]", default="",
+                   help="per-installation scaling override applied after the list's own scaling, e.g. "
+                        "energy=0.1 (a Swedish Kamstrup sending Wh) or voltage=0.1; groups: energy, power, "
+                        "voltage, current, pf")
+    p.add_argument("--tz", metavar="ZONE", default=None,
+                   help="IANA time zone for meter clocks whose UTC deviation is not specified, or 'system' "
+                        f"(default: {'as sent, no offset' if tz_default == 'none' else 'the system zone'})")
+
+
+def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterProfile | None:
+    """The decoding profile from ``--scale`` and ``--tz`` (CliError, exit 2, when malformed)."""
+    from meterui.config import meter_profile
+
+    tz = getattr(args, "tz", None)
+    try:
+        return meter_profile(getattr(args, "scale", ""), tz if tz is not None else tz_default)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _key_args(p: argparse.ArgumentParser) -> None:
@@ -146,6 +173,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from meterui.render import RENDERERS, render_summary
 
     key, auth = _keys(args)
+    profile = _profile(args)
     stream = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
     out = sys.stdout
@@ -154,7 +182,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     try:
         for fmt, data in iter_input(stream, args.format, name):
             if decoder is None:
-                decoder = StreamDecoder(key, auth, fmt, invert_deviation=args.invert_deviation)
+                decoder = StreamDecoder(key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile)
             msgs = decoder.feed(data)
             if render is not None:
                 for msg in msgs:
@@ -198,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "decode":
             return cmd_decode(args)
+        if args.command in ("replay", "monitor"):
+            args.profile = _profile(args, "system")
         if args.command == "replay":
             args.speed_value = _speed(args.speed)
         return cmd_app(args)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field, fields
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meterui.protocol.errors import KeyFormatError
 from meterui.protocol.keys import mask_key, parse_key
+
+if TYPE_CHECKING:
+    from meterui.protocol.lists import MeterProfile
 
 ENV_VAR = "METERUI_CONFIG"
 PARITIES = ("N", "E", "O", "M", "S")
@@ -39,6 +43,10 @@ class Config:
     key: bytes | None = field(default=None, repr=False)
     auth_key: bytes | None = field(default=None, repr=False)
     invert_deviation: bool = False
+    scale: str = ""
+    """Per-installation scaling override, e.g. ``energy=0.1`` (``lists.parse_scale``); empty: none."""
+    timezone: str = "system"
+    """IANA zone for meter clocks whose deviation is "not specified"; ``system``: the machine's zone."""
 
     def describe_serial(self) -> str:
         """Line settings in the usual short form, e.g. ``2400 8E1``."""
@@ -150,7 +158,70 @@ def _from_dict(data: dict[str, Any]) -> Config:
     invert = _get(display, "display", "invert_deviation", (bool,))
     if invert is not None:
         cfg.invert_deviation = invert
+    scale = _get(meter, "meter", "scale", (str,))
+    if scale is not None:
+        try:
+            meter_profile(scale, None)
+        except ValueError as exc:
+            raise ValueError(f"meter.scale: {exc}") from None
+        cfg.scale = scale
+    zone = _get(display, "display", "timezone", (str,))
+    if zone is not None:
+        try:
+            resolve_timezone(zone)
+        except ValueError as exc:
+            raise ValueError(f"display.timezone: {exc}") from None
+        cfg.timezone = zone
     return cfg
+
+
+# -- meter profile (scaling override, time zone) ----------------------------------------------------
+def resolve_timezone(name: str | None) -> tzinfo | None:
+    """An IANA zone by name; ``system`` (or empty) → the machine's zone; ``None`` → no zone.
+
+    Raises ValueError (one line) for an unknown name."""
+    if name is None:
+        return None
+    name = name.strip()
+    if name in ("", "system"):
+        return system_timezone()
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Oslo)") from None
+
+
+def system_timezone() -> tzinfo:
+    """The machine's zone: ``$TZ``, else ``/etc/localtime``'s zone name, else its current fixed offset."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    for cand in candidates:
+        if cand:
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                return ZoneInfo(cand)
+    return datetime.now().astimezone().tzinfo or ZoneInfo("UTC")
+
+
+def meter_profile(scale: str | None, timezone: str | None) -> MeterProfile | None:
+    """The decoder's :class:`~meterui.protocol.lists.MeterProfile` for a scale text and a zone name
+    (the CLI, the config and the setup wizard call this); ``None`` when neither is set.
+
+    Raises ValueError (one line) for a malformed scale or an unknown zone."""
+    from meterui.protocol.lists import MeterProfile, parse_scale
+
+    groups = parse_scale(scale) if scale else {}
+    tz = resolve_timezone(timezone)
+    if not groups and tz is None:
+        return None
+    return MeterProfile(groups, tz)
 
 
 # -- saving ----------------------------------------------------------------------------------------
@@ -188,7 +259,12 @@ def dumps(cfg: Config) -> str:
         lines.append(f'key = "{cfg.key.hex().upper()}"')
     if cfg.auth_key:
         lines.append(f'auth_key = "{cfg.auth_key.hex().upper()}"')
-    lines += ["", "[display]", f"invert_deviation = {'true' if cfg.invert_deviation else 'false'}", ""]
+    if cfg.scale:
+        lines.append(f"scale = {_toml_string(cfg.scale)}")
+    lines += ["", "[display]", f"invert_deviation = {'true' if cfg.invert_deviation else 'false'}"]
+    if cfg.timezone != "system":
+        lines.append(f"timezone = {_toml_string(cfg.timezone)}")
+    lines.append("")
     return "\n".join(lines)
 
 

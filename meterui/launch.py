@@ -34,7 +34,23 @@ def serial_pipeline(cfg: Config, record: str | None = None) -> Pipeline:
     source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
     recorder = Recorder(record, source.description) if record else None
     return Pipeline(source, key=cfg.key, auth_key=cfg.auth_key, invert_deviation=cfg.invert_deviation,
-                    recorder=recorder)
+                    recorder=recorder, decoder_factory=_profile_factory(cfg))
+
+
+def _profile_factory(cfg: Config, profile: object = None):  # type: ignore[no-untyped-def]
+    """A decoder factory carrying the per-installation scaling override and time zone (None: defaults)."""
+    from meterui.config import meter_profile
+    from meterui.protocol.decoder import StreamDecoder
+
+    if profile is None:
+        try:
+            profile = meter_profile(cfg.scale, cfg.timezone)
+        except ValueError:
+            profile = None
+    if profile is None:
+        return None
+    return lambda fmt: StreamDecoder(cfg.key, cfg.auth_key, fmt, invert_deviation=cfg.invert_deviation,
+                                     profile=profile)  # type: ignore[arg-type]
 
 
 def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
@@ -45,7 +61,8 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
 
         key, auth = _keys(args)
         cfg = Config(port=args.port, baudrate=args.baud, parity=args.parity, bytesize=args.bytesize,
-                     stopbits=args.stopbits, key=key, auth_key=auth)
+                     stopbits=args.stopbits, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
+                     timezone=getattr(args, "tz", None) or "system")
         if args.json:
             return monitor_json(cfg, args.record, cli_error)
         return _run_app(lambda c: serial_pipeline(c, args.record) if c and c.port else None, cfg)
@@ -69,8 +86,12 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             raise cli_error(str(exc)) from None
         cfg = Config(port=None, key=key, auth_key=auth)
         speed = getattr(args, "speed_value", math.inf)
+        rcfg = Config(port=None, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
+                      timezone=getattr(args, "tz", None) or "system")
+        factory = _profile_factory(rcfg, getattr(args, "profile", None))
         return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
-                                           auth_key=c.auth_key if c else auth, speed=speed),
+                                           auth_key=c.auth_key if c else auth, speed=speed,
+                                           decoder_factory=factory),
                         cfg, start="inspector", title=f"meterui replay {path.name}")
     # no command: the saved configuration, or the wizard on first run
     try:

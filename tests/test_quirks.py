@@ -29,18 +29,27 @@ def embriq_body(swapped: bool = True) -> bytes:
     """ZMF100 "Embriq" list: array(18) of {OBIS, value[, {s,u}]}; currents i16 with the OBIS tag sent as
     06 09; energies with A=0 (DP hdlc_landis_gyr_zmf100 layout, meter-lists.md §4)."""
     ob = E.obis_swapped if swapped else E.obis
-    items = [E.structure(E.obis("1.1.0.2.129.255"), E.visible("EMBRIQ_V1_1")),
-             E.structure(E.obis("0.0.96.1.0.255"), E.visible("7359992812345678")),
-             E.structure(E.obis("0.0.96.1.7.255"), E.visible("ZMF1"))]
-    items += [E.structure(E.obis(f"1.0.{c}.7.0.255"), E.u32(v), E.scaler_unit(0, u))
-              for c, v, u in ((1, 1500, 27), (2, 0, 27), (3, 300, 29), (4, 0, 29))]
-    items += [E.structure(ob(f"1.0.{c}.7.0.255"), E.i16(v), E.scaler_unit(-2, 33))
-              for c, v in ((31, 652), (51, -3), (71, 45))]
-    items += [E.structure(E.obis(f"1.0.{c}.7.0.255"), E.u16(v), E.scaler_unit(-1, 35))
-              for c, v in ((32, 2301), (52, 2302), (72, 2303))]
+    items = [
+        E.structure(E.obis("1.1.0.2.129.255"), E.visible("EMBRIQ_V1_1")),
+        E.structure(E.obis("0.0.96.1.0.255"), E.visible("7359992812345678")),
+        E.structure(E.obis("0.0.96.1.7.255"), E.visible("ZMF1")),
+    ]
+    items += [
+        E.structure(E.obis(f"1.0.{c}.7.0.255"), E.u32(v), E.scaler_unit(0, u))
+        for c, v, u in ((1, 1500, 27), (2, 0, 27), (3, 300, 29), (4, 0, 29))
+    ]
+    items += [
+        E.structure(ob(f"1.0.{c}.7.0.255"), E.i16(v), E.scaler_unit(-2, 33)) for c, v in ((31, 652), (51, -3), (71, 45))
+    ]
+    items += [
+        E.structure(E.obis(f"1.0.{c}.7.0.255"), E.u16(v), E.scaler_unit(-1, 35))
+        for c, v in ((32, 2301), (52, 2302), (72, 2303))
+    ]
     items.append(E.structure(E.obis("0.0.1.0.0.255"), E.octets(E.cosem_datetime(T0, -60))))
-    items += [E.structure(E.obis(f"0.0.{c}.8.0.255"), E.u32(v), E.scaler_unit(0, u))
-              for c, v, u in ((1, 123456, 30), (2, 7, 30), (3, 800, 32), (4, 9, 32))]
+    items += [
+        E.structure(E.obis(f"0.0.{c}.8.0.255"), E.u32(v), E.scaler_unit(0, u))
+        for c, v, u in ((1, 123456, 30), (2, 7, 30), (3, 800, 32), (4, 9, 32))
+    ]
     return E.array(items)
 
 
@@ -84,7 +93,7 @@ def test_zero_checksums_accepted_only_when_both_are_zero() -> None:
     body = E.structure(E.visible("Kamstrup_V0001"), E.obis("1.1.1.7.0.255"), E.u32(1234))
     frame = bytearray(E.hdlc_frame(E.LLC + E.data_notification(body)))
     hcs = 1 + 2 + 1 + 2 + 1  # flag, format, dest (1 byte), src (2 bytes), control
-    frame[hcs:hcs + 2] = b"\0\0"
+    frame[hcs : hcs + 2] = b"\0\0"
     frame[-3:-1] = b"\0\0"
     msgs = run(bytes(frame))
     assert len(msgs) == 1 and msgs[0].ok, msgs[0].error

@@ -98,7 +98,7 @@ def _check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
         if c + hlen + 2 > n:
             return NEED, ""
         if crc_x25(buf[c + 1:c + hlen + 2]) != X25_GOOD:
-            from meterui.protocol.hdlc import zero_checksums  # noqa: PLC0415 - rare path; hdlc imports framing
+            from meterui.protocol.hdlc import zero_checksums
 
             if not (c + length + 2 <= n and zero_checksums(buf, hlen, length + 2, c)):
                 return NO, ""

@@ -11,6 +11,7 @@ E450) are mapped by descriptor; values they send without a scaler get :data:`E45
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import NamedTuple
 
 from meterui.protocol import axdr
@@ -138,8 +139,8 @@ POSITIONAL: list[PositionalList] = [
     PositionalList("Iskra SI 18 (3-phase power)", None, _ISK_HEAD + _PQ + _U3 + _I3 + _PPH + _PPH_EXP,
                    ("prefix", b"ISK")),
     PositionalList("Iskra SI 12 (energy)", None,
-                   _ISK_HEAD + [_f("0.0.96.3.10.255", _FLAG), _f("0.0.96.14.0.255", _STR), *_TARIFF_E,
-                                _e("3.8.0"), _e("4.8.0")], ("prefix", b"ISK")),
+                   [*_ISK_HEAD, _f("0.0.96.3.10.255", _FLAG), _f("0.0.96.14.0.255", _STR), *_TARIFF_E,
+                    _e("3.8.0"), _e("4.8.0")], ("prefix", b"ISK")),
     PositionalList("Iskra SI 12 (3-phase)", None, _ISK_HEAD + _U3 + _I3 + _PQ, ("prefix", b"ISK")),
     PositionalList("Iskra SI 10 (1-phase)", None,
                    _ISK_HEAD + _PQ + [_e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), _e("21.7.0", _UINT),
@@ -149,7 +150,7 @@ POSITIONAL: list[PositionalList] = [
     PositionalList("Iskra SI 9", None,
                    _ISK_HEAD + _PQ + [_e("32.7.0", _U16, _V01), _e("2.8.1"), _e("2.8.2")], ("prefix", b"ISK")),
     PositionalList("Iskra SI 8 (1-phase)", None,
-                   _ISK_HEAD + [_e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), *_PQ], ("prefix", b"ISK")),
+                   [*_ISK_HEAD, _e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), *_PQ], ("prefix", b"ISK")),
     # Iskraemeco without the LDN (meter-lists.md §2.4)
     PositionalList("Iskra IE.5 Croatia (33)", None,
                    [_ANY] * 3 + _TARIFF_E + [_e(f"{c}.8.0") for c in (5, 6, 7, 8)]
@@ -159,9 +160,9 @@ POSITIONAL: list[PositionalList] = [
                    [_ANY] * 3 + _TARIFF_E + [_e("1.7.0", _UINT), _e("2.7.0", _UINT)] + _PPH + _PPH_EXP
                    + _U3 + _I3 + [_ANY] * 5),
     PositionalList("Iskra AM550 Switzerland (15)", None,
-                   _TARIFF_E + [_f("", frozenset({axdr.OCTET_STRING})), _f("0.0.1.0.0.255", _CLOCK),
-                                _e("2.7.0"), _e("1.7.0"), *[_e(f"{c}.7.0", _UINT, _A001) for c in (31, 51, 71)],
-                                _e("32.7.0", _UINT, _V01), _e("72.7.0", _UINT, _V01)]),
+                   [*_TARIFF_E, _f("", frozenset({axdr.OCTET_STRING})), _f("0.0.1.0.0.255", _CLOCK),
+                    _e("2.7.0"), _e("1.7.0"), *[_e(f"{c}.7.0", _UINT, _A001) for c in (31, 51, 71)],
+                    _e("32.7.0", _UINT, _V01), _e("72.7.0", _UINT, _V01)]),
     # Austria IMx50 (Iskraemeco AM550, Siemens IM350): [1] push-setup logical name, [2] customer meter number
     PositionalList("IMx50 Austria (10)", None,
                    [_f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})), _f("0.0.96.1.1.255", _STR),
@@ -274,7 +275,7 @@ class MeterProfile:
 
     __slots__ = ("scale", "scale_text", "tz")
 
-    def __init__(self, scale: dict[str, float] | None = None, tz: object = None) -> None:
+    def __init__(self, scale: dict[str, float] | None = None, tz: tzinfo | None = None) -> None:
         self.scale: dict[tuple[int, int], float] = {}
         for group, factor in (scale or {}).items():
             for cd in SCALE_GROUPS[group]:

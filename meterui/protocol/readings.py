@@ -14,7 +14,7 @@ when the body's subtree is built.
 from __future__ import annotations
 
 from meterui.protocol import axdr, lists, obis
-from meterui.protocol.axdr import COUNT, NEXT, START, TAG, VALUE, Tape
+from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
 from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol, unit_text
 from meterui.protocol.message import Reading
 from meterui.protocol.spans import Node
@@ -369,8 +369,9 @@ def _positional(w: _Walker, spec: lists.PositionalList, elems: list[int]) -> Non
             result.clock = result.clock or value
         elif quantity == "meter_id":
             result.meter_id = str(value)
-        if raw_obis[2:5] == b"\x19\x09\x00" and isinstance(tape[e][VALUE], bytes) and len(tape[e][VALUE]) == 6:
-            value = obis.obis_text(tape[e][VALUE])  # type: ignore[arg-type]
+        ev = tape[e][VALUE]
+        if raw_obis[2:5] == b"\x19\x09\x00" and isinstance(ev, bytes) and len(ev) == 6:
+            value = obis.obis_text(ev)
         w.reading(code, name, value, unit, quantity, e)
 
 
@@ -461,10 +462,9 @@ def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> N
         rid = code if attr == 2 or (cls, attr) in _PLAIN_ID else f"{code}:{attr}"
         if (cls, attr) == (40, 1):
             raw = t[VALUE]
-            value: int | float | str = obis.obis_text(raw) if isinstance(raw, bytes) and len(raw) == 6 \
-                else w.plain_value(e)[0]
+            ln_text = obis.obis_text(raw) if isinstance(raw, bytes) and len(raw) == 6 else w.plain_value(e)[0]
             w.note(e, "push setup logical name (descriptor: class 40 attribute 1)", "OBIS code")
-            w.reading(rid, "Push setup", value, None, None, e)
+            w.reading(rid, "Push setup", ln_text, None, None, e)
             continue
         value, numeric = w.plain_value(e)
         how = ""
