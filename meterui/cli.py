@@ -182,7 +182,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     try:
         for fmt, data in iter_input(stream, args.format, name):
             if decoder is None:
-                decoder = StreamDecoder(key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile)
+                decoder = StreamDecoder(key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile,
+                                        hold_unscaled=True)
             msgs = decoder.feed(data)
             if render is not None:
                 for msg in msgs:

@@ -76,10 +76,13 @@ class StreamDecoder:
     """Decode a byte stream from a meter port or a capture file into messages."""
 
     def __init__(self, key: bytes | None = None, auth_key: bytes | None = None, fmt: str = "auto",
-                 invert_deviation: bool = False, profile: MeterProfile | None = None) -> None:
+                 invert_deviation: bool = False, profile: MeterProfile | None = None,
+                 hold_unscaled: bool = False) -> None:
         if fmt not in ("auto", "raw", "skstack"):
             raise ValueError(f"unknown stream format {fmt!r}")
         self.options = DecodeOptions(key, auth_key, invert_deviation, profile)
+        self.hold_unscaled = hold_unscaled
+        """Files: B-route energies that arrive before D3/E1 are held and scaled (SkstackDecoder)."""
         self.fmt = fmt
         self.stats = DecoderStats()
         self._framer = LinkFramer()
@@ -170,7 +173,7 @@ class StreamDecoder:
         if self._sk is None:
             from meterui.protocol.skstack import SkstackDecoder
 
-            self._sk = SkstackDecoder()
+            self._sk = SkstackDecoder(hold_unscaled=self.hold_unscaled)
         return self._sk
 
     def _number(self, out: list[Message]) -> list[Message]:

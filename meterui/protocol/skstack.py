@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from meterui.protocol.echonet import EchonetState, decode_edata
 from meterui.protocol.errors import DecodeError, LineError, MeterError
-from meterui.protocol.message import Message
+from meterui.protocol.message import Message, Reading
 from meterui.protocol.spans import Node, leaf
 
 CR, LF, SPACE = 0x0D, 0x0A, 0x20
@@ -168,6 +168,36 @@ _MIDDLE_LAYOUTS: dict[int, tuple[tuple[str, str], ...]] = {
 }
 
 
+MAX_HELD = 10000
+"""At most this many messages are held back waiting for a meter's D3/E1 (then they go out unscaled)."""
+_CUMULATIVE = frozenset({"E0", "E3", "EA", "EB", "E2", "E4"})
+
+
+def _unscaled(r: Reading) -> bool:
+    return (r.unit is None and r.id[:2] in _CUMULATIVE and isinstance(r.value, int)
+            and not r.id.endswith((".time", ".day")))
+
+
+def unscaled_energy(msg: Message) -> bool:
+    """Does the message carry a cumulative energy still as a raw count (D3/E1 not seen yet)?"""
+    return any(_unscaled(r) for r in msg.readings)
+
+
+def rescale_energy(msg: Message, state: EchonetState) -> None:
+    """Scale the raw cumulative counts of ``msg`` with the meter's now known D3/E1 (values and tree notes)."""
+    for r in msg.readings:
+        if _unscaled(r):
+            raw = int(r.value)
+            scaled = state.scale(raw)
+            if scaled is None:
+                continue
+            r.value, r.unit = scaled, "kWh"
+            node = r.node
+            if node is not None:
+                node.value = scaled
+                node.note = f"{raw} {state.describe()} = {scaled} kWh (D3/E1 arrived later in the file)"
+
+
 def _is_hex4(tok: bytes) -> bool:
     return len(tok) == 4 and not tok.translate(None, _HEX_DIGITS)
 
@@ -180,7 +210,11 @@ class SkstackDecoder:
     ``strict=True`` an internal bug raises instead of becoming an error message (for tests).
     """
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(self, *, strict: bool = False, hold_unscaled: bool = False) -> None:
+        self.hold_unscaled = hold_unscaled
+        """For files: hold back messages whose cumulative energy arrived before the meter's D3/E1, and
+        scale them once D3/E1 arrive (or release them unscaled at :meth:`flush`); order is kept."""
+        self._held: list[Message] = []
         self.events: deque[SkEvent] = deque(maxlen=MAX_EVENTS)
         self.lines_seen = 0
         self.states: dict[str, EchonetState] = {}
@@ -195,11 +229,34 @@ class SkstackDecoder:
         """Add bytes; return the messages of every ERXUDP line completed by them. Never raises."""
         self._buf += data
         self._received = received
-        return self._run(final=False)
+        out = self._run(final=False)
+        return self._hold(out, final=False) if self.hold_unscaled else out
 
     def flush(self) -> list[Message]:
         """End of stream: parse what is left (an incomplete ERXUDP line becomes a LineError message)."""
-        return self._run(final=True)
+        out = self._run(final=True)
+        return self._hold(out, final=True) if self.hold_unscaled else out
+
+    def _hold(self, out: list[Message], final: bool) -> list[Message]:
+        """Keep messages with unscaled energy (and every later one, to keep order) until their meter's
+        D3/E1 are known; then scale them (meter-lists.md: B-route energies in kWh as soon as D3 and E1 are
+        known, in files too)."""
+        held = self._held
+        held.extend(out)
+        released: list[Message] = []
+        while held:
+            msg = held[0]
+            state = self._state_of(msg)
+            if unscaled_energy(msg):
+                if state.ready:
+                    rescale_energy(msg, state)
+                elif not final and len(held) < MAX_HELD:
+                    break
+            released.append(held.pop(0))
+        return released
+
+    def _state_of(self, msg: Message) -> EchonetState:
+        return self.states.get(str(msg.meter).upper()) or EchonetState()
 
     # -- internals -------------------------------------------------------------------------------
     def _run(self, final: bool) -> list[Message]:
