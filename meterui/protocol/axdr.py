@@ -349,7 +349,8 @@ def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
         num = nums.get(tag)
         n_items += 1
         if num is not None:
-            if tag == DOUBLE_LONG_UNSIGNED and top[0] >= 0 and is_swapped_obis(buf, p, end, tape[top[0]], top[1]):
+            if tag == DOUBLE_LONG_UNSIGNED and p + 8 < end and buf[p + 1] == OCTET_STRING and top[0] >= 0 \
+                    and is_swapped_obis(buf, p, end, tape[top[0]], top[1]):
                 # L+G ZMF100 firmware quirk: an OBIS code tagged 06 09 instead of 09 06 (count 1 marks it)
                 append((OCTET_STRING, p, p + 8, bytes(buf[p + 2:p + 8]), 1, n_items))
                 p += 8

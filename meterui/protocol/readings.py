@@ -227,7 +227,9 @@ class _Walker:
                 unit = unit_symbol(tape[tape[c1][NEXT]][VALUE])  # type: ignore[arg-type]
                 if scaler:
                     value = _scaled(value, scaler)  # type: ignore[arg-type]
-                value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
+                extra = ""
+                if self.profile is not None:
+                    value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
                     self.note(si, f"×10^{scaler} {unit_text(tape[tape[c1][NEXT]][VALUE])}",  # type: ignore[arg-type]
                               "scaler-unit")
@@ -237,15 +239,19 @@ class _Walker:
                 if rule is not None:
                     value = _scaled(value, rule[0])  # type: ignore[arg-type]
                     unit = rule[1]
-                value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
+                extra = ""
+                if self.profile is not None:
+                    value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
                     self.note(vi, f"{name}; scaling: list specification ({self.result.list_id}) "
                                   f"×10^{rule[0]} {rule[1] or ''}{extra}" if rule is not None
                               else f"{name}{extra}")
-            else:
+            elif self.profile is not None:
                 value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
                     self.note(vi, f"{name}{extra}")
+            elif notes:
+                self.note(vi, name)
         else:
             value, _ = self.plain_value(vi)
             unit = None
@@ -298,14 +304,12 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
             if descs is not None:
                 _descriptor_push(w, descs, top_elems)
                 return result
-    if body[TAG] == _STRUCT and not any(w.is_item(e) for e in top_elems):
-        n_obis = sum(1 for e in top_elems if w.is_obis(e))
-        if n_obis == 0 or (n_obis == 1 and lists.has_push_setup_head(first_raw)):
-            spec = lists.match_positional([tape[e][TAG] for e in top_elems],  # type: ignore[misc]
-                                          first_raw if first_raw is not None else first_text)
-            if spec is not None:
-                _positional(w, spec, top_elems)
-                return result
+    if body[TAG] == _STRUCT and _maybe_positional(w, top_elems, first_raw):
+        spec = lists.match_positional([tape[e][TAG] for e in top_elems],  # type: ignore[misc]
+                                      first_raw if first_raw is not None else first_text)
+        if spec is not None:
+            _positional(w, spec, top_elems)
+            return result
 
     w.walk(top_elems, "body")
     # Identify the list and the meter type first: the list specification decides unscaled units.
@@ -334,6 +338,19 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
         w.note(e, "no OBIS code in the list")
         w.reading(rid, f"Unlabelled {axdr.TYPE_NAMES.get(tape[e][TAG], 'element')}", value, None, None, e)
     return result
+
+
+def _maybe_positional(w: _Walker, elems: list[int], first_raw: bytes | None) -> bool:
+    """No OBIS codes in the body (or only the IMx50 push-setup name first): a positional candidate."""
+    tape = w.tape
+    for k, e in enumerate(elems):
+        t = tape[e]
+        if t[TAG] == _OCTET and len(t[VALUE]) == 6:  # type: ignore[arg-type]
+            if k or not lists.has_push_setup_head(first_raw):
+                return False
+        elif t[TAG] == _STRUCT and w.is_item(e):
+            return False
+    return True
 
 
 def _positional(w: _Walker, spec: lists.PositionalList, elems: list[int]) -> None:
@@ -432,7 +449,7 @@ def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> N
         msg = (f"the push-object list describes {len(descs)} element(s) but the body has {len(elems)}: "
                "values left unlabelled")
         result.warnings.append(msg)
-        w.walk(elems[1:], "body")
+        w.walk(elems, "body")  # the descriptors themselves yield no readings (``is_descriptor``)
         for rid, e in w.bare:
             value, _ = w.plain_value(e)
             w.note(e, "not matched to a descriptor")
