@@ -72,7 +72,12 @@ def string_bounds(buf: bytes, pos: int, end: int) -> tuple[int, int]:
 
 
 def text_value(raw: bytes, tag: int) -> str:
-    """Strings as text when printable, otherwise uppercase hex (octet-strings, odd visible-strings)."""
+    """Strings as text when printable, otherwise uppercase hex (octet-strings, odd visible-strings).
+    Trailing NUL padding (L+G "RATE1\\0\\0\\0", Embriq serial numbers) is not part of the text."""
+    if raw.endswith(b"\x00"):
+        stripped = raw.rstrip(b"\x00")
+        if stripped and stripped.isascii() and stripped.decode("ascii").isprintable():
+            return stripped.decode("ascii")
     if tag != OCTET_STRING or (raw and raw.isascii() and raw.decode("ascii").isprintable()):
         try:
             text = raw.decode("utf-8" if tag == UTF8_STRING else "ascii")

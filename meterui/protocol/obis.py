@@ -78,6 +78,7 @@ OBIS_TABLE: dict[tuple[int, int, int, int], ObisInfo] = {
     # electricity, identification (NEK list and Kamstrup codes use A = 1)
     (1, 0, 2, 129): ObisInfo("List version identifier", "list_id", None),
     (1, 0, 0, 5): ObisInfo("Meter ID", "meter_id", None),
+    (1, 0, 0, 1): ObisInfo("Meter number", None, None),
     (1, 96, 1, 1): ObisInfo("Meter type", "meter_type", None),
     (1, 0, 2, 0): ObisInfo("Firmware version", None, None),
     # abstract
