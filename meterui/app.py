@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from meterui.config import Config, ConfigError, save_config
@@ -25,6 +26,7 @@ from meterui.model import MeterModel
 from meterui.pipeline import Pipeline, PipelineStats
 from meterui.screens.help import HelpScreen
 from meterui.screens.live import LiveScreen
+from meterui.widgets.playstate import PlayState
 
 if TYPE_CHECKING:
     from meterui.screens.inspector import InspectorScreen
@@ -65,6 +67,10 @@ class MeterApp(App[int]):
         Binding("minus", "slower", "Slower", show=False),
         Binding("q", "quit", "Quit"),
     ]
+
+    play_state: reactive[PlayState] = reactive(PlayState, always_update=False)
+    """What the source is doing (playing, paused, speed, ended); every
+    :class:`~meterui.widgets.playstate.PlayStateView` shows it."""
 
     def __init__(
         self,
@@ -129,6 +135,7 @@ class MeterApp(App[int]):
             return
         self.stats = self.pipeline.stats
         self._run_pipeline(self.pipeline)
+        self._update_play_state()
         self._schedule_refresh()
 
     def _stop_source(self) -> None:
@@ -136,6 +143,7 @@ class MeterApp(App[int]):
             self.pipeline.stop()
         self.workers.cancel_group(self, "source")
         self.pipeline = None
+        self._update_play_state()
 
     @work(thread=True, exclusive=True, group="source", exit_on_error=False)
     def _run_pipeline(self, pipeline: Pipeline) -> None:
@@ -167,16 +175,30 @@ class MeterApp(App[int]):
             self.model.update(event.messages, now=self.now())
             self.frames.add(event.messages)
         self.stats = event.stats
+        self._update_play_state()
         self._schedule_refresh()
 
     @on(SourceFinished)
     def _finished(self, event: SourceFinished) -> None:
         self.stats = event.stats
+        self._update_play_state()
         if event.stats.last_error:
             self.notify(event.stats.last_error, title="Source", severity="error", timeout=8)
         else:
             self.notify("End of the capture.", title="Replay", timeout=4)
         self._schedule_refresh()
+
+    def _update_play_state(self) -> None:
+        """Publish the pipeline's state to every PlayStateView and the footer's Pause/Resume label."""
+        pipeline, stats = self.pipeline, self.stats
+        if pipeline is None:
+            state = PlayState()
+        else:
+            state = PlayState(source="live" if pipeline.live else "replay", paused=pipeline.paused,
+                              speed=pipeline.speed, finished=stats is not None and stats.finished)
+        if state != self.play_state:
+            self.play_state = state
+            self.refresh_bindings()
 
     def now(self) -> float:
         """The time the screens measure ages against: the wall clock live, the recording's clock in replays."""
@@ -216,11 +238,13 @@ class MeterApp(App[int]):
             return
         paused = self.pipeline.toggle_pause()
         self.notify("Paused: press space to resume, n to step." if paused else "Resumed.", timeout=2)
+        self._update_play_state()
         self._schedule_refresh()
 
     def action_next_frame(self) -> None:
         if self.pipeline is not None:
             self.pipeline.step()
+            self._update_play_state()
             self._schedule_refresh()
 
     def action_previous_frame(self) -> None:
@@ -254,6 +278,7 @@ class MeterApp(App[int]):
         new = SPEEDS[max(0, min(len(SPEEDS) - 1, idx + step))]
         self.pipeline.set_speed(new)
         self.notify(f"Replay speed {speed_text(new)}", timeout=2)
+        self._update_play_state()
 
     def action_faster(self) -> None:
         self._set_speed(+1)

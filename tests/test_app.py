@@ -16,11 +16,12 @@ from meterui.screens.inspector import InspectorScreen
 from meterui.screens.live import LiveScreen
 from tests.apputil import QuietApp, StillApp, replay_app, run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+HDLC_FRAMES: list[str] = json.loads((Path(__file__).with_name("data") / "ui_frames.json").read_text())["hdlc"]
+"""Frames copied from the shared test vectors (see the note in tests/data/ui_frames.json)."""
 
 
 def _hex_capture(tmp_path: Path, copies: int = 3) -> tuple[Path, int]:
-    frames = [v["frames_hex"][0] for v in json.loads((VECTORS / "hdlc.json").read_text())]
+    frames = list(HDLC_FRAMES)
     path = tmp_path / "capture.hex"
     path.write_text("# test capture\n" + "\n".join(frames * copies) + "\n")
     return path, len(frames) * copies
