@@ -19,7 +19,8 @@ from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
 from tests.apputil import run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+FRAMES = json.loads((Path(__file__).with_name("data") / "ui_frames.json").read_text())
+"""Frames copied from the shared test vectors (see the note inside the file)."""
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 NARROW = (80, 24)
 WIDE = (120, 40)
@@ -27,11 +28,10 @@ WIDE = (120, 40)
 
 def _messages() -> list[Message]:
     """#0 Kamstrup list 1, #1 the same corrupted (FCS mismatch), #2 Kamstrup list 2, #3 the encrypted M-Bus pair."""
-    frames = [bytes.fromhex(v["frames_hex"][0]) for v in json.loads((VECTORS / "hdlc.json").read_text())]
-    pair = next(v for v in json.loads((VECTORS / "mbus.json").read_text()) if v["id"].endswith("testkey"))
+    frames = [bytes.fromhex(h) for h in FRAMES["hdlc"]]
     bad = bytearray(frames[1])
     bad[40] ^= 0xFF
-    data = frames[0] + bytes(bad) + frames[3] + b"".join(bytes.fromhex(h) for h in pair["frames_hex"])
+    data = frames[0] + bytes(bad) + frames[3] + b"".join(bytes.fromhex(h) for h in FRAMES["mbus_testkey"])
     return decode_bytes(data, KEY)
 
 
