@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,6 +18,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from meterui.config import Config, ConfigError, save_config
@@ -51,22 +53,33 @@ class MeterApp(App[int]):
     CURSOR_BLINK = True
     LIVE_TICK: float | None = 1.0
     """Seconds between age updates on the live screen while the line is quiet (None: never)."""
+    TIMEZONE: tzinfo | None = None
+    """The zone the inspector shows arrival times in; None: the user's local time (tests fix it)."""
     START_DELAY: float | None = 0.05
     """Build the live table and charts and start the source this long after the first paint (start-up
     time on a Pi); None: at once (deterministic, for tests and screenshots)."""
+    # The keys help lists under "Everywhere" are priority bindings: they work whichever widget has focus
+    # (the tree's space, the hex view's arrows…). An Input still gets the characters typed into it, and
+    # on a modal screen (help, a prompt, the wizard) check_action switches them off.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("l", "show_live", "Live"),
-        Binding("i", "show_inspector", "Inspect"),
-        Binding("s", "setup", "Setup"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("space", "toggle_pause", "Pause", key_display="spc"),
-        Binding("n", "next_frame", "Next"),
-        Binding("p", "previous_frame", "Prev"),
-        Binding("g", "goto_frame", "Go to"),
-        Binding("plus,equals_sign", "faster", "Faster", show=False),
-        Binding("minus", "slower", "Slower", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("l", "show_live", "Live", priority=True),
+        Binding("i", "show_inspector", "Inspect", priority=True),
+        Binding("s", "setup", "Setup", priority=True),
+        Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
+        Binding("space", "pause", "Pause", key_display="spc", priority=True),
+        Binding("space", "resume", "Resume", key_display="spc", priority=True),  # one of the two shows
+        Binding("n", "next_frame", "Next", priority=True),
+        Binding("p", "previous_frame", "Prev", priority=True),
+        Binding("g", "goto_frame", "Go to", priority=True),
+        Binding("plus,equals_sign", "faster", "Faster", show=False, priority=True),
+        Binding("minus", "slower", "Slower", show=False, priority=True),
+        Binding("q", "quit", "Quit", priority=True),
     ]
+    GLOBAL_ACTIONS: ClassVar[frozenset[str]] = frozenset({
+        "show_live", "show_inspector", "setup", "help", "pause", "resume", "toggle_pause", "next_frame",
+        "previous_frame", "goto_frame", "faster", "slower", "quit",
+    })
+    """Actions of the global keys: off while a modal screen (help, a prompt, the wizard) is on top."""
 
     play_state: reactive[PlayState] = reactive(PlayState, always_update=False)
     """What the source is doing (playing, paused, speed, ended); every
@@ -109,7 +122,7 @@ class MeterApp(App[int]):
         if self._inspector_screen is None:
             from meterui.screens.inspector import InspectorScreen
 
-            self._inspector_screen = InspectorScreen(self.frames)
+            self._inspector_screen = InspectorScreen(self.frames, timezone=self.TIMEZONE)
             self.install_screen(self._inspector_screen, "inspector")
         return self._inspector_screen
 
@@ -221,17 +234,49 @@ class MeterApp(App[int]):
             screen.sync()
 
     # -- actions -----------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.GLOBAL_ACTIONS and self.screen_stack and self.screen.is_modal:
+            return False
+        if action == "show_live" and self.screen_stack and self.screen is self._live:
+            return False  # already here: leave the footer's room to the other keys
+        if action == "show_inspector" and self.screen_stack and self.screen is self._inspector_screen:
+            return False
+        if action == "pause":
+            return False if self.pipeline is not None and self.pipeline.paused else (
+                None if self.pipeline is None else True)
+        if action == "resume":
+            return self.pipeline is not None and self.pipeline.paused
+        return True
+
+    def _show_screen(self, screen: Screen[Any]) -> None:
+        """Make ``screen`` (the live dashboard or the inspector) the base screen.
+
+        Never pops the last screen: the stack always holds Textual's default screen and one of ours.
+        """
+        if self.screen_stack and self.screen is screen:
+            return
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
     def action_show_live(self) -> None:
-        self.switch_screen("live")
+        self._show_screen(self._live)
         self._schedule_refresh()
 
     def action_show_inspector(self) -> None:
-        self.switch_screen(self._inspector)
+        self._show_screen(self._inspector)
         self._schedule_refresh()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_pause(self) -> None:
+        self.action_toggle_pause()
+
+    def action_resume(self) -> None:
+        self.action_toggle_pause()
 
     def action_toggle_pause(self) -> None:
         if self.pipeline is None:
@@ -242,19 +287,28 @@ class MeterApp(App[int]):
         self._schedule_refresh()
 
     def action_next_frame(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.step()
-            self._update_play_state()
-            self._schedule_refresh()
+        if self._inspector_screen is not None and self.screen is self._inspector_screen:
+            self._inspector_screen.action_step(1)  # the next listed message; at the newest, steps the source
+        else:
+            self.step_source()
+
+    def step_source(self) -> bool:
+        """Let exactly one more message through (pausing first if playing). False without a source."""
+        if self.pipeline is None:
+            return False
+        self.pipeline.step()
+        self._update_play_state()
+        self._schedule_refresh()
+        return True
 
     def action_previous_frame(self) -> None:
         inspector = self._inspector
-        self.switch_screen(inspector)
+        self._show_screen(inspector)
         inspector.action_step(-1)
 
     def action_goto_frame(self) -> None:
         inspector = self._inspector
-        self.switch_screen(inspector)
+        self._show_screen(inspector)
         inspector.action_goto()
 
     def inspect_reading(self, meter: str, reading_id: str) -> None:
@@ -266,7 +320,7 @@ class MeterApp(App[int]):
             return
         number = store.summary(pos).index
         inspector = self._inspector
-        self.switch_screen(inspector)
+        self._show_screen(inspector)
         self.call_after_refresh(inspector.show_reading, number, reading_id)
 
     def _set_speed(self, step: int) -> None:
