@@ -399,3 +399,22 @@ async def test_global_keys_work_whichever_inspector_pane_has_focus(tmp_path: Pat
         await pilot.press("escape")
         await pilot.press("q")
     assert not app.is_running
+
+
+@run_async
+async def test_no_key_sequence_empties_the_screen_stack() -> None:
+    import random
+
+    keys = ["i", "l", "escape", "escape", "question_mark", "f1", "g", "slash", "enter", "p", "n", "N", "G",
+            "f", "F", "tab", "space", "plus", "minus", "up", "down", "right", "1", "s", "x"]
+    rng = random.Random(6)
+    app = StillApp(limit=30)
+    async with app.run_test(size=(80, 24)) as pilot:
+        default = app.screen_stack[0]
+        for step in range(200):
+            key = rng.choice(keys)
+            await pilot.press(key)
+            stack = app.screen_stack
+            assert len(stack) >= 2 and stack[0] is default and app.screen is not default, (step, key)
+            assert isinstance(stack[1], LiveScreen | InspectorScreen), (step, key)
+        assert app.is_running
