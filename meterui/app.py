@@ -241,9 +241,8 @@ class MeterApp(App[int]):
             return False  # already here: leave the footer's room to the other keys
         if action == "show_inspector" and self.screen_stack and self.screen is self._inspector_screen:
             return False
-        if action == "pause":
-            return False if self.pipeline is not None and self.pipeline.paused else (
-                None if self.pipeline is None else True)
+        if action == "pause":  # enabled without a source too: space must not fall through to the tree
+            return not (self.pipeline is not None and self.pipeline.paused)
         if action == "resume":
             return self.pipeline is not None and self.pipeline.paused
         return True
@@ -280,6 +279,7 @@ class MeterApp(App[int]):
 
     def action_toggle_pause(self) -> None:
         if self.pipeline is None:
+            self.notify("No source to pause: press s to choose the meter's port.", timeout=3)
             return
         paused = self.pipeline.toggle_pause()
         self.notify("Paused: press space to resume, n to step." if paused else "Resumed.", timeout=2)
