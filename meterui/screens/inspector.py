@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.content import Content
 from textual.coordinate import Coordinate
+from textual.css.scalar import Scalar
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
 
@@ -196,11 +197,13 @@ class InspectorScreen(Screen[None]):
         hexview = self.hexview
         width = self.size.width
         if width < _WIDE:
-            hexview.styles.width = "1fr"
-            return
-        budget = width - _TREE_MIN
-        fits = [hexview.width_for(n, a) + _HEX_CHROME for n, a in _HEX_LAYOUTS]
-        hexview.styles.width = next((w for w in fits if w <= budget), fits[-1])
+            wanted = Scalar.parse("1fr")
+        else:
+            budget = width - _TREE_MIN
+            fits = [hexview.width_for(n, a) + _HEX_CHROME for n, a in _HEX_LAYOUTS]
+            wanted = Scalar.parse(str(next((w for w in fits if w <= budget), fits[-1])))
+        if hexview.styles.width != wanted:
+            hexview.styles.width = wanted
 
     @property
     def table(self) -> DataTable[str | Text]:
@@ -361,6 +364,7 @@ class InspectorScreen(Screen[None]):
         tree.show_message(msg)
         hexview.show_message(msg, error_spans(msg))
         tree.border_title = f"decode tree · #{number}"
+        self._fit_panes()  # a long message has wider offsets
         if self.search_text and number in self._hits:
             self._show_hit(msg, self.search_text)
         elif msg.error is not None:
