@@ -16,6 +16,7 @@ from meterui.preload import decode_capture
 from meterui.screens.help import HelpScreen
 from meterui.screens.inspector import InspectorScreen, PromptScreen
 from meterui.screens.live import LiveScreen
+from meterui.screens.setup import SetupWizard
 from meterui.widgets.playstate import PlayStateView
 from tests.apputil import QuietApp, StillApp, replay_app, run_async
 
@@ -384,6 +385,20 @@ async def test_global_keys_work_whichever_inspector_pane_has_focus(tmp_path: Pat
             assert isinstance(app.screen, PromptScreen), pane
             await pilot.press("escape")
             assert app.screen is screen
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen), pane
+            await pilot.press("escape")
+            selected = screen.selected
+            await pilot.press("p")
+            assert screen.selected is not None and selected is not None and screen.selected < selected, pane
+            await pilot.press("n")
+            assert screen.selected == selected, pane
+            await pilot.press("i")
+            assert app.screen is screen and app.focused is screen.query_one(pane)
+            await pilot.press("s")
+            assert isinstance(app.screen, SetupWizard), pane
+            await pilot.press("escape")
+            await _wait_for(pilot, lambda s=screen: app.screen is s)
             hexview = screen.hexview
             cursor = hexview.cursor
             await pilot.press("l")
