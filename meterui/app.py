@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from meterui.config import Config, ConfigError, save_config
@@ -25,6 +28,7 @@ from meterui.model import MeterModel
 from meterui.pipeline import Pipeline, PipelineStats
 from meterui.screens.help import HelpScreen
 from meterui.screens.live import LiveScreen
+from meterui.widgets.playstate import PlayState
 
 if TYPE_CHECKING:
     from meterui.screens.inspector import InspectorScreen
@@ -49,22 +53,37 @@ class MeterApp(App[int]):
     CURSOR_BLINK = True
     LIVE_TICK: float | None = 1.0
     """Seconds between age updates on the live screen while the line is quiet (None: never)."""
+    TIMEZONE: tzinfo | None = None
+    """The zone the inspector shows arrival times in; None: the user's local time (tests fix it)."""
     START_DELAY: float | None = 0.05
     """Build the live table and charts and start the source this long after the first paint (start-up
     time on a Pi); None: at once (deterministic, for tests and screenshots)."""
+    # The keys help lists under "Everywhere" are priority bindings: they work whichever widget has focus
+    # (the tree's space, the hex view's arrows…). An Input still gets the characters typed into it, and
+    # on a modal screen (help, a prompt, the wizard) check_action switches them off.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("l", "show_live", "Live"),
-        Binding("i", "show_inspector", "Inspect"),
-        Binding("s", "setup", "Setup"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("space", "toggle_pause", "Pause", key_display="spc"),
-        Binding("n", "next_frame", "Next"),
-        Binding("p", "previous_frame", "Prev"),
-        Binding("g", "goto_frame", "Go to"),
-        Binding("plus,equals_sign", "faster", "Faster", show=False),
-        Binding("minus", "slower", "Slower", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("l", "show_live", "Live", priority=True),
+        Binding("i", "show_inspector", "Inspect", priority=True),
+        Binding("s", "setup", "Setup", priority=True),
+        Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
+        Binding("space", "pause", "Pause", key_display="spc", priority=True),
+        Binding("space", "resume", "Resume", key_display="spc", priority=True),  # one of the two shows
+        Binding("n", "next_frame", "Next", priority=True),
+        Binding("p", "previous_frame", "Prev", priority=True),
+        Binding("g", "goto_frame", "Go to", priority=True),
+        Binding("plus,equals_sign", "faster", "Faster", show=False, priority=True),
+        Binding("minus", "slower", "Slower", show=False, priority=True),
+        Binding("q", "quit", "Quit", priority=True),
     ]
+    GLOBAL_ACTIONS: ClassVar[frozenset[str]] = frozenset({
+        "show_live", "show_inspector", "setup", "help", "pause", "resume", "toggle_pause", "next_frame",
+        "previous_frame", "goto_frame", "faster", "slower", "quit",
+    })
+    """Actions of the global keys: off while a modal screen (help, a prompt, the wizard) is on top."""
+
+    play_state: reactive[PlayState] = reactive(PlayState, always_update=False)
+    """What the source is doing (playing, paused, speed, ended); every
+    :class:`~meterui.widgets.playstate.PlayStateView` shows it."""
 
     def __init__(
         self,
@@ -103,7 +122,7 @@ class MeterApp(App[int]):
         if self._inspector_screen is None:
             from meterui.screens.inspector import InspectorScreen
 
-            self._inspector_screen = InspectorScreen(self.frames)
+            self._inspector_screen = InspectorScreen(self.frames, timezone=self.TIMEZONE)
             self.install_screen(self._inspector_screen, "inspector")
         return self._inspector_screen
 
@@ -129,6 +148,7 @@ class MeterApp(App[int]):
             return
         self.stats = self.pipeline.stats
         self._run_pipeline(self.pipeline)
+        self._update_play_state()
         self._schedule_refresh()
 
     def _stop_source(self) -> None:
@@ -136,6 +156,7 @@ class MeterApp(App[int]):
             self.pipeline.stop()
         self.workers.cancel_group(self, "source")
         self.pipeline = None
+        self._update_play_state()
 
     @work(thread=True, exclusive=True, group="source", exit_on_error=False)
     def _run_pipeline(self, pipeline: Pipeline) -> None:
@@ -167,16 +188,30 @@ class MeterApp(App[int]):
             self.model.update(event.messages, now=self.now())
             self.frames.add(event.messages)
         self.stats = event.stats
+        self._update_play_state()
         self._schedule_refresh()
 
     @on(SourceFinished)
     def _finished(self, event: SourceFinished) -> None:
         self.stats = event.stats
+        self._update_play_state()
         if event.stats.last_error:
             self.notify(event.stats.last_error, title="Source", severity="error", timeout=8)
         else:
             self.notify("End of the capture.", title="Replay", timeout=4)
         self._schedule_refresh()
+
+    def _update_play_state(self) -> None:
+        """Publish the pipeline's state to every PlayStateView and the footer's Pause/Resume label."""
+        pipeline, stats = self.pipeline, self.stats
+        if pipeline is None:
+            state = PlayState()
+        else:
+            state = PlayState(source="live" if pipeline.live else "replay", paused=pipeline.paused,
+                              speed=pipeline.speed, finished=stats is not None and stats.finished)
+        if state != self.play_state:
+            self.play_state = state
+            self.refresh_bindings()
 
     def now(self) -> float:
         """The time the screens measure ages against: the wall clock live, the recording's clock in replays."""
@@ -199,38 +234,81 @@ class MeterApp(App[int]):
             screen.sync()
 
     # -- actions -----------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.GLOBAL_ACTIONS and self.screen_stack and self.screen.is_modal:
+            return False
+        if action == "show_live" and self.screen_stack and self.screen is self._live:
+            return False  # already here: leave the footer's room to the other keys
+        if action == "show_inspector" and self.screen_stack and self.screen is self._inspector_screen:
+            return False
+        if action == "pause":  # enabled without a source too: space must not fall through to the tree
+            return not (self.pipeline is not None and self.pipeline.paused)
+        if action == "resume":
+            return self.pipeline is not None and self.pipeline.paused
+        return True
+
+    def _show_screen(self, screen: Screen[Any]) -> None:
+        """Make ``screen`` (the live dashboard or the inspector) the base screen.
+
+        Never pops the last screen: the stack always holds Textual's default screen and one of ours.
+        """
+        if self.screen_stack and self.screen is screen:
+            return
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
     def action_show_live(self) -> None:
-        self.switch_screen("live")
+        self._show_screen(self._live)
         self._schedule_refresh()
 
     def action_show_inspector(self) -> None:
-        self.switch_screen(self._inspector)
+        self._show_screen(self._inspector)
         self._schedule_refresh()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_pause(self) -> None:
+        self.action_toggle_pause()
+
+    def action_resume(self) -> None:
+        self.action_toggle_pause()
+
     def action_toggle_pause(self) -> None:
         if self.pipeline is None:
+            self.notify("No source to pause: press s to choose the meter's port.", timeout=3)
             return
         paused = self.pipeline.toggle_pause()
         self.notify("Paused: press space to resume, n to step." if paused else "Resumed.", timeout=2)
+        self._update_play_state()
         self._schedule_refresh()
 
     def action_next_frame(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.step()
-            self._schedule_refresh()
+        if self._inspector_screen is not None and self.screen is self._inspector_screen:
+            self._inspector_screen.action_step(1)  # the next listed message; at the newest, steps the source
+        else:
+            self.step_source()
+
+    def step_source(self) -> bool:
+        """Let exactly one more message through (pausing first if playing). False without a source."""
+        if self.pipeline is None:
+            return False
+        self.pipeline.step()
+        self._update_play_state()
+        self._schedule_refresh()
+        return True
 
     def action_previous_frame(self) -> None:
         inspector = self._inspector
-        self.switch_screen(inspector)
+        self._show_screen(inspector)
         inspector.action_step(-1)
 
     def action_goto_frame(self) -> None:
         inspector = self._inspector
-        self.switch_screen(inspector)
+        self._show_screen(inspector)
         inspector.action_goto()
 
     def inspect_reading(self, meter: str, reading_id: str) -> None:
@@ -242,7 +320,7 @@ class MeterApp(App[int]):
             return
         number = store.summary(pos).index
         inspector = self._inspector
-        self.switch_screen(inspector)
+        self._show_screen(inspector)
         self.call_after_refresh(inspector.show_reading, number, reading_id)
 
     def _set_speed(self, step: int) -> None:
@@ -254,6 +332,7 @@ class MeterApp(App[int]):
         new = SPEEDS[max(0, min(len(SPEEDS) - 1, idx + step))]
         self.pipeline.set_speed(new)
         self.notify(f"Replay speed {speed_text(new)}", timeout=2)
+        self._update_play_state()
 
     def action_faster(self) -> None:
         self._set_speed(+1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Coroutine
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ class StillApp(MeterApp):
     CURSOR_BLINK = False
     LIVE_TICK = None
     START_DELAY = None
+    TIMEZONE = UTC  # times on screen do not depend on the machine's time zone
 
     def __init__(self, limit: int = 120, start: str = "live") -> None:
         messages, stats = decode_capture(demo_capture_path(), DEMO_KEY, limit=limit)

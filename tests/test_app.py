@@ -7,20 +7,25 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
+from meterui.app import MeterApp
 from meterui.config import Config, load_config
 from meterui.launch import DEMO_KEY, demo_capture_path
 from meterui.preload import decode_capture
 from meterui.screens.help import HelpScreen
-from meterui.screens.inspector import InspectorScreen
+from meterui.screens.inspector import InspectorScreen, PromptScreen
 from meterui.screens.live import LiveScreen
+from meterui.screens.setup import SetupWizard
+from meterui.widgets.playstate import PlayStateView
 from tests.apputil import QuietApp, StillApp, replay_app, run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+HDLC_FRAMES: list[str] = json.loads((Path(__file__).with_name("data") / "ui_frames.json").read_text())["hdlc"]
+"""Frames copied from the shared test vectors (see the note in tests/data/ui_frames.json)."""
 
 
 def _hex_capture(tmp_path: Path, copies: int = 3) -> tuple[Path, int]:
-    frames = [v["frames_hex"][0] for v in json.loads((VECTORS / "hdlc.json").read_text())]
+    frames = list(HDLC_FRAMES)
     path = tmp_path / "capture.hex"
     path.write_text("# test capture\n" + "\n".join(frames * copies) + "\n")
     return path, len(frames) * copies
@@ -76,8 +81,8 @@ async def test_screen_keys_switch_and_help_closes(tmp_path: Path) -> None:
         assert isinstance(app.screen, LiveScreen)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = app.screen.query_one("#help-text").render()
-        assert "space" in str(text) and "inspector" in str(text)
+        text = "\n".join(_help_lines(app.screen))
+        assert "space" in text and "inspector" in text
         await pilot.press("escape")
         assert isinstance(app.screen, LiveScreen)
 
@@ -215,3 +220,230 @@ def test_bundled_demo_capture_is_what_the_generator_makes(tmp_path: Path) -> Non
     subprocess.run([sys.executable, str(root / "scripts" / "make_demo.py"), str(out)], check=True,
                    capture_output=True, timeout=120)
     assert out.read_bytes() == demo_capture_path().read_bytes()
+
+
+# -- issue #6 part A: screen stack, n in the inspector, play state, global keys, help ----------------
+def _help_lines(screen: object) -> list[str]:
+    """The help text as drawn (every line of the Static, scrolled or not)."""
+    from textual.geometry import Region
+
+    assert isinstance(screen, HelpScreen)
+    static = screen.query_one("#help-text")
+    strips = static.render_lines(Region(0, 0, static.size.width, static.size.height))
+    return ["".join(seg.text for seg in strip) for strip in strips]
+
+
+@run_async
+async def test_help_at_80x24_keeps_its_indent_its_scrollbar_apart_and_says_how_to_close() -> None:
+    from textual.containers import VerticalScroll
+
+    from meterui.screens.help import CLOSE_HINT, SECTIONS
+
+    app = StillApp(limit=10)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        lines = _help_lines(screen)
+        scroll = screen.query_one(VerticalScroll)
+        assert scroll.border_subtitle == CLOSE_HINT and "esc" in CLOSE_HINT
+        # descriptions start in one column, and their wrapped lines start there too
+        first_key = next(line for line in lines if line.startswith("  l "))
+        column = first_key.index("live dashboard")
+        continued = 0
+        for line in lines:
+            stripped = line.rstrip()
+            if not stripped or any(stripped.strip() == title for title, _ in SECTIONS):
+                continue
+            indent = len(line) - len(line.lstrip())
+            assert indent in (0, 2, column), repr(line)  # a title, a key, or a description's column
+            continued += indent == column
+        assert continued >= 3  # at 80 columns some descriptions wrap, under their first line
+        # the scrollbar has its own column, right of the text
+        assert scroll.show_vertical_scrollbar
+        text_right = screen.query_one("#help-text").content_region.right
+        bar = scroll.vertical_scrollbar.region
+        assert bar.width >= 1 and text_right < bar.x  # a blank column between the text and the bar
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def _inspector(app: MeterApp) -> InspectorScreen:
+    screen = app.screen
+    assert isinstance(screen, InspectorScreen)
+    return screen
+
+
+@run_async
+async def test_escape_in_the_inspector_goes_back_and_never_empties_the_stack() -> None:
+    app = StillApp(limit=40)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        assert isinstance(app.screen, InspectorScreen)
+        await pilot.press("escape")  # used to pop the inspector and leave a blank default screen
+        assert isinstance(app.screen, LiveScreen) and len(app.screen_stack) == 2
+        await pilot.press("escape", "l", "i", "escape", "escape", "i")
+        assert isinstance(app.screen, InspectorScreen) and len(app.screen_stack) == 2
+        # a search without a match, its warning dismissed with escape
+        await pilot.press("slash")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"EEDDCCBBAA998877", "enter")
+        assert isinstance(app.screen, InspectorScreen)
+        assert "no match" in " ".join(str(n.message) for n in app._notifications)
+        await pilot.press("escape")
+        assert isinstance(app.screen, LiveScreen)
+        await pilot.press("l", "i", "l")  # used to end in IndexError: pop from empty list
+        assert isinstance(app.screen, LiveScreen) and len(app.screen_stack) == 2 and app.is_running
+
+
+@run_async
+async def test_escape_when_the_app_started_in_the_inspector() -> None:
+    app = StillApp(limit=20, start="inspector")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, InspectorScreen)
+        await pilot.press("escape", "l", "escape")
+        assert isinstance(app.screen, LiveScreen) and len(app.screen_stack) == 2
+
+
+@run_async
+async def test_n_in_the_inspector_on_the_newest_message_steps_the_replay(tmp_path: Path) -> None:
+    path, _ = _hex_capture(tmp_path, copies=20)
+    app = replay_app(path, speed=1.0, cadence=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait_for(pilot, lambda: len(app.frames) >= 1)
+        await pilot.press("i", "space")
+        await _wait_for(pilot, lambda: app.pipeline is not None and app.pipeline.paused)
+        screen = _inspector(app)
+        await _wait_for(pilot, lambda: screen.selected == app.frames.added - 1)  # on the newest
+        before = app.frames.added
+        await pilot.press("n")
+        await _wait_for(pilot, lambda: app.frames.added == before + 1)
+        await _wait_for(pilot, lambda: screen.selected == before)  # the new message is selected
+        assert app.pipeline is not None and app.pipeline.paused
+        await pilot.press("n")
+        await _wait_for(pilot, lambda: app.frames.added == before + 2 and screen.selected == before + 1)
+        # away from the newest, n moves in the list and does not step the source
+        await pilot.press("p", "p", "n")
+        assert screen.selected == before and app.frames.added == before + 2
+
+
+@run_async
+async def test_play_state_shows_at_once_on_the_inspector_and_in_the_footer(tmp_path: Path) -> None:
+    path, _ = _hex_capture(tmp_path, copies=20)
+    app = replay_app(path, speed=1.0, cadence=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait_for(pilot, lambda: len(app.frames) >= 1)
+        await pilot.press("i")
+        screen = _inspector(app)
+        view = screen.query_one(PlayStateView)
+        await _wait_for(pilot, lambda: "playing" in view.text)
+        assert "×1" in view.text and "following newest" in view.text
+        assert screen.active_bindings["space"].binding.description == "Pause"
+        await pilot.press("space")  # no waiting: the state shows before the next frame
+        assert "paused" in view.text and "playing" not in view.text
+        assert screen.active_bindings["space"].binding.description == "Resume"
+        assert "paused" in str(view.render())
+        await pilot.press("plus")
+        assert "×10" in view.text
+        await pilot.press("p")  # an older message: no longer following
+        assert "browsing" in view.text
+        await pilot.press("space")
+        assert "playing" in view.text and screen.active_bindings["space"].binding.description == "Pause"
+
+
+@run_async
+async def test_global_keys_work_whichever_inspector_pane_has_focus(tmp_path: Path) -> None:
+    path, _ = _hex_capture(tmp_path, copies=2)
+    app = replay_app(path)  # at full speed: it is over at once, so no new message redraws the tree meanwhile
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait_for(pilot, lambda: app.stats is not None and app.stats.finished)
+        for pane in ("#frames", "#tree", "#hex"):
+            await pilot.press("i")
+            screen = _inspector(app)
+            screen.query_one(pane).focus()
+            await pilot.pause()
+            assert app.focused is screen.query_one(pane)
+            pipeline = app.pipeline
+            assert pipeline is not None
+            paused = pipeline.paused
+            tree_lines = screen.frame_tree.last_line
+            await pilot.press("space")
+            assert pipeline.paused is not paused, pane
+            assert screen.frame_tree.last_line == tree_lines  # the tree did not collapse
+            await pilot.press("space")
+            assert pipeline.paused is paused, pane
+            speed = pipeline.speed
+            await pilot.press("minus")
+            assert pipeline.speed < speed, pane
+            await pilot.press("plus")
+            assert pipeline.speed == speed, pane
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen), pane
+            await pilot.press("escape")
+            assert app.screen is screen and app.focused is screen.query_one(pane)
+            await pilot.press("g")
+            assert isinstance(app.screen, PromptScreen), pane
+            await pilot.press("escape")
+            assert app.screen is screen
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen), pane
+            await pilot.press("escape")
+            selected = screen.selected
+            await pilot.press("p")
+            assert screen.selected is not None and selected is not None and screen.selected < selected, pane
+            await pilot.press("n")
+            assert screen.selected == selected, pane
+            await pilot.press("i")
+            assert app.screen is screen and app.focused is screen.query_one(pane)
+            await pilot.press("s")
+            assert isinstance(app.screen, SetupWizard), pane
+            await pilot.press("escape")
+            await _wait_for(pilot, lambda s=screen: app.screen is s)
+            hexview = screen.hexview
+            cursor = hexview.cursor
+            await pilot.press("l")
+            assert isinstance(app.screen, LiveScreen), pane
+            assert hexview.cursor == cursor  # the hex cursor did not move
+        # the keys stay letters inside a text field
+        await pilot.press("i", "slash")
+        prompt = app.screen
+        assert isinstance(prompt, PromptScreen)
+        await pilot.press("l", "s", "space", "q", "n")
+        assert prompt.query_one(Input).value == "ls qn"
+        assert app.screen is prompt and app.is_running
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert not app.is_running
+
+
+@run_async
+async def test_no_key_sequence_empties_the_screen_stack() -> None:
+    import random
+
+    keys = ["i", "l", "escape", "escape", "question_mark", "f1", "g", "slash", "enter", "p", "n", "N", "G",
+            "f", "F", "tab", "space", "plus", "minus", "up", "down", "right", "1", "s", "x"]
+    rng = random.Random(6)
+    app = StillApp(limit=30)
+    async with app.run_test(size=(80, 24)) as pilot:
+        default = app.screen_stack[0]
+        for step in range(200):
+            key = rng.choice(keys)
+            await pilot.press(key)
+            stack = app.screen_stack
+            assert len(stack) >= 2 and stack[0] is default and app.screen is not default, (step, key)
+            assert isinstance(stack[1], LiveScreen | InspectorScreen), (step, key)
+        assert app.is_running
+
+
+@run_async
+async def test_space_without_a_source_still_belongs_to_the_app() -> None:
+    app = StillApp(limit=10, start="inspector")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = _inspector(app)
+        tree = screen.frame_tree
+        tree.focus()
+        await pilot.pause()
+        lines = tree.last_line
+        await pilot.press("space")
+        assert tree.last_line == lines  # not collapsed by the tree's own space binding
+        assert any("No source" in str(n.message) for n in app._notifications)

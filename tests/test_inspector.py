@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC
 from pathlib import Path
 
 from textual.app import App
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input
 
-from meterui.framestore import FrameStore
+from meterui.framestore import FrameStore, error_spans, find_in_message
 from meterui.protocol.decoder import decode_bytes
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Span
@@ -19,7 +21,8 @@ from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
 from tests.apputil import run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+FRAMES = json.loads((Path(__file__).with_name("data") / "ui_frames.json").read_text())
+"""Frames copied from the shared test vectors (see the note inside the file)."""
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 NARROW = (80, 24)
 WIDE = (120, 40)
@@ -27,11 +30,10 @@ WIDE = (120, 40)
 
 def _messages() -> list[Message]:
     """#0 Kamstrup list 1, #1 the same corrupted (FCS mismatch), #2 Kamstrup list 2, #3 the encrypted M-Bus pair."""
-    frames = [bytes.fromhex(v["frames_hex"][0]) for v in json.loads((VECTORS / "hdlc.json").read_text())]
-    pair = next(v for v in json.loads((VECTORS / "mbus.json").read_text()) if v["id"].endswith("testkey"))
+    frames = [bytes.fromhex(h) for h in FRAMES["hdlc"]]
     bad = bytearray(frames[1])
     bad[40] ^= 0xFF
-    data = frames[0] + bytes(bad) + frames[3] + b"".join(bytes.fromhex(h) for h in pair["frames_hex"])
+    data = frames[0] + bytes(bad) + frames[3] + b"".join(bytes.fromhex(h) for h in FRAMES["mbus_testkey"])
     return decode_bytes(data, KEY)
 
 
@@ -47,7 +49,7 @@ class HostApp(App[None]):
             self.frames.add(_messages())
 
     def on_mount(self) -> None:
-        self.push_screen(InspectorScreen())
+        self.push_screen(InspectorScreen(timezone=UTC))  # times on screen independent of the machine
 
 
 _sync = run_async  # shared with the other pilot tests (tests/apputil.py)
@@ -102,7 +104,7 @@ async def test_hex_to_tree() -> None:
         msg = screen.message
         assert msg is not None
         hexview.focus()
-        await pilot.press("right", "right", "l", "j")  # offset 3, then one row (16 bytes) down
+        await pilot.press("right", "right", "right", "j")  # offset 3, then one row (16 bytes) down
         await pilot.pause()
         assert hexview.cursor == ("frame1", 19)
         node = tree.cursor_node
@@ -289,29 +291,41 @@ async def test_failed_frame_shows_layer_and_bytes() -> None:
         assert hexview.selected_span == Span("frame", 225, 227)
 
 
-def test_big_buffer_renders_fast() -> None:
-    """Only visible lines are rendered: a 2 KB buffer is as quick as a small one."""
+def test_big_buffer_renders_only_the_visible_rows() -> None:
+    """Only visible lines are rendered: a 2 KB buffer costs what a small one does (speed: bench/)."""
     from meterui.protocol import encode
 
     info = encode.LLC + encode.data_notification(encode.octets(bytes(range(256)) * 7))
     msg = decode_bytes(encode.hdlc_frame(info))[0]
     assert len(msg.buffers["frame"]) > 1800
+    rendered: list[int] = []
+
+    class Counting(HexView):
+        def _row_segments(self, line, base):  # type: ignore[no-untyped-def]
+            rendered.append(line.start)
+            return super()._row_segments(line, base)
 
     class One(App[None]):
         def compose(self):  # type: ignore[no-untyped-def]
-            yield HexView()
+            yield Counting()
 
-    async def run() -> float:
+    async def run() -> None:
         async with One().run_test(size=NARROW) as pilot:
             hexview = pilot.app.query_one(HexView)
-            start = time.perf_counter()
             hexview.show_message(msg)
             await pilot.pause()
+            height = hexview.scrollable_content_region.height
+            assert rendered and len(set(rendered)) <= height  # the first screen only, of 115+ rows
+            assert max(rendered) < height * hexview.bytes_per_row
+            hexview.focus()
             for _ in range(20):
                 await pilot.press("pagedown")
-            return time.perf_counter() - start
+            await pilot.pause()
+            assert hexview.cursor is not None
+            line = hexview.line_of(*hexview.cursor)
+            assert line is not None and line >= height and line in _visible_lines(hexview)  # paged, and in view
 
-    assert asyncio.run(run()) < 5.0
+    asyncio.run(run())
 
 
 # -- snapshots ------------------------------------------------------------------------------------
@@ -365,3 +379,106 @@ def test_list_is_a_window_over_a_big_store(monkeypatch) -> None:  # type: ignore
             assert screen.selected == 12 and screen.following
 
     asyncio.run(run())
+
+
+# -- issue #6 part A: search hits, faulty bytes in view, pane widths, time zones -----------------
+def _visible_lines(hexview: HexView) -> range:
+    top = hexview.scroll_offset.y
+    return range(top, top + hexview.scrollable_content_region.height)
+
+
+@_sync
+async def test_hex_search_selects_the_matched_bytes_not_the_whole_field() -> None:
+    msg = _messages()[3]  # the decrypted M-Bus message (#3)
+    # three bytes from the middle of a longer field, found first there in this message
+    leaf = next(n for n in msg.root.leaves() if n.end - n.start >= 6
+                and isinstance(find_in_message(msg, msg.buffers[n.buffer][n.start + 1:n.start + 4].hex()), Span)
+                and find_in_message(msg, msg.buffers[n.buffer][n.start + 1:n.start + 4].hex())
+                == Span(n.buffer, n.start + 1, n.start + 4))
+    needle = msg.buffers[leaf.buffer][leaf.start + 1:leaf.start + 4].hex(" ")
+    app = HostApp()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        screen, tree, hexview = _parts(app)
+        assert screen.selected == 3
+        await pilot.press("slash", *needle, "enter")
+        await pilot.pause()
+        await pilot.pause()
+        hit = Span(leaf.buffer, leaf.start + 1, leaf.start + 4)
+        assert screen.selected == 3 and hexview.marks == [hit]
+        assert hexview.selected_span == hit  # the matched bytes, not the whole field
+        node = tree.cursor_node
+        shown = screen.message
+        assert shown is not None and node is not None
+        assert node.data is shown.root.deepest_at(leaf.buffer, leaf.start + 1)
+        assert node.data is not None and node.data.span == leaf.span
+        # moving in the tree afterwards selects whole fields again
+        tree.focus()
+        await pilot.press("up")
+        await pilot.pause()
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        assert hexview.selected_span == tree.cursor_node.data.span
+
+
+@_sync
+async def test_a_failed_frame_opens_scrolled_to_its_faulty_bytes() -> None:
+    for size in (WIDE, NARROW):
+        store = FrameStore(KEY)
+        store.add(_messages()[1:2])  # the FCS mismatch: its faulty bytes are the last two of 229
+        app = HostApp(store)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            screen, _, hexview = _parts(app)
+            msg = screen.message
+            assert msg is not None and msg.error is not None
+            fault = error_spans(msg)[0]
+            assert fault.start > 200
+            line = hexview.line_of(fault.buffer, fault.start)
+            assert line is not None and line in _visible_lines(hexview), size
+
+
+@_sync
+async def test_pane_widths_fit_their_content() -> None:
+    app = HostApp()
+    for size, per_row in (((120, 40), 8), ((160, 45), 16), ((80, 24), 16)):
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            _, tree, hexview = _parts(app)
+            assert hexview.bytes_per_row == per_row and hexview.shows_ascii, size
+            if size[0] >= 120:  # side by side: no empty columns in the hex pane, the tree has the rest
+                empty = hexview.scrollable_content_region.width - hexview.virtual_size.width
+                assert 0 <= empty <= 1, (size, empty)
+                assert tree.region.width >= 78 and tree.region.right == hexview.region.x
+            else:
+                assert hexview.region.width == size[0]
+        app = HostApp()
+
+
+def test_arrival_times_are_local_unless_a_zone_is_given(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from meterui.screens.inspector import _clock
+
+    assert _clock(3600.0, UTC) == "01:00:00"
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert _clock(3600.0) == "10:00:00"  # users see their own time
+        assert _clock(3600.0, UTC) == "01:00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@_sync
+async def test_the_list_shows_times_in_the_screens_zone() -> None:
+    store = FrameStore(KEY)
+    messages = _messages()[:1]
+    messages[0].received = 3600.0
+    store.add(messages)
+    app = HostApp(store)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, InspectorScreen)
+        assert str(screen.table.get_cell_at(Coordinate(0, 1))) == "01:00:00"

@@ -13,7 +13,7 @@ also polls the store's ``version`` four times a second.
 from __future__ import annotations
 
 import bisect
-import time
+from datetime import datetime, tzinfo
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.content import Content
 from textual.coordinate import Coordinate
+from textual.css.scalar import Scalar
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
 
@@ -31,6 +32,7 @@ from meterui.protocol.message import Message
 from meterui.protocol.spans import Node, Span
 from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
+from meterui.widgets.playstate import PlayStateView
 
 _FILTERS = ("all", "bad", "ok")
 _REBUILD_OVER = 64
@@ -39,6 +41,14 @@ _LIST_ROWS = 1000
 """The list shows at most this many messages (a window; ``g`` and search reach the rest of the store).
 DataTable costs ~0.2 ms a row to fill, so refilling 20,000 rows on a filter change would take seconds."""
 _METER_WIDTH = 20
+_WIDE = 120
+"""From this width the tree and the hex view stand side by side (as HORIZONTAL_BREAKPOINTS says)."""
+_TREE_MIN = 78
+"""Side by side, the tree keeps at least this many columns (its labels carry value, note and range)."""
+_HEX_LAYOUTS = ((16, True), (16, False), (8, True), (8, False))
+"""Bytes per row and ASCII column, most informative first: the hex view gets the first that fits."""
+_HEX_CHROME = 2
+"""The hex pane's left border and vertical scrollbar."""
 
 
 def _abbreviate(text: str, width: int = _METER_WIDTH) -> str:
@@ -48,8 +58,9 @@ def _abbreviate(text: str, width: int = _METER_WIDTH) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
-def _clock(received: float | None) -> str:
-    return "-" if received is None else time.strftime("%H:%M:%S", time.localtime(received))
+def _clock(received: float | None, tz: tzinfo | None = None) -> str:
+    """Arrival time as ``HH:MM:SS`` in ``tz`` (``None``: the local time zone)."""
+    return "-" if received is None else datetime.fromtimestamp(received, tz).strftime("%H:%M:%S")
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -101,7 +112,7 @@ class InspectorScreen(Screen[None]):
     """Browse decoded messages: list, decode tree and hex dump."""
 
     CSS_PATH = "inspector.tcss"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 - Textual declares it so
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (_WIDE, "-wide")]  # noqa: RUF012 - Textual declares it so
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "step(1)", "Next"),
@@ -114,13 +125,14 @@ class InspectorScreen(Screen[None]):
         Binding("G", "newest", "Newest", show=False),
         Binding("tab", "app.focus_next", "Pane", show=False),
         Binding("escape", "back", "Back", show=False),
-        Binding("i", "app.show_inspector", "Inspect", show=False),  # already here: keep the footer for the rest
     ]
 
-    def __init__(self, frames: FrameStore | None = None, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, frames: FrameStore | None = None, *, timezone: tzinfo | None = None, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._frames = frames
+        self.timezone = timezone
+        """Arrival times are shown in this zone; ``None`` (the default): the user's local time."""
         self.following = True
         """Select each new message as it arrives (until the user moves away from the last row)."""
         self.verdict_filter = "all"
@@ -136,6 +148,8 @@ class InspectorScreen(Screen[None]):
         self._synced_added = 0
         self._synced_version = -1
         self._message: Message | None = None
+        self._hit_focus: tuple[Node, Span] | None = None
+        """A search hit inside a tree node about to be highlighted: the hex view marks the hit, not the node."""
 
     # -- setup -----------------------------------------------------------------------------------
     @property
@@ -158,6 +172,7 @@ class InspectorScreen(Screen[None]):
         with Horizontal(id="statusbar"):
             yield Static("", id="status", markup=False)
             yield Static("", id="state", markup=False)
+            yield PlayStateView(id="playstate")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -169,8 +184,26 @@ class InspectorScreen(Screen[None]):
         table.add_column("meter", key="meter")
         table.add_column("verdict", key="verdict")
         self.sync()
+        self._fit_panes()
         self.set_interval(0.25, self._poll)
         table.focus()
+
+    def on_resize(self) -> None:
+        self._fit_panes()
+
+    def _fit_panes(self) -> None:
+        """Side by side, the hex view takes the width of its rows (16 bytes and ASCII when the tree still
+        keeps ``_TREE_MIN`` columns, else fewer) and the tree the rest; stacked, both take the full width."""
+        hexview = self.hexview
+        width = self.size.width
+        if width < _WIDE:
+            wanted = Scalar.parse("1fr")
+        else:
+            budget = width - _TREE_MIN
+            fits = [hexview.width_for(n, a) + _HEX_CHROME for n, a in _HEX_LAYOUTS]
+            wanted = Scalar.parse(str(next((w for w in fits if w <= budget), fits[-1])))
+        if hexview.styles.width != wanted:
+            hexview.styles.width = wanted
 
     @property
     def table(self) -> DataTable[str | Text]:
@@ -203,7 +236,7 @@ class InspectorScreen(Screen[None]):
 
     def _row(self, s: FrameSummary) -> tuple[str | Text, ...]:
         style = "green" if s.verdict == "ok" else "yellow" if s.verdict == "ok*" else "bold red"
-        return (Text(str(s.index), justify="right"), _clock(s.received), s.protocol,
+        return (Text(str(s.index), justify="right"), _clock(s.received, self.timezone), s.protocol,
                 Text(str(s.size), justify="right"), _abbreviate(s.meter or "-"), Text(s.verdict, style=style))
 
     def _poll(self) -> None:
@@ -326,10 +359,12 @@ class InspectorScreen(Screen[None]):
             return
         msg = self.frames.message(pos)
         self._message = msg
+        self._hit_focus = None
         tree, hexview = self.frame_tree, self.hexview
         tree.show_message(msg)
         hexview.show_message(msg, error_spans(msg))
         tree.border_title = f"decode tree · #{number}"
+        self._fit_panes()  # a long message has wider offsets
         if self.search_text and number in self._hits:
             self._show_hit(msg, self.search_text)
         elif msg.error is not None:
@@ -342,13 +377,23 @@ class InspectorScreen(Screen[None]):
             self.hexview.set_marks([where.span])
             self.frame_tree.select_data_node(where)
         elif isinstance(where, Span):
+            # the tree shows the field holding the hit; the hex view selects the matched bytes themselves
             self.hexview.set_marks([where])
-            self.frame_tree.select_node_for(where.buffer, where.start)
+            tree = self.frame_tree
+            before = tree.cursor_node
+            tree_node = tree.select_node_for(where.buffer, where.start)
+            if tree_node is not None and tree_node is not before and tree_node.data is not None:
+                self._hit_focus = (tree_node.data, where)  # for the NodeHighlighted about to arrive
+            self.hexview.show_span(where)
 
     @on(Tree.NodeHighlighted, "#tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
         node = event.node.data
+        hit, self._hit_focus = self._hit_focus, None
         if node is None or self._message is None:
+            return
+        if hit is not None and hit[0] is node:
+            self.hexview.show_span(hit[1])
             return
         self.hexview.show_span(None if node is self._message.root else node.span)
 
@@ -383,9 +428,8 @@ class InspectorScreen(Screen[None]):
             parts.append(" ".join(x for x in (self.verdict_filter, self.protocol_filter) if x and x != "all"))
         if self.search_text:
             parts.append(f"/{self.search_text}: {len(self._hits)} hit{'s' if len(self._hits) != 1 else ''}")
-        if self.following:
-            parts.append("follow")
         self.query_one("#state", Static).update(" · ".join(parts))
+        self.query_one(PlayStateView).following = self.following
 
     # -- actions ---------------------------------------------------------------------------------
     def show_index(self, number: int) -> bool:
@@ -419,6 +463,15 @@ class InspectorScreen(Screen[None]):
         return True
 
     def action_step(self, delta: int) -> None:
+        """Select the message ``delta`` rows away. ``n`` on the newest message steps the source one
+        message instead (as on the live screen), and the new message is selected when it arrives."""
+        at_newest = not self._shown or (self._at_end and self._selected == self._shown[-1])
+        if delta > 0 and at_newest:
+            step_source = getattr(self.app, "step_source", None)
+            if callable(step_source) and step_source():
+                self.following = True
+                self._update_state()
+                return
         if not self._shown:
             return
         row = self.table.cursor_row + delta
@@ -513,9 +566,11 @@ class InspectorScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
-            return len(self.app.screen_stack) > 1
+            return callable(getattr(self.app, "action_show_live", None))
         return True
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
+        """Escape: back to the live dashboard (never pops the screen: that would leave an empty one)."""
+        show_live = getattr(self.app, "action_show_live", None)
+        if callable(show_live):
+            show_live()

@@ -4,7 +4,7 @@ Each buffer of a :class:`~meterui.protocol.message.Message` (``frame``, ``payloa
 ``apdu``…) gets a header line and rows of 16 bytes (8 when the widget is narrow), with an offset
 column and, when there is room, an ASCII column. The bytes of ``selected_span`` are highlighted, the
 bytes at fault in a failed message are drawn in the error colour, search hits are marked, and a byte
-cursor moves with the arrow keys, hjkl, PgUp/PgDn, Home/End and the mouse; moving it posts
+cursor moves with the arrow keys, j/k, PgUp/PgDn, Home/End and the mouse; moving it posts
 :class:`HexView.CursorMoved`.
 
 Only the visible lines are rendered, from a small index of (buffer, row start) pairs, so a 2 KB
@@ -86,8 +86,9 @@ class HexView(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "move(-1)", "Left", show=False),
-        Binding("right,l", "move(1)", "Right", show=False),
+        # no h/l: l is the app-wide key for the live dashboard, and h alone would be a riddle
+        Binding("left", "move(-1)", "Left", show=False),
+        Binding("right", "move(1)", "Right", show=False),
         Binding("up,k", "move_rows(-1)", "Up", show=False),
         Binding("down,j", "move_rows(1)", "Down", show=False),
         Binding("pageup", "move_page(-1)", "Page up", show=False),
@@ -171,6 +172,21 @@ class HexView(ScrollView, can_focus=True):
         self._lines = lines
         self.virtual_size = Size(self._line_width(self._per_row, self._ascii), len(lines))
 
+    @property
+    def bytes_per_row(self) -> int:
+        """Bytes shown per row (16, or 8 when the pane is narrow)."""
+        return self._per_row
+
+    @property
+    def shows_ascii(self) -> bool:
+        """Is there room for the ASCII column?"""
+        return self._ascii
+
+    def width_for(self, per_row: int, ascii_col: bool) -> int:
+        """Columns a row of ``per_row`` bytes needs (with the ASCII column or not), for the message shown
+        (4 offset digits when none is): a parent sizes the pane with it."""
+        return self._line_width(per_row, ascii_col)
+
     def _line_width(self, per_row: int, ascii_col: bool) -> int:
         groups = per_row // 8
         width = self._offset_digits + 2 + per_row * 3 + (groups - 1)
@@ -184,11 +200,20 @@ class HexView(ScrollView, can_focus=True):
         return self._line_width(self._per_row, False) + index
 
     def on_resize(self, event: events.Resize) -> None:
-        per_row, has_ascii = self._per_row, self._ascii
         self._layout()
-        if (per_row, has_ascii) != (self._per_row, self._ascii):
-            self._scroll_to_cursor()
+        # rows may have changed length and the height with them: bring the selection back into view
+        # once the new size is in force (a message shown before the first layout was placed for 80 columns)
+        self.call_after_refresh(self._reveal)
         self.refresh()
+
+    def _reveal(self) -> None:
+        """Scroll to the selected span when the cursor is in it, else to the cursor."""
+        span, cur = self.selected_span, self.cursor
+        if (span is not None and cur is not None and cur[0] == span.buffer
+                and span.start <= cur[1] < max(span.end, span.start + 1)):
+            self._scroll_span_into_view(span)
+        else:
+            self._scroll_to_cursor()
 
     # -- geometry --------------------------------------------------------------------------------
     def line_of(self, buffer: str, offset: int) -> int | None:
@@ -328,6 +353,9 @@ class HexView(ScrollView, can_focus=True):
         cur = self.cursor
         if cur is None or cur[0] != span.buffer or not span.start <= cur[1] < max(span.end, span.start + 1):
             self.set_cursor(span.buffer, span.start, post=False)
+        self._scroll_span_into_view(span)
+
+    def _scroll_span_into_view(self, span: Span) -> None:
         first = self.line_of(span.buffer, span.start)
         last = self.line_of(span.buffer, max(span.end - 1, span.start))
         if first is None or last is None:
