@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
 from meterui.framestore import FrameStore, FrameSummary, error_spans, find_in_message
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node, Span
+from meterui.widgets.formatting import format_error  # remedy first (issue #6 item 14)
 from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
 
@@ -364,7 +365,7 @@ class InspectorScreen(Screen[None]):
             return
         if msg.error is not None:
             status.update(Content.from_markup("[b $text-error]$layer error:[/] $text", layer=msg.error.layer,
-                                              text=msg.error.message))
+                                              text=format_error(msg.error.message)))
             return
         parts = [f"#{self._selected}", msg.protocol, f"{msg.size} bytes"]
         if msg.encrypted:

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from meterui.pipeline import PipelineStats
-from meterui.widgets.formatting import format_age
+from meterui.widgets.formatting import format_age, format_error
 
 BAD_WINDOW = 60.0
 """Bad frames within this many seconds turn the strip yellow."""
@@ -106,7 +106,7 @@ class LineHealth(Static):
         if stats.module_event:
             second += [sep, (f"module: {stats.module_event}", "$warning" if stats.module_trouble else "")]
         if stats.last_error and level == "error":
-            second += [sep, (stats.last_error, "$error")]
+            second += [sep, (format_error(stats.last_error), "$error")]
         self._show(level, Content.assemble(*first, "\n", *second))
 
     def _level(self, stats: PipelineStats, now: float) -> tuple[str, str]:

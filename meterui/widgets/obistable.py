@@ -16,7 +16,14 @@ from textual import events
 from textual.widgets import DataTable
 
 from meterui.model import MeterModel, ReadingState
-from meterui.widgets.formatting import format_age, format_number, format_value
+from meterui.widgets.formatting import (
+    KILO_UNITS,
+    display_unit,
+    format_age,
+    format_number,
+    format_reading,
+    format_value,
+)
 
 __all__ = ["HEADER_ID", "KEY_SEP", "ObisTable", "format_age", "format_number", "format_value", "plan_columns",
            "row_key"]
@@ -234,13 +241,18 @@ class ObisTable(DataTable[Text | str]):
             elif column == "name":
                 self._set(key, column, self._fit(column, state.name))
             elif column == "value":
-                text = self._fit(column, format_value(state.value))
+                text = self._fit(column, format_reading(state.value, state.unit)[0])
                 self._set(key, column, Text(text, justify="right", style="bold" if state.is_numeric else ""))
             elif column == "unit":
-                self._set(key, column, state.unit or "")
+                self._set(key, column, display_unit(state.unit) or "")
             elif column in ("min", "max"):
                 number = state.min if column == "min" else state.max
-                text = "" if number is None else format_number(number, integer=integer)
+                if number is None:
+                    text = ""
+                elif state.unit in KILO_UNITS:
+                    text = format_reading(number, state.unit)[0]
+                else:
+                    text = format_number(number, integer=integer)
                 self._set(key, column, Text(text, justify="right", style="dim"))
             elif column == "age":
                 self._set(key, column, self._age_cell(state))
