@@ -95,3 +95,23 @@ def format_error(message: str) -> str:
     if not _REMEDY.search(remedy):
         return message
     return f"{remedy} · {head}"
+
+
+def format_age_coarse(seconds: float | None) -> str:
+    """An age that changes rarely, for the live table: ``<10s``, ``10s`` … ``50s`` (tens of seconds,
+    rounded down), ``1m`` … ``59m``, ``1h`` … ``23h``, ``1d`` …; ``-`` when unknown.
+
+    A table cell that changes repaints the whole table (issue #8: idle CPU on a Pi); with these steps a
+    reading refreshed every few seconds never changes its age text between two pushes."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = max(0, int(seconds))
+    if s < 10:
+        return "<10s"
+    if s < 60:
+        return f"{s // 10 * 10}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"

@@ -1,8 +1,9 @@
 """The live OBIS table: one row per (meter, reading id), updated in place.
 
 Rows are added only for new reading ids; every other refresh goes through
-:meth:`~textual.widgets.DataTable.update_cell`, and only for cells whose text changed, so a quiet
-line costs one age update per second. With more than one meter the rows are grouped under a header
+:meth:`~textual.widgets.DataTable.update_cell`, and only for cells whose text changed. Ages are coarse
+(``<10s``, ``20s``, ``3m``: :func:`format_age_coarse`) because any changed cell repaints the whole table:
+between pushes a quiet line repaints nothing. With more than one meter the rows are grouped under a header
 row per meter. The columns adapt to the table's width: min/max go first, then the OBIS code.
 """
 
@@ -20,6 +21,7 @@ from meterui.widgets.formatting import (
     KILO_UNITS,
     display_unit,
     format_age,
+    format_age_coarse,
     format_number,
     format_reading,
     format_value,
@@ -258,7 +260,7 @@ class ObisTable(DataTable[Text | str]):
                 self._set(key, column, self._age_cell(state))
 
     def _age_cell(self, state: ReadingState) -> Text:
-        return Text(format_age(self._now - state.last_update), justify="right", style="dim")
+        return Text(format_age_coarse(self._now - state.last_update), justify="right", style="dim")
 
     def _set(self, key: str, column: str, value: Text | str) -> None:
         """Update one cell if its text or style changed."""
