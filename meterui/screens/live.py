@@ -11,8 +11,8 @@ The charts follow one meter: the one whose row is selected in the table (the fir
 selected), and name it when there are several.
 
 Start-up on a Pi (issue #8): with ``defer`` the first paint has no table or charts; the table is mounted
-``defer`` seconds later and shows whatever the model holds by then; the charts (and plotext, a 40–65 ms
-import) are mounted only once the first readings have been painted.
+right after it and shows whatever the model holds by then; the charts (and plotext, a 40–65 ms import)
+are mounted only once the first readings have been painted.
 """
 
 from __future__ import annotations
@@ -228,7 +228,9 @@ class LiveScreen(Screen[None]):
         self.query_one("#notice").display = False
         self._apply_charts()
         if self.defer is not None:
-            self.set_timer(self.defer, self._mount_table)  # after the first frame reached the terminal
+            # right after the first frame reached the terminal (the source starts ``defer`` s later: the
+            # table is then ready for the first batch, ~15 ms after that)
+            self.call_after_refresh(self._mount_table)
         if self.tick:
             self._timer = self.set_interval(self.tick, self._on_tick)
         if self._model is not None:  # refresh_view may have come before the screen was mounted

@@ -117,6 +117,8 @@ class LineHealth(Static):
                 return "error", "stopped"
             return ("error", "stopped") if stats.last_error and not stats.frames else ("idle", "finished")
         if not stats.connected:
+            if not stats.last_error and not stats.bytes_received and not stats.frames:
+                return "idle", "connecting"  # just started: not a failure yet
             return "error", "disconnected"
         state = "replaying" if replay else "connected"
         if stats.paused:
