@@ -650,3 +650,19 @@ async def test_deferred_table_shows_the_model_that_exists_and_charts_come_after(
         await wait_until(pilot, lambda: live._table is not None and live._table.row_count == 12, timeout=5)
         await wait_until(pilot, lambda: live._plot is not None and live._plot.draws == 1, timeout=5)
         assert live.query_one(ObisTable).display and "Voltage L1" in screen_text(app)
+
+
+@sync
+async def test_inspector_state_says_which_row_is_shown() -> None:
+    """Item 23: the status said ``20/20`` while ``#18`` was shown: it must say where the shown one is."""
+    messages = aidon_messages(5)
+    app = FeedApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.deliver(messages, messages)
+        await wait_until(pilot, lambda: app.model.messages == 5)
+        await pilot.press("i")
+        state = app.screen.query_one("#state", Static)
+        await wait_until(pilot, lambda: str(state.render()).startswith("row 5/5"))
+        await pilot.press("p")  # the previous message
+        await wait_until(pilot, lambda: str(state.render()).startswith("row 4/5"))

@@ -377,7 +377,9 @@ class InspectorScreen(Screen[None]):
         status.update(Content.from_markup("[b $text-success]ok[/] · $rest", rest=" · ".join(parts)))
 
     def _update_state(self) -> None:
-        parts = [f"{len(self._shown)}/{len(self.frames)}"]
+        at = self._shown.index(self._selected) + 1 if self._selected in self._shown else 0  # issue #6 item 23:
+        parts = [f"row {at or '-'}/{len(self._shown)}" + (  # where the shown message is, not just a count
+            f" of {len(self.frames)} kept" if len(self._shown) != len(self.frames) else "")]
         if self._newer:
             parts.append(f"+{self._newer} newer (G)")
         if self.verdict_filter != "all" or self.protocol_filter:
