@@ -143,4 +143,4 @@ class LineHealth(Static):
         key = (content.plain, tuple(content.spans))
         if key != self._shown:
             self._shown = key
-            self.update(content)
+            self.update(content, layout=False)  # a fixed 2-line strip: no layout pass for a new age (issue #8)

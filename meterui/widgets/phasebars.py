@@ -111,7 +111,7 @@ class SeriesRow(Horizontal):
         value = _with_unit(state)
         if value != self._value:
             self._value = value
-            self.query_one(".value", Label).update(value)
+            self.query_one(".value", Label).update(value, layout=False)  # fixed width (CSS): no layout pass
 
 
 class PhaseBars(Widget):
@@ -204,7 +204,7 @@ class PhaseBars(Widget):
         text = f"Charts: meter {meter} (select a row of another meter to chart it)" if many and meter else ""
         if text != self._meter_text:
             self._meter_text = text
-            self.query_one("#phase-meter", Static).update(text)
+            self.query_one("#phase-meter", Static).update(text, layout=False)  # one line, full width
         if self.compact:
             self._update_compact(model)
         else:
@@ -241,4 +241,5 @@ class PhaseBars(Widget):
     def _set_text(self, widget_id: str, text: str) -> None:
         if self._compact_text.get(widget_id) != text:
             self._compact_text[widget_id] = text
-            self.query_one(f"#{widget_id}", Static).update(text)
+            # the phases line has a fixed size; the power values are width: auto (a layout pass)
+            self.query_one(f"#{widget_id}", Static).update(text, layout=widget_id != "compact-phases")
