@@ -383,29 +383,45 @@ async def test_tick_keeps_ages_current() -> None:
 
 
 @sync
-async def test_quiet_tick_repaints_no_table() -> None:
-    """Issue #8: on a quiet line the 1 Hz tick must not repaint the table when no age text changes
-    (every changed cell bumps the DataTable's update count, part of every row's render-cache key)."""
-    messages = aidon_messages(2)
+async def test_quiet_tick_repaints_no_table_and_a_push_only_its_rows() -> None:
+    """Issue #8: on a quiet line the 1 Hz tick must not repaint the table when no age text changes, and
+    new values repaint only their rows (DataTable's update_cell re-renders every row: its update count is
+    part of every cached render's key)."""
+    messages = aidon_messages(3)
     app = LiveHost()
     clock = [1000.0]
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         screen = app.live
         screen.monotonic = lambda: clock[0]
-        app.feed(messages, stats_for(messages), now=T0 + PUSH)
+        app.feed(messages[:2], stats_for(messages[:2]), now=T0 + PUSH)
         await pilot.pause()
         table = screen.query_one(ObisTable)
-        updates = table._update_count
+        rendered: list[int] = []  # row index of every cell DataTable renders from now on
+        render_cell = table._render_cell
+
+        def counting(row_index: int, *args: object, **kw: object) -> object:
+            rendered.append(row_index)
+            return render_cell(row_index, *args, **kw)  # type: ignore[arg-type]
+
+        table._render_cell = counting  # type: ignore[method-assign]
         for _ in range(5):  # five quiet seconds
             clock[0] += 1.0
             screen._on_tick()
         await pilot.pause()
-        assert table._update_count == updates  # the ages still read "<10s": nothing to repaint
+        assert rendered == []  # the ages still read "<10s": nothing to repaint
         assert "last frame 5s ago" in screen_text(app)  # the health strip still counts seconds
-        clock[0] += 5.0
+        app.feed(messages[2:3], stats_for(messages), now=T0 + 2 * PUSH)  # power, volts, amps change
+        await pilot.pause()
+        meter = "7359992890941742"
+        assert table.get_row_index(row_key(meter, "1.0.32.7.0.255")) in rendered
+        assert table.get_row_index(row_key(meter, "0.0.96.1.0.255")) not in rendered  # the meter ID row: same
+        text = screen_text(app)
+        assert "1380" not in text and str(1200 + 180 * 2) in text  # the new power is what shows
+        rendered.clear()
+        clock[0] += 10.0
         screen._on_tick()
-        assert table._update_count > updates  # now they read "10s"
-        assert cell_text(table, row_key("7359992890941742", "1.0.1.7.0.255"), "age") == "10s"
+        await pilot.pause()
+        assert rendered and "10s" in screen_text(app)  # now every age reads "10s", on screen too
 
 
 @sync
