@@ -95,8 +95,10 @@ def main() -> int:
     print(f"meterui demo   first paint     {result['first_paint_s'] * 1000:6.0f} ms")
     print(f"meterui demo   first readings  {result['first_readings_s'] * 1000:6.0f} ms")
     print(f"trivial app    first paint     {result['trivial_table_app_s'] * 1000:6.0f} ms   (Header+DataTable+Footer)")
-    print(f"ratio first readings / trivial {result['first_readings_ratio']:6.2f}      target ≤ 1.5   "
-          f"(median of {args.runs})")
+    print(
+        f"ratio first readings / trivial {result['first_readings_ratio']:6.2f}      target ≤ 1.5   "
+        f"(median of {args.runs})"
+    )
     return 0
 
 
