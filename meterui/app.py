@@ -217,13 +217,28 @@ class MeterApp(App[int]):
         """The time the screens measure ages against: the wall clock live, the recording's clock in replays."""
         return self.clock() + (self._media_offset or 0.0)
 
+    _last_refresh: float = -math.inf
+    """``time.monotonic()`` of the last refresh (first-readings path, issue #8)."""
+    _refreshed_with = 0
+    """How many messages the model held at the last refresh."""
+
     def _schedule_refresh(self) -> None:
-        if not self._refresh_pending:
-            self._refresh_pending = True
-            self.set_timer(REFRESH_INTERVAL, self._refresh)
+        """Refresh at once for the first readings (since the start or a loop restart) and when the screens
+        are idle, else at most every :data:`REFRESH_INTERVAL` (a burst of batches costs one redraw)."""
+        shown, have = self._refreshed_with, self.model.messages
+        first = have > 0 and (shown == 0 or shown > have)
+        if self._refresh_pending and not first:
+            return
+        self._refresh_pending = True
+        wait = 0.0 if first else REFRESH_INTERVAL - (time.monotonic() - self._last_refresh)
+        if wait <= 0:
+            self.call_later(self._refresh)  # after the messages already queued: they join this refresh
+        else:
+            self.set_timer(wait, self._refresh)
 
     def _refresh(self) -> None:
         self._refresh_pending = False
+        self._last_refresh, self._refreshed_with = time.monotonic(), self.model.messages
         if not self.screen_stack:
             return  # shutting down: the timer outlived the screens
         screen = self.screen

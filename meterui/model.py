@@ -177,10 +177,15 @@ class MeterModel:
         found = [t[reading_id] for t in self._readings.values() if reading_id in t]
         return max(found, key=lambda s: s.last_update) if found else None
 
-    def latest(self, quantity: str) -> ReadingState | None:
-        """The most recently updated reading with this quantity, across meters."""
+    def latest(self, quantity: str, meter: str | None = None) -> ReadingState | None:
+        """The most recently updated reading with this quantity: of ``meter``, or across meters (``None``)."""
         best: ReadingState | None = None
-        for table in self._readings.values():
+        if meter is not None:
+            one = self._readings.get(meter)
+            tables = [one] if one is not None else []
+        else:
+            tables = list(self._readings.values())
+        for table in tables:
             for state in table.values():
                 if state.quantity == quantity and (best is None or state.last_update >= best.last_update):
                     best = state

@@ -36,6 +36,8 @@ class Preset:
     """One or two plain sentences for the person at the meter: caveats, disagreements, hints."""
     interval: float | None = None
     """Seconds between pushes when known; a listen test shorter than this can miss every message."""
+    decoded: bool = True
+    """meterui decodes this meter's data; ``False``: the listen test checks the cable and settings only."""
 
     @property
     def serial(self) -> str:
@@ -74,7 +76,8 @@ PRESETS: list[Preset] = [
     Preset("se-p1-dsmr5", "Sweden", "P1 port, DSMR 5", "Any meter with an RJ12 P1 port", 115200, "N", 8, 1,
            False, False,
            "Inverted signal; the meter only sends while Data Request is powered (most P1 cables do "
-           "this). Older Dutch DSMR 4 meters use 115200 7E1.", 10),
+           "this). Older Dutch DSMR 4 meters use 115200 7E1. meterui does not decode DSMR yet: the listen "
+           "test can check the cable and settings, not the readings.", 10, decoded=False),
     # Denmark
     Preset("dk-kamstrup-omnipower", "Denmark", "Kamstrup Omnipower", "Kamstrup Omnipower with HAN module",
            2400, "N", 8, 1, True, True,
@@ -109,7 +112,7 @@ PRESETS: list[Preset] = [
     Preset("at-netz-ooe", "Austria", "Netz Oberösterreich", "Siemens TD-3511 (AMIS)", 9600, "E", 8, 1, True,
            False,
            "This meter uses M-Bus with AES-CBC, which meterui does not decode yet: the listen test can "
-           "check the cable and settings, not the readings."),
+           "check the cable and settings, not the readings.", decoded=False),
     # Japan: B-route through a Wi-SUN module
     Preset("jp-broute", "Japan", "B-route Wi-SUN module", "ROHM BP35A1 and compatible modules", 115200, "N",
            8, 1, False, False,

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from meterui.config import Config  # noqa: E402
-from meterui.launch import DEMO_KEY  # noqa: E402
+from meterui.launch import DEMO_KEY, demo_capture_path  # noqa: E402
+from meterui.sources.base import Chunk  # noqa: E402
 from meterui.sources.serial_port import PortInfo  # noqa: E402
 from tests.apputil import StillApp  # noqa: E402
 
@@ -60,10 +61,44 @@ async def _help_steps(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("question_mark")
 
 
+class _DemoPort:
+    """The wizard's listen test reads the start of the demo capture, then the "port" ends (``EOFError``,
+    as a replay file does): the test finishes on the data, not after a wall-clock wait."""
+
+    description = "/dev/ttyUSB0"
+
+    def __init__(self, chunks: int = 12) -> None:
+        from meterui.sources.recording import read_recording
+
+        self._chunks = [c.data for c in read_recording(demo_capture_path())][:chunks]
+
+    def open(self) -> None:
+        pass
+
+    def read(self, timeout: float = 0.2) -> Chunk | None:
+        if not self._chunks:
+            raise EOFError
+        return Chunk(self._chunks.pop(0), None)
+
+    def close(self) -> None:
+        pass
+
+
 async def _setup_steps(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The listen step with its verdict: the feature to show (README "Setup wizard: listen step")."""
     from meterui.screens.setup import SetupWizard
 
-    pilot.app.push_screen(SetupWizard(Config(port="/dev/ttyUSB0", key=DEMO_KEY), ports=PORTS))
+    wizard = SetupWizard(Config(port="/dev/ttyUSB0", key=DEMO_KEY, preset="generic"), ports=PORTS,
+                         source_factory=lambda cfg: _DemoPort())
+    pilot.app.push_screen(wizard)
+    await pilot.pause(0.3)
+    await pilot.press("enter", "enter", "enter", "enter")  # port, meter, serial, keys → listen
+    for _ in range(600):
+        if wizard.report is not None:
+            break
+        await pilot.pause(0.05)
+    else:
+        raise RuntimeError("the listen test did not finish")
     await pilot.pause(0.3)
 
 

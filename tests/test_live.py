@@ -9,20 +9,26 @@ key notice.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
+from collections import deque
 from pathlib import Path
 
 import pytest
 from textual.app import App
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
+from meterui.app import MeterApp
+from meterui.config import Config
+from meterui.messages import MessagesDecoded
 from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol import encode as E
 from meterui.protocol.decoder import decode_bytes
 from meterui.protocol.message import Message
 from meterui.screens.live import KEY_MISSING_NOTICE, KEY_WRONG_NOTICE, LiveScreen, derive_notice
+from meterui.widgets.formatting import format_age_coarse, format_error, format_reading
 from meterui.widgets.linehealth import LineHealth
 from meterui.widgets.obistable import (
     HEADER_ID,
@@ -37,7 +43,7 @@ from meterui.widgets.phasebars import PhaseBars
 from meterui.widgets.powerplot import PowerPlot, time_ticks
 from tests.apputil import run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS = Path(__file__).with_name("data") / "live_kaifa_vectors.json"  # the Kaifa pair from shared/vectors/mbus.json
 T0 = 1_700_000_000.0  # the first frame's arrival time (fixed: ages and the plot are deterministic)
 PUSH = 2.5
 FRAMES = 40
@@ -46,18 +52,18 @@ SOURCE = "/dev/ttyUSB0 2400 8E1"
 
 
 # -- data -----------------------------------------------------------------------------------------
-def aidon_frame(i: int) -> bytes:
-    """An Aidon-style list (OBIS, value, scaler-unit) whose values move with ``i``."""
+def aidon_frame(i: int, meter_id: str = "7359992890941742", volts: int = 2329) -> bytes:
+    """An Aidon-style list (OBIS, value, scaler-unit) whose values move with ``i`` (``volts``: L1 in 0.1 V)."""
     wave = [0, 1, 2, 3, 4, 3, 2, 1, 0, -1, -2, -3, -4, -3, -2, -1]
     w = wave[i % len(wave)]
     power = 1200 + 180 * w + (900 if 12 <= i < 20 else 0)
     export = max(0, 400 - 60 * i) if i < 8 else 0
     body = E.array([
         E.structure(E.obis("1.1.0.2.129.255"), E.visible("AIDON_V0001")),
-        E.structure(E.obis("0.0.96.1.0.255"), E.visible("7359992890941742")),
+        E.structure(E.obis("0.0.96.1.0.255"), E.visible(meter_id)),
         E.structure(E.obis("1.0.1.7.0.255"), E.u32(power), E.scaler_unit(0, 27)),
         E.structure(E.obis("1.0.2.7.0.255"), E.u32(export), E.scaler_unit(0, 27)),
-        E.structure(E.obis("1.0.32.7.0.255"), E.u16(2329 + 3 * w), E.scaler_unit(-1, 35)),
+        E.structure(E.obis("1.0.32.7.0.255"), E.u16(volts + 3 * w), E.scaler_unit(-1, 35)),
         E.structure(E.obis("1.0.52.7.0.255"), E.u16(2319 - 2 * w), E.scaler_unit(-1, 35)),
         E.structure(E.obis("1.0.72.7.0.255"), E.u16(2320 + w), E.scaler_unit(-1, 35)),
         E.structure(E.obis("1.0.31.7.0.255"), E.i16(176 + 20 * w), E.scaler_unit(-2, 33)),
@@ -75,20 +81,20 @@ def timed(messages: list[Message], start: float, step: float = PUSH) -> list[Mes
     return messages
 
 
-def aidon_messages(count: int = FRAMES, start: float = T0) -> list[Message]:
-    messages = decode_bytes(b"".join(aidon_frame(i) for i in range(count)))
+def aidon_messages(count: int = FRAMES, start: float = T0, **kw: object) -> list[Message]:
+    messages = decode_bytes(b"".join(aidon_frame(i, **kw) for i in range(count)))  # type: ignore[arg-type]
     assert len(messages) == count and all(m.ok for m in messages), [m.error for m in messages]
     return timed(messages, start)
 
 
 def kaifa_bytes(key: bool) -> tuple[bytes, bytes | None]:
-    vectors = json.loads((VECTORS / "mbus.json").read_text())
+    vectors = json.loads(VECTORS.read_text())["vectors"]
     vec = next(v for v in vectors if v["id"] == ("vkw-kaifa-ma309m-testkey" if key else "vkw-kaifa-ma309m-real"))
     data = b"".join(bytes.fromhex(f) for f in vec["frames_hex"])
     return data, (bytes.fromhex(vec["key_hex"]) if key else None)
 
 
-requires_vectors = pytest.mark.skipif(not (VECTORS / "mbus.json").is_file(), reason=f"no vectors at {VECTORS}")
+requires_vectors = pytest.mark.skipif(not VECTORS.is_file(), reason=f"no vectors at {VECTORS}")
 
 
 def stats_for(messages: list[Message], **kw: object) -> PipelineStats:
@@ -151,6 +157,15 @@ def screen_text(app: App) -> str:
 sync = run_async  # shared with the other pilot tests (tests/apputil.py)
 
 
+async def wait_until(pilot: object, condition: object, timeout: float = 30.0) -> None:
+    """Poll ``condition()`` between UI turns until it holds (no fixed pause: it holds under any load)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():  # type: ignore[operator]
+            return
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+    raise AssertionError("condition not reached")
+
+
 # -- formatting -----------------------------------------------------------------------------------
 def test_formatting() -> None:
     assert [format_number(v) for v in (232.9, 1.76, 77130, 232.0, 0.1 + 0.2, 11.23 * 1.0)] == \
@@ -168,6 +183,43 @@ def test_formatting() -> None:
     assert math.isclose(time_ticks(3600)[1], 900)
 
 
+def test_coarse_ages_and_remedy_first() -> None:
+    assert [format_age_coarse(s) for s in (None, -3, 0, 9.9, 10, 59, 60, 3599, 3600, 86400 * 2)] == \
+        ["-", "<10s", "<10s", "<10s", "10s", "50s", "1m", "59m", "1h", "2d"]
+    # item 14: at 80x24 the remedy is what must survive the cut
+    message = ("encrypted frame (security control 0x21, system title 4B464D1020003774): an encryption key "
+               "is needed; pass --key or enter it in the setup wizard")
+    assert format_error(message).startswith("an encryption key is needed; pass --key")
+    assert format_error(message).endswith("· encrypted frame (security control 0x21, system title 4B464D1020003774)")
+    assert format_error("truncated at offset 5: needed 3 byte(s), 4 available") == \
+        "truncated at offset 5: needed 3 byte(s), 4 available"  # no remedy: unchanged
+    assert format_error("no remedy here") == "no remedy here"
+
+
+def test_energies_read_in_kwh() -> None:
+    """Item 19: 12347660 Wh reads as 12347.660 kWh in the app."""
+    assert format_reading(12347660, "Wh") == ("12347.660", "kWh")
+    assert format_reading(868025.0, "varh") == ("868.025", "kvarh")
+    assert format_reading(1380, "W") == ("1380", "W")
+    assert format_reading("x", "Wh") == ("x", "Wh")
+
+
+def test_constant_sparkline_looks_the_same_from_its_first_point() -> None:
+    """Item 23: Textual draws one value as a full bar but a constant series as a flat line."""
+    from rich.console import Console
+    from textual.renderables.sparkline import Sparkline as SparkRender
+
+    from meterui.widgets.phasebars import _tail
+
+    def draw(values: list[float]) -> str:
+        console = Console(width=10, color_system=None, file=io.StringIO())
+        with console.capture() as capture:
+            console.print(SparkRender(_tail(deque((float(i), v) for i, v in enumerate(values))), width=10))
+        return capture.get().strip()
+
+    assert draw([230.0]) == draw([230.0, 230.0, 230.0]) == "▁" * 10
+
+
 # -- behaviour ------------------------------------------------------------------------------------
 @sync
 async def test_rows_update_in_place() -> None:
@@ -181,7 +233,7 @@ async def test_rows_update_in_place() -> None:
         key = row_key("7359992890941742", "1.0.1.7.0.255")
         assert cell_text(table, key, "value") == "1200"
         assert cell_text(table, key, "unit") == "W"
-        assert cell_text(table, key, "age") == "1s"
+        assert cell_text(table, key, "age") == "<10s"
         rebuilds = table.rebuilds
         for n in range(1, 12):
             app.feed(messages[n:n + 1], stats_for(messages[:n + 1]), now=T0 + n * PUSH + 3)
@@ -191,7 +243,7 @@ async def test_rows_update_in_place() -> None:
         assert cell_text(table, key, "value") == str(1200 + 180 * -3)  # i = 11
         assert cell_text(table, key, "min") == "660"
         assert cell_text(table, key, "max") == "1920"
-        assert cell_text(table, key, "age") == "3s"
+        assert cell_text(table, key, "age") == "<10s"
         volts = row_key("7359992890941742", "1.0.32.7.0.255")
         assert (cell_text(table, volts, "min"), cell_text(table, volts, "max")) == ("232.0", "234.1")
         await pilot.press("r")  # reset min/max
@@ -200,7 +252,7 @@ async def test_rows_update_in_place() -> None:
 
 @sync
 async def test_two_meters_are_grouped() -> None:
-    data, key = kaifa_bytes(key=True) if (VECTORS / "mbus.json").is_file() else (b"", None)
+    data, key = kaifa_bytes(key=True) if VECTORS.is_file() else (b"", None)
     kaifa = timed(decode_bytes(data, key=key), T0 + 1) if data else []
     ours = aidon_messages(3)
     app = LiveHost()
@@ -316,16 +368,60 @@ async def test_resize_relayouts_the_table() -> None:
 @sync
 async def test_tick_keeps_ages_current() -> None:
     messages = aidon_messages(2)
-    app = LiveHost(tick=0.2)  # faster than the app's 1 Hz, to keep the test short
+    app = LiveHost(tick=0.05)  # faster than the app's 1 Hz; the ages follow the screen's (fixed) clock
+    clock = [1000.0]
     async with app.run_test(size=(80, 24)) as pilot:
+        app.live.monotonic = lambda: clock[0]
         app.feed(messages, stats_for(messages), now=T0 + PUSH)
         await pilot.pause()
         table = app.live.query_one(ObisTable)
         key = row_key("7359992890941742", "1.0.1.7.0.255")
-        assert cell_text(table, key, "age") == "0s"
-        await pilot.pause(1.3)
-        assert cell_text(table, key, "age") == "1s"
-        assert "last frame 1s ago" in screen_text(app)
+        assert cell_text(table, key, "age") == "<10s"
+        clock[0] += 25.0  # 25 s pass on the screen's clock, whatever the wall clock and the load do
+        await wait_until(pilot, lambda: cell_text(table, key, "age") == "20s")
+        await wait_until(pilot, lambda: "last frame 25s ago" in screen_text(app))
+
+
+@sync
+async def test_quiet_tick_repaints_no_table_and_a_push_only_its_rows() -> None:
+    """Issue #8: on a quiet line the 1 Hz tick must not repaint the table when no age text changes, and
+    new values repaint only their rows (DataTable's update_cell re-renders every row: its update count is
+    part of every cached render's key)."""
+    messages = aidon_messages(3)
+    app = LiveHost()
+    clock = [1000.0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.live
+        screen.monotonic = lambda: clock[0]
+        app.feed(messages[:2], stats_for(messages[:2]), now=T0 + PUSH)
+        await pilot.pause()
+        table = screen.query_one(ObisTable)
+        rendered: list[int] = []  # row index of every cell DataTable renders from now on
+        render_cell = table._render_cell
+
+        def counting(row_index: int, *args: object, **kw: object) -> object:
+            rendered.append(row_index)
+            return render_cell(row_index, *args, **kw)  # type: ignore[arg-type]
+
+        table._render_cell = counting  # type: ignore[method-assign]
+        for _ in range(5):  # five quiet seconds
+            clock[0] += 1.0
+            screen._on_tick()
+        await pilot.pause()
+        assert rendered == []  # the ages still read "<10s": nothing to repaint
+        assert "last frame 5s ago" in screen_text(app)  # the health strip still counts seconds
+        app.feed(messages[2:3], stats_for(messages), now=T0 + 2 * PUSH)  # power, volts, amps change
+        await pilot.pause()
+        meter = "7359992890941742"
+        assert table.get_row_index(row_key(meter, "1.0.32.7.0.255")) in rendered
+        assert table.get_row_index(row_key(meter, "0.0.96.1.0.255")) not in rendered  # the meter ID row: same
+        text = screen_text(app)
+        assert "1380" not in text and str(1200 + 180 * 2) in text  # the new power is what shows
+        rendered.clear()
+        clock[0] += 10.0
+        screen._on_tick()
+        await pilot.pause()
+        assert rendered and "10s" in screen_text(app)  # now every age reads "10s", on screen too
 
 
 @sync
@@ -345,12 +441,18 @@ async def test_plot_redraws_at_most_once_a_second() -> None:
     app = LiveHost()
     async with app.run_test(size=(120, 40)) as pilot:
         plot = app.live.query_one(PowerPlot)
+        plot.min_redraw = 3600.0  # so no load can make the pending redraw due during the test
         for n in range(10):
             app.feed(messages[n:n + 1], stats_for(messages[:n + 1]), now=T0 + n * PUSH)
         await pilot.pause()
-        assert plot.draws == 1  # the first draw; the rest waits for the one-shot timer
-        await pilot.pause(1.2)
-        assert plot.draws == 2
+        assert plot.draws == 1 and plot._pending is not None  # the first draw; the rest waits for one timer
+    app = LiveHost()
+    async with app.run_test(size=(120, 40)) as pilot:
+        plot = app.live.query_one(PowerPlot)
+        plot.min_redraw = 0.05
+        for n in range(10):
+            app.feed(messages[n:n + 1], stats_for(messages[:n + 1]), now=T0 + n * PUSH)
+        await wait_until(pilot, lambda: plot.draws >= 2 and plot._pending is None)  # the pending redraw comes
 
 
 # -- snapshots ------------------------------------------------------------------------------------
@@ -434,3 +536,148 @@ def test_plot_survives_data_that_makes_plotext_fail() -> None:
             assert "chart unavailable" in str(plot.render())
 
     asyncio.run(body())
+
+
+# -- issue #6 items 10, 11, 19 and issue #8 (first readings) ---------------------------------------
+OTHER = "7359992890000002"  # a second meter, 10 V lower than the first
+
+
+def two_meters() -> tuple[list[Message], list[Message]]:
+    first = aidon_messages(4)
+    second = aidon_messages(4, start=T0 + 1, meter_id=OTHER, volts=2229)  # heard last
+    return first, second
+
+
+@sync
+async def test_charts_follow_the_selected_meter_and_name_it() -> None:
+    """Item 11: with two meters the charts must not follow whichever meter sent last, unlabelled."""
+    first, second = two_meters()
+    app = LiveHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.feed(first + second, stats_for(first + second), now=T0 + 12)
+        await pilot.pause()
+        screen, table = app.live, app.live.query_one(ObisTable)
+        phases = screen.query_one(PhaseBars)
+        first_id = first[0].meter
+        assert first_id is not None and screen.chart_meter == first_id  # the cursor is on the first group
+        volts = cell_text(table, row_key(first_id, "1.0.32.7.0.255"), "value")
+        strip = str(phases.query_one("#compact-phases", Static).render())
+        assert f"L1 {volts} V" in strip and "meter …90941742" in strip
+        assert cell_text(table, row_key(OTHER, "1.0.32.7.0.255"), "value") not in strip
+        # select a row of the other meter: the charts follow it
+        table.move_cursor(row=table.get_row_index(row_key(OTHER, "1.0.32.7.0.255")))
+        await pilot.pause()
+        assert screen.chart_meter == OTHER
+        strip = str(phases.query_one("#compact-phases", Static).render())
+        other_volts = cell_text(table, row_key(OTHER, "1.0.32.7.0.255"), "value")
+        assert f"L1 {other_volts} V" in strip and "meter …90000002" in strip and other_volts != volts
+        await pilot.press("c")  # full charts: a line names the meter, the plot title too
+        await pilot.pause()
+        assert f"Charts: meter {OTHER}" in screen_text(app)
+        assert screen.query_one(PowerPlot).meter == OTHER
+
+
+@sync
+async def test_energy_rows_read_in_kwh() -> None:
+    messages = aidon_messages(3)
+    app = LiveHost()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.feed(messages, stats_for(messages))
+        await pilot.pause()
+        table = app.live.query_one(ObisTable)
+        key = row_key("7359992890941742", "1.0.1.8.0.255")
+        assert (cell_text(table, key, "value"), cell_text(table, key, "unit")) == ("77130.060", "kWh")
+        assert (cell_text(table, key, "min"), cell_text(table, key, "max")) == ("77130.000", "77130.060")
+        state = app.model.get("1.0.1.8.0.255")
+        assert state is not None and (state.value, state.unit) == (77130060, "Wh")  # the model keeps Wh
+
+
+class FeedApp(MeterApp):
+    """The real app without a source: tests post :class:`MessagesDecoded` batches to it by hand."""
+
+    CURSOR_BLINK = False
+    LIVE_TICK = None
+    START_DELAY = None
+
+    def __init__(self) -> None:
+        super().__init__(lambda _cfg: None, Config(), clock=lambda: NOW)
+
+    def deliver(self, messages: list[Message], seen: list[Message]) -> None:
+        self.post_message(MessagesDecoded(messages, stats_for(seen)))
+
+
+@sync
+async def test_first_batch_shows_without_waiting_for_the_refresh_timer() -> None:
+    """Issue #8: the first readings show as soon as they are decoded, not when the 250 ms timer fires."""
+    messages = aidon_messages(2)
+    app = FeedApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.deliver(messages[:1], messages[:1])
+        await pilot.pause()  # one turn of the event loop: no timer can have fired here
+        table = app.screen.query_one(ObisTable)
+        assert table.display and table.row_count == 12
+
+
+@sync
+async def test_back_from_the_inspector_shows_current_numbers_at_once() -> None:
+    """Item 10: no stale numbers for a moment when coming back to the live screen."""
+    messages = aidon_messages(3)
+    app = FeedApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.deliver(messages[:1], messages[:1])
+        live = app.screen
+        table = live.query_one(ObisTable)
+        key = row_key("7359992890941742", "1.0.1.7.0.255")
+        await wait_until(pilot, lambda: table.row_count == 12)
+        assert cell_text(table, key, "value") == "1200"
+        await pilot.press("i")
+        await wait_until(pilot, lambda: app.screen is not live)
+        app.deliver(messages[1:3], messages[:3])  # new frames while the inspector is up
+        await wait_until(pilot, lambda: app.model.messages == 3)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.screen is live)
+        assert cell_text(table, key, "value") == "1560"  # already current: no refresh timer was waited for
+
+
+@sync
+async def test_deferred_table_shows_the_model_that_exists_and_charts_come_after() -> None:
+    """Issue #8: the deferred table renders the model it finds (nobody calls refresh_view here); the
+    charts (and plotext) are mounted only once the readings are shown."""
+    model = MeterModel()
+    model.update(aidon_messages(2))
+
+    class Host(App[None]):
+        CURSOR_BLINK = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model, self.stats, self.now = model, None, NOW
+            self.live = LiveScreen(tick=None, defer=0.01)
+
+        def on_mount(self) -> None:
+            self.push_screen(self.live)
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        live = app.live
+        await wait_until(pilot, lambda: live._table is not None and live._table.row_count == 12, timeout=5)
+        await wait_until(pilot, lambda: live._plot is not None and live._plot.draws == 1, timeout=5)
+        assert live.query_one(ObisTable).display and "Voltage L1" in screen_text(app)
+
+
+@sync
+async def test_inspector_state_says_which_row_is_shown() -> None:
+    """Item 23: the status said ``20/20`` while ``#18`` was shown: it must say where the shown one is."""
+    messages = aidon_messages(5)
+    app = FeedApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.deliver(messages, messages)
+        await wait_until(pilot, lambda: app.model.messages == 5)
+        await pilot.press("i")
+        state = app.screen.query_one("#state", Static)
+        await wait_until(pilot, lambda: str(state.render()).startswith("row 5/5"))
+        await pilot.press("p")  # the previous message
+        await wait_until(pilot, lambda: str(state.render()).startswith("row 4/5"))

@@ -42,7 +42,7 @@ INSPECTOR_KEYS: list[tuple[str, str]] = [
 ]
 LIVE_KEYS: list[tuple[str, str]] = [
     ("enter", "on a reading: open the newest frame that carried it, its bytes highlighted"),
-    ("c", "show / hide the charts (useful in an 80x24 window)"),
+    ("c", "switch between the full charts and a compact strip (the strip suits an 80x24 window)"),
     ("r", "reset min / max"),
 ]
 WIZARD_KEYS: list[tuple[str, str]] = [

@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
 from meterui.framestore import FrameStore, FrameSummary, error_spans, find_in_message
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node, Span
+from meterui.widgets.formatting import format_error  # remedy first (issue #6 item 14)
 from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
 from meterui.widgets.playstate import PlayStateView
@@ -409,7 +410,7 @@ class InspectorScreen(Screen[None]):
             return
         if msg.error is not None:
             status.update(Content.from_markup("[b $text-error]$layer error:[/] $text", layer=msg.error.layer,
-                                              text=msg.error.message))
+                                              text=format_error(msg.error.message)))
             return
         parts = [f"#{self._selected}", msg.protocol, f"{msg.size} bytes"]
         if msg.encrypted:
@@ -421,7 +422,9 @@ class InspectorScreen(Screen[None]):
         status.update(Content.from_markup("[b $text-success]ok[/] · $rest", rest=" · ".join(parts)))
 
     def _update_state(self) -> None:
-        parts = [f"{len(self._shown)}/{len(self.frames)}"]
+        at = self._shown.index(self._selected) + 1 if self._selected in self._shown else 0  # issue #6 item 23:
+        parts = [f"row {at or '-'}/{len(self._shown)}" + (  # where the shown message is, not just a count
+            f" of {len(self.frames)} kept" if len(self._shown) != len(self.frames) else "")]
         if self._newer:
             parts.append(f"+{self._newer} newer (G)")
         if self.verdict_filter != "all" or self.protocol_filter:

@@ -6,6 +6,13 @@ second while data flows; the screen polls nothing. Its only timer is a 1 Hz tick
 
 Small terminals (fewer than :data:`FULL_CHARTS_MIN_HEIGHT` rows) get a two-line chart strip under
 the table instead of the sparklines and plot; ``c`` switches between the two either way.
+
+The charts follow one meter: the one whose row is selected in the table (the first meter until a row is
+selected), and name it when there are several.
+
+Start-up on a Pi (issue #8): with ``defer`` the first paint has no table or charts; the table is mounted
+right after it and shows whatever the model holds by then; the charts (and plotext, a 40–65 ms import)
+are mounted only once the first readings have been painted.
 """
 
 from __future__ import annotations
@@ -131,9 +138,18 @@ class LiveScreen(Screen[None]):
         self._phases: PhaseBars | None = None
         self._plot: PowerPlot | None = None
         self._charts_mounting = False
+        self._table_mounting = False
+        self._chart_meter: str | None = None
+        """The meter whose row is selected in the table: the charts follow it (``None``: the first meter)."""
+        self.monotonic = time.monotonic
+        """The clock the tick extrapolates ``now`` with (tests replace it)."""
 
     def compose(self) -> ComposeResult:
-        yield LineHealth(id="health")
+        with Horizontal(id="live-header"):
+            yield LineHealth(id="health")
+            # PLAYSTATE SLOT (issue #6 item 8): the play-state widget (meterui/widgets/playstate.py,
+            # PlayStateView, made by the app-keys engineer) goes here, right of the line-health strip:
+            # `yield PlayStateView(id="playstate")`; live.tcss gives #live-header > #playstate its width.
         with Vertical(id="live-main"):
             yield Static("", id="notice", markup=True)
             if self.defer is None:
@@ -160,21 +176,51 @@ class LiveScreen(Screen[None]):
         self._phases, self._plot = PhaseBars(id="phases"), PowerPlot(id="power")
         return self._phases, self._plot
 
-    async def _mount_charts(self) -> None:
-        if self._charts_mounting:
+    async def _mount_table(self) -> None:
+        """Mount the table (deferred start-up) and show the model as it is now."""
+        if self._table_mounting or self._table is not None:
             return
-        self._charts_mounting = True
+        self._table_mounting = True
         from meterui.widgets.obistable import ObisTable
 
-        table, charts = ObisTable(id="obis"), self._new_charts()
+        table = ObisTable(id="obis")
         table.display = False
-        self._phases = self._plot = None  # not usable until mounted
         await self.query_one("#live-main").mount(table, before="#empty")
-        await self.query_one("#charts").mount(*charts)
-        self._table, (self._phases, self._plot) = table, charts  # only now: their children exist
+        self._table = table
         self._apply_charts()
-        if self._model is not None:
-            self.refresh_view(self._model, self._stats, self._now)
+        self._show_current()
+
+    async def _mount_charts(self) -> None:
+        """Mount the sparklines and the plot (deferred start-up): after the first readings were painted."""
+        if self._charts_mounting or self._plot is not None:
+            return
+        self._charts_mounting = True
+        phases, plot = self._new_charts()
+        self._phases = self._plot = None  # not usable until mounted
+        await self.query_one("#charts").mount(phases, plot)
+        self._phases, self._plot = phases, plot  # only now: their children exist
+        self._apply_charts()
+        self._show_current()
+
+    def _show_current(self) -> None:
+        """Render the newest state: the app's model, stats and clock when the app has them (it may have
+        decoded frames the screen was not told about yet), else what :meth:`refresh_view` last gave."""
+        app = self.app
+        model = getattr(app, "model", None)
+        if isinstance(model, MeterModel):
+            stats = getattr(app, "stats", self._stats)
+            clock = getattr(app, "now", None)  # MeterApp.now(): the wall clock, or the recording's in replays
+            if callable(clock):
+                now = float(clock())
+            elif isinstance(clock, int | float):
+                now = float(clock)
+            elif self._model is not None:
+                now = self._now + (self.monotonic() - self._mono)
+            else:
+                now = time.time()
+            self.refresh_view(model, stats if isinstance(stats, PipelineStats) else self._stats, now)
+        elif self._model is not None:
+            self.refresh_view(self._model, self._stats, self._now + (self.monotonic() - self._mono))
 
     def on_mount(self) -> None:
         self._ready = True
@@ -182,7 +228,9 @@ class LiveScreen(Screen[None]):
         self.query_one("#notice").display = False
         self._apply_charts()
         if self.defer is not None:
-            self.set_timer(self.defer, self._mount_charts)  # after the first frame reached the terminal
+            # right after the first frame reached the terminal (the source starts ``defer`` s later: the
+            # table is then ready for the first batch, ~15 ms after that)
+            self.call_after_refresh(self._mount_table)
         if self.tick:
             self._timer = self.set_interval(self.tick, self._on_tick)
         if self._model is not None:  # refresh_view may have come before the screen was mounted
@@ -196,11 +244,41 @@ class LiveScreen(Screen[None]):
             self._timer.pause()
 
     def on_screen_resume(self) -> None:
+        """Back from another screen: show the newest numbers at once, not at the next refresh (item 10)."""
         if self._timer is not None:
             self._timer.resume()
+        if self._ready:
+            self._show_current()
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_charts()
+
+    @on(DataTable.RowHighlighted, "#obis")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The charts follow the meter of the selected row."""
+        from meterui.widgets.obistable import KEY_SEP
+
+        meter = str(event.row_key.value or "").partition(KEY_SEP)[0]
+        if meter and meter != self._chart_meter:
+            self._chart_meter = meter
+            if self._model is not None:
+                self._update_charts(self._model, self._now)
+
+    @property
+    def chart_meter(self) -> str | None:
+        """The meter the charts show (``None`` before any data)."""
+        if self._model is None:
+            return None
+        meters = self._model.meters()
+        if self._chart_meter in meters:
+            return self._chart_meter
+        return meters[0] if meters else None
+
+    def _update_charts(self, model: MeterModel, now: float) -> None:
+        if self._phases is not None and self._plot is not None:
+            meter = self.chart_meter
+            self._phases.update_from(model, meter)
+            self._plot.update_from(model, now, meter)
 
     @on(DataTable.RowSelected, "#obis")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -216,7 +294,7 @@ class LiveScreen(Screen[None]):
     # -- public API ------------------------------------------------------------------------------
     def refresh_view(self, model: MeterModel, stats: PipelineStats | None, now: float) -> None:
         """Show the model and the pipeline's stats; ``now`` (UNIX seconds) is the reference for ages."""
-        self._model, self._stats, self._now, self._mono = model, stats, now, time.monotonic()
+        self._model, self._stats, self._now, self._mono = model, stats, now, self.monotonic()
         if not self._ready:
             return
         self.query_one(LineHealth).update_from(stats, now)
@@ -231,9 +309,9 @@ class LiveScreen(Screen[None]):
         self.query_one("#empty").display = not has_rows and self.notice is None
         if not has_rows:
             self._set_empty(empty_text(stats))
-        if self._phases is not None and self._plot is not None:
-            self._phases.update_from(model)
-            self._plot.update_from(model, now)
+        elif table is not None and self._plot is None and not self._charts_mounting:
+            self.call_after_refresh(self._mount_charts)  # deferred start-up: once the readings are painted
+        self._update_charts(model, now)
 
     def set_notice(self, text: str | None) -> None:
         """Show a notice (Textual markup) above the table, or hide it with ``None``."""
@@ -264,7 +342,7 @@ class LiveScreen(Screen[None]):
     def _charts_full(self) -> bool:
         if self.charts_full is not None:
             return self.charts_full
-        return self.size.height >= FULL_CHARTS_MIN_HEIGHT
+        return self.app.size.height >= FULL_CHARTS_MIN_HEIGHT  # the terminal's: known before this screen's layout
 
     def _apply_charts(self) -> None:
         full = self._charts_full()
@@ -275,7 +353,7 @@ class LiveScreen(Screen[None]):
         banner = 5 if self.notice is not None else 0
         table = self._table
         if table is not None:
-            table.styles.max_height = max(4, self.size.height - 3 - banner - CHARTS_MIN_HEIGHT) if full else None
+            table.styles.max_height = max(4, self.app.size.height - 3 - banner - CHARTS_MIN_HEIGHT) if full else None
         phases = self._phases
         if phases is not None and phases.compact == full:
             phases.compact = not full
@@ -289,9 +367,9 @@ class LiveScreen(Screen[None]):
         model, stats = self._model, self._stats
         if model is None or (stats is None and model.last_update is None):
             return
-        now = self._now + (time.monotonic() - self._mono)
+        now = self._now + (self.monotonic() - self._mono)
         self.query_one(LineHealth).update_from(stats, now)
         if model.meters() and self._table is not None:
             self._table.refresh_ages(now)
             if self._plot is not None:
-                self._plot.update_from(model, now)
+                self._plot.update_from(model, now, self.chart_meter)

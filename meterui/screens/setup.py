@@ -64,6 +64,20 @@ PARITIES = ("N", "E", "O")
 BYTESIZES = (7, 8)
 STOP_BITS = (1, 2)
 KEY_FIELDS = {"key": "encryption key", "auth-key": "authentication key"}
+FIXES: dict[str, tuple[str, str]] = {
+    "no-bytes": ("port", "Change port"),
+    "port-error": ("port", "Change port"),
+    "no-frames": ("serial", "Serial settings"),
+    "bad-frames": ("serial", "Serial settings"),
+    "no-key": ("keys", "Enter the key"),
+    "wrong-key": ("keys", "Check the keys"),
+    "auth-failed": ("keys", "Check the keys"),
+    "p1-text": ("preset", "Choose the meter"),
+    "module-text": ("preset", "Choose the meter"),
+    "undecoded": ("preset", "Choose the meter"),
+}
+"""Listen verdict code → (the step that fixes it, the fix button's label). After a failing verdict that
+button has the focus, and Save needs a second, deliberate press."""
 
 SourceFactory = Callable[[Config], Source]
 """Builds the listen test's source from the chosen settings."""
@@ -91,7 +105,9 @@ def _preset_prompt(preset: Preset) -> Text:
         (False, False): "",
     }[(preset.needs_key, preset.needs_auth_key)]
     text = Text.assemble(f"  {preset.name:<26.26} ", (f"{preset.serial:<11}", "dim"))
-    if keys:
+    if not preset.decoded:
+        text.append("not decoded yet" + (f", {keys}" if keys else ""), "italic yellow")
+    elif keys:
         text.append(keys, "italic")
     return text
 
@@ -240,6 +256,8 @@ class SetupWizard(ModalScreen[Config | None]):
         self._parity = "E"
         self._bytesize = 8
         self._stopbits = 1
+        self._save_armed = False
+        self._pending_text = ""
 
     # -- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -303,6 +321,7 @@ class SetupWizard(ModalScreen[Config | None]):
                 yield Button("Back", id="back")
                 yield Button("Next", id="next", variant="primary")
                 yield Button("Listen again", id="again")
+                yield Button("Fix", id="fix", variant="primary")
                 yield Button("Save", id="save", variant="success")
 
     def _radio(self, name: str, labels: list[str]) -> RadioSet:
@@ -366,6 +385,7 @@ class SetupWizard(ModalScreen[Config | None]):
         self.query_one("#next", Button).display = not last
         self.query_one("#again", Button).display = last
         self.query_one("#save", Button).display = last
+        self.query_one("#fix", Button).display = last and self._fix_step() is not None
         if self.step_id == "keys":
             self._show_keys_status()
         elif self.step_id == "serial":
@@ -378,9 +398,12 @@ class SetupWizard(ModalScreen[Config | None]):
             "preset": "#presets",
             "serial": "#baud",
             "keys": "#key",
-            "listen": "#save",
+            "listen": None,  # nothing while listening (Enter must not save untested settings): see _show_verdict
         }[self.step_id]
-        self.query_one(target).focus()
+        if target is None:
+            self.set_focus(None)
+        else:
+            self.query_one(target).focus()
 
     def action_enter(self) -> None:
         """Enter moves on from anywhere, except on a button (which it presses) or an open drop-down."""
@@ -506,6 +529,8 @@ class SetupWizard(ModalScreen[Config | None]):
             (False, False): "no keys needed",
         }[(p.needs_key, p.needs_auth_key)]
         text = Text.assemble((p.label, "bold"), f" · {p.meters}\n", (p.serial, "bold"), f" · {needs}")
+        if not p.decoded:
+            text.append(" · not decoded by meterui yet", "bold yellow")
         if p.note:
             text.append(f"\n{p.note}", "italic")
         self.query_one("#preset-details", Static).update(text)
@@ -606,6 +631,8 @@ class SetupWizard(ModalScreen[Config | None]):
     def _key_changed(self, event: Input.Changed) -> None:
         if event.input.id is not None:
             self._validate_key(event.input.id)
+            if self.step_id == "keys":
+                self._show_keys_status()
 
     def _show_keys_status(self) -> None:
         p = self.preset
@@ -616,8 +643,14 @@ class SetupWizard(ModalScreen[Config | None]):
             status = Text("Only needed if your meter encrypts its data (the listen test will tell you). "
                           "Otherwise leave these empty.")
         else:
-            status = Text.assemble((p.label, "bold"), " sends its data unencrypted: no keys needed. "
-                                   "Leave these empty.")
+            status = Text.assemble((p.label, "bold"), " sends its data unencrypted: no keys needed.")
+            filled = [KEY_FIELDS[f] for f in KEY_FIELDS if self.query_one(f"#{f}", Input).value.strip()]
+            if filled:
+                status.append(f" The {' and the '.join(filled)} filled in below will not be used: clear "
+                              f"{'them' if len(filled) > 1 else 'it'}, or go back and pick your meter if it "
+                              "does encrypt.")
+            else:
+                status.append(" Leave these empty.")
         self.query_one("#keys-status", Static).update(status)
         for field, needed in (("key", p.needs_key), ("auth-key", p.needs_auth_key)):
             label = KEY_FIELDS[field].capitalize()
@@ -642,8 +675,46 @@ class SetupWizard(ModalScreen[Config | None]):
         return replace(self.initial, port=self.port or None, baudrate=baud, parity=parity, bytesize=bytesize,
                        stopbits=stop, preset=self._preset_id, key=key, auth_key=auth_key)
 
+    def _fix_step(self) -> str | None:
+        """The step that fixes the last failing listen verdict (``None``: it did not fail, or no step can)."""
+        report = self.report
+        if report is None or report.verdict.code == "ok":
+            return None
+        fix = FIXES.get(report.verdict.code)
+        return fix[0] if fix is not None else None
+
+    def _failed(self) -> bool:
+        return self.report is not None and self.report.verdict.code != "ok"
+
+    @on(Button.Pressed, "#fix")
+    def _fix_pressed(self) -> None:
+        step = self._fix_step()
+        if step is None:
+            return
+        self._stop_listen()
+        self.step = [s for s, _ in STEPS].index(step)
+        self._show_step()
+
+    def _set_save(self, *, armed: bool = False) -> None:
+        """Save as it should read: plain after a working listen, a deliberate two-step after a failing one."""
+        save = self.query_one("#save", Button)
+        self._save_armed = armed
+        if not self._failed():
+            save.label, save.variant = "Save", "success"
+        elif armed:
+            save.label, save.variant = "Really save?", "error"
+        else:
+            save.label, save.variant = "Save anyway", "default"
+
     @on(Button.Pressed, "#save")
     def _save_pressed(self) -> None:
+        if self.step_id == "listen" and self._failed() and not self._save_armed:
+            self._set_save(armed=True)
+            self.query_one("#listen-status", Static).update(Text.assemble(
+                ("These settings did not work in the listen test.", "bold"),
+                " Press ", ("Really save?", "bold"), " to save them all the same, or ", (self._fix_label(), "bold"),
+                " to fix them."))
+            return
         self._stop_listen()
         config = self.config()
         if self.save:
@@ -669,10 +740,19 @@ class SetupWizard(ModalScreen[Config | None]):
         self._show_verdict(Verdict("error", "Could not save the settings", message.error, "save-error"))
 
     # -- step 5: listen ----------------------------------------------------------------------------
+    def _fix_label(self) -> str:
+        report = self.report
+        fix = FIXES.get(report.verdict.code) if report is not None else None
+        return fix[1] if fix is not None else "Back"
+
     def start_listen(self) -> None:
         """(Re)start the listen test with the settings chosen so far."""
         self._run += 1
         self.report = None
+        self._set_save()
+        self.query_one("#fix", Button).display = False
+        if self.step_id == "listen":
+            self.set_focus(None)
         cfg = self.config()
         seconds = self.listen_duration
         self.query_one("#again", Button).disabled = True
@@ -685,7 +765,8 @@ class SetupWizard(ModalScreen[Config | None]):
         verdict = self.query_one("#verdict", Static)
         verdict.set_classes("-pending")
         verdict.border_title = None
-        verdict.update("Waiting for data from the meter…")
+        self._pending_text = ""
+        self._show_pending(ListenCounts(seconds))
         self._listen(self._run, cfg, seconds)
 
     def _stop_listen(self) -> None:
@@ -711,6 +792,24 @@ class SetupWizard(ModalScreen[Config | None]):
     def on_setup_wizard_listen_progress(self, message: ListenProgress) -> None:
         if message.run == self._run:
             self._show_counts(message.counts)
+            self._show_pending(message.counts)
+
+    def _show_pending(self, c: ListenCounts) -> None:
+        """While listening, the verdict box says what the counters say so far."""
+        if c.decrypt_failed and not c.decrypt_ok:
+            text = f"Frames arrive, but {c.decrypt_failed} could not be decrypted so far… still listening."
+        elif c.messages_ok or c.frames_ok:
+            n = c.messages_ok or c.frames_ok
+            text = f"Frames arrive: {n} read so far… listening to the end for a verdict."
+        elif c.frames_bad:
+            text = f"Frames arrive, but {c.frames_bad} failed the checksum so far… still listening."
+        elif c.bytes_in:
+            text = f"{c.bytes_in} bytes so far, no complete frame yet… still listening."
+        else:
+            text = "Waiting for data from the meter…"
+        if text != self._pending_text:
+            self._pending_text = text
+            self.query_one("#verdict", Static).update(text)
 
     def on_setup_wizard_listen_finished(self, message: ListenFinished) -> None:
         if message.run != self._run:
@@ -724,6 +823,24 @@ class SetupWizard(ModalScreen[Config | None]):
             f" for {counts.seconds:g} s."))
         self._show_verdict(message.report.verdict)
         self.query_one("#again", Button).disabled = False
+        self._after_verdict()
+
+    def _after_verdict(self) -> None:
+        """Focus what comes next: Save after a working listen, else what fixes it (Save needs two presses)."""
+        self._set_save()
+        fix = self.query_one("#fix", Button)
+        step = self._fix_step()
+        fix.display = step is not None
+        if step is not None:
+            fix.label = self._fix_label()
+        if self.step_id != "listen":
+            return
+        if not self._failed():
+            self.query_one("#save", Button).focus()
+        elif step is not None:
+            fix.focus()
+        else:
+            self.query_one("#again", Button).focus()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

@@ -4,6 +4,7 @@ paint does not import it)."""
 from __future__ import annotations
 
 import math
+import re
 
 
 def format_number(value: float, *, integer: bool = False) -> str:
@@ -51,3 +52,66 @@ def format_age(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+KILO_UNITS = {"Wh": "kWh", "varh": "kvarh", "VAh": "kVAh"}
+"""Energy units shown in thousands in the app (people read meters in kWh); JSON keeps the meter's unit."""
+
+
+def display_unit(unit: str | None) -> str | None:
+    """The unit the app shows for a reading in ``unit`` (``Wh`` → ``kWh``; others unchanged)."""
+    return KILO_UNITS.get(unit, unit) if unit is not None else None
+
+
+def format_reading(value: object, unit: str | None) -> tuple[str, str | None]:
+    """A reading's value and unit as the app shows them: energies in kWh with three decimals
+    (``12347660 Wh`` → ``12347.660 kWh``), everything else as :func:`format_value`."""
+    if unit in KILO_UNITS and isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value):
+        return f"{value / 1000:.3f}", KILO_UNITS[unit]
+    return format_value(value), unit
+
+
+_REMEDY = re.compile(r"\b(check|pass|enter|try|give|press|use|set|plug|is needed|are needed)\b", re.IGNORECASE)
+
+
+def format_error(message: str) -> str:
+    """An error message with its remedy first: ``encrypted frame (…): a key is needed; pass --key``
+    becomes ``a key is needed; pass --key · encrypted frame (…)``, so a narrow line keeps the advice.
+
+    The remedy is what follows the last ``": "`` outside parentheses, when it says what to do."""
+    depth = 0
+    split = -1
+    for i, ch in enumerate(message):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == ":" and depth == 0 and message[i + 1:i + 2] == " ":
+            split = i
+    if split <= 0:
+        return message
+    head, remedy = message[:split].strip(), message[split + 2:].strip()
+    if not _REMEDY.search(remedy):
+        return message
+    return f"{remedy} · {head}"
+
+
+def format_age_coarse(seconds: float | None) -> str:
+    """An age that changes rarely, for the live table: ``<10s``, ``10s`` … ``50s`` (tens of seconds,
+    rounded down), ``1m`` … ``59m``, ``1h`` … ``23h``, ``1d`` …; ``-`` when unknown.
+
+    A table cell that changes repaints the whole table (issue #8: idle CPU on a Pi); with these steps a
+    reading refreshed every few seconds never changes its age text between two pushes."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = max(0, int(seconds))
+    if s < 10:
+        return "<10s"
+    if s < 60:
+        return f"{s // 10 * 10}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from meterui.pipeline import PipelineStats
-from meterui.widgets.formatting import format_age
+from meterui.widgets.formatting import format_age, format_error
 
 BAD_WINDOW = 60.0
 """Bad frames within this many seconds turn the strip yellow."""
@@ -106,7 +106,7 @@ class LineHealth(Static):
         if stats.module_event:
             second += [sep, (f"module: {stats.module_event}", "$warning" if stats.module_trouble else "")]
         if stats.last_error and level == "error":
-            second += [sep, (stats.last_error, "$error")]
+            second += [sep, (format_error(stats.last_error), "$error")]
         self._show(level, Content.assemble(*first, "\n", *second))
 
     def _level(self, stats: PipelineStats, now: float) -> tuple[str, str]:
@@ -117,6 +117,8 @@ class LineHealth(Static):
                 return "error", "stopped"
             return ("error", "stopped") if stats.last_error and not stats.frames else ("idle", "finished")
         if not stats.connected:
+            if not stats.last_error and not stats.bytes_received and not stats.frames:
+                return "idle", "connecting"  # just started: not a failure yet
             return "error", "disconnected"
         state = "replaying" if replay else "connected"
         if stats.paused:
@@ -141,4 +143,4 @@ class LineHealth(Static):
         key = (content.plain, tuple(content.spans))
         if key != self._shown:
             self._shown = key
-            self.update(content)
+            self.update(content, layout=False)  # a fixed 2-line strip: no layout pass for a new age (issue #8)

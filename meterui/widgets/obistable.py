@@ -1,8 +1,9 @@
 """The live OBIS table: one row per (meter, reading id), updated in place.
 
 Rows are added only for new reading ids; every other refresh goes through
-:meth:`~textual.widgets.DataTable.update_cell`, and only for cells whose text changed, so a quiet
-line costs one age update per second. With more than one meter the rows are grouped under a header
+:meth:`~textual.widgets.DataTable.update_cell`, and only for cells whose text changed. Ages are coarse
+(``<10s``, ``20s``, ``3m``: :func:`format_age_coarse`) because any changed cell repaints the whole table:
+between pushes a quiet line repaints nothing. With more than one meter the rows are grouped under a header
 row per meter. The columns adapt to the table's width: min/max go first, then the OBIS code.
 """
 
@@ -10,13 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.cache import LRUCache
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from meterui.model import MeterModel, ReadingState
-from meterui.widgets.formatting import format_age, format_number, format_value
+from meterui.widgets.formatting import (
+    KILO_UNITS,
+    display_unit,
+    format_age,
+    format_age_coarse,
+    format_number,
+    format_reading,
+    format_value,
+)
 
 __all__ = ["HEADER_ID", "KEY_SEP", "ObisTable", "format_age", "format_number", "format_value", "plan_columns",
            "row_key"]
@@ -38,6 +50,7 @@ _ORDER = ("code", "name", "value", "unit", "min", "max", "age")
 _NAME_MIN, _NAME_PREF, _NAME_MAX = 14, 24, 30
 _VALUE_MIN, _VALUE_PREF, _VALUE_MAX = 10, 16, 25
 _RIGHT = frozenset({"value", "min", "max", "age"})
+_CACHES = ("_cell_render_cache", "_row_render_cache", "_row_renderable_cache", "_line_cache")
 
 
 # -- formatting (shared with the other live widgets) ------------------------------------------------
@@ -99,6 +112,9 @@ class ObisTable(DataTable[Text | str]):
         self._cells: dict[tuple[str, str], str] = {}
         self._model: MeterModel | None = None
         self._now: float = 0.0
+        self._dirty: set[str] = set()
+        self._row_local = all(hasattr(getattr(self, name, None), "keys") for name in _CACHES) and hasattr(self, "_data")
+        """Textual's DataTable has the caches :meth:`_flush` relies on (else cells go through update_cell)."""
         self.rebuilds = 0
         """How many times the rows were rebuilt (new meter, width change): for tests and benchmarks."""
 
@@ -122,6 +138,7 @@ class ObisTable(DataTable[Text | str]):
         for meter, _ in structure:
             for state in model.readings(meter):
                 self._update_row(meter, state)
+        self._flush()
 
     def refresh_ages(self, now: float) -> None:
         """Re-render only the age column (the 1 Hz tick)."""
@@ -135,6 +152,7 @@ class ObisTable(DataTable[Text | str]):
                 state = self._model.get(rid, meter)
                 if state is not None:
                     self._set(row_key(meter, rid), "age", self._age_cell(state))
+        self._flush()
 
     # -- layout ----------------------------------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
@@ -149,6 +167,7 @@ class ObisTable(DataTable[Text | str]):
         self._layout = layout
         self.clear(columns=True)
         self._cells.clear()
+        self._dirty.clear()
         self._structure = []
         for key, width in zip(layout.columns, layout.widths, strict=True):
             label = _FIXED[key][0] if key in _FIXED else key.capitalize()
@@ -175,6 +194,7 @@ class ObisTable(DataTable[Text | str]):
         cursor_key = self._cursor_key()
         self.clear()
         self._cells.clear()
+        self._dirty.clear()
         self._structure = []
         self._grouped = grouped
         self._append(structure)
@@ -234,19 +254,24 @@ class ObisTable(DataTable[Text | str]):
             elif column == "name":
                 self._set(key, column, self._fit(column, state.name))
             elif column == "value":
-                text = self._fit(column, format_value(state.value))
+                text = self._fit(column, format_reading(state.value, state.unit)[0])
                 self._set(key, column, Text(text, justify="right", style="bold" if state.is_numeric else ""))
             elif column == "unit":
-                self._set(key, column, state.unit or "")
+                self._set(key, column, display_unit(state.unit) or "")
             elif column in ("min", "max"):
                 number = state.min if column == "min" else state.max
-                text = "" if number is None else format_number(number, integer=integer)
+                if number is None:
+                    text = ""
+                elif state.unit in KILO_UNITS:
+                    text = format_reading(number, state.unit)[0]
+                else:
+                    text = format_number(number, integer=integer)
                 self._set(key, column, Text(text, justify="right", style="dim"))
             elif column == "age":
                 self._set(key, column, self._age_cell(state))
 
     def _age_cell(self, state: ReadingState) -> Text:
-        return Text(format_age(self._now - state.last_update), justify="right", style="dim")
+        return Text(format_age_coarse(self._now - state.last_update), justify="right", style="dim")
 
     def _set(self, key: str, column: str, value: Text | str) -> None:
         """Update one cell if its text or style changed."""
@@ -254,4 +279,26 @@ class ObisTable(DataTable[Text | str]):
         if self._cells.get((key, column)) == stamp:
             return
         self._cells[(key, column)] = stamp
-        self.update_cell(key, column, value)
+        if not self._row_local:
+            self.update_cell(key, column, value)
+            return
+        self._data[RowKey(key)][ColumnKey(column)] = value
+        self._dirty.add(key)
+
+    def _flush(self) -> None:
+        """Repaint the rows whose cells changed, and only those (issue #8: idle CPU on a Pi).
+
+        ``update_cell`` bumps the table's update count, which is part of every cached row's and cell's
+        key: one changed cell re-renders every visible row. Here the changed rows' cached renders are
+        dropped instead; the other rows keep theirs."""
+        if not self._dirty:
+            return
+        dirty = {RowKey(key) for key in self._dirty}
+        self._dirty.clear()
+        caches: tuple[LRUCache[Any, Any], ...] = (self._cell_render_cache, self._row_render_cache)
+        for cache in caches:  # both keyed (row key, …)
+            for cache_key in [k for k in cache.keys() if k[0] in dirty]:  # noqa: SIM118 (an LRUCache)
+                cache.discard(cache_key)
+        self._row_renderable_cache.clear()  # keyed by row index: cheap to rebuild (no rendering)
+        self._line_cache.clear()  # lines are joined from the row renders above
+        self.refresh()

@@ -44,12 +44,19 @@ SERIES: tuple[Series, ...] = (
 )
 
 
-def _series(model: MeterModel, quantity: str) -> tuple[ReadingState | None, deque[tuple[float, float]] | None]:
-    """The most recently updated reading with ``quantity`` and its history (from the same meter)."""
-    state = model.latest(quantity)
+def _series(model: MeterModel, quantity: str,
+            meter: str | None = None) -> tuple[ReadingState | None, deque[tuple[float, float]] | None]:
+    """The reading with ``quantity`` of ``meter`` (``None``: the most recently updated across meters) and
+    its history from the same meter."""
+    state = model.latest(quantity, meter)
     if state is None:
         return None, None
-    return state, model.history(state.id)
+    return state, model.history(state.id, meter)
+
+
+def short_meter(meter: str, width: int = 8) -> str:
+    """A meter label short enough for the compact strip: its last ``width`` characters (``…20003774``)."""
+    return meter if len(meter) <= width else "…" + meter[-width:]
 
 
 def _stamp(history: deque[tuple[float, float]] | None) -> tuple[int, float] | None:
@@ -66,8 +73,11 @@ def _with_unit(state: ReadingState | None) -> str:
 
 
 def _tail(history: deque[tuple[float, float]]) -> list[float]:
+    """The newest values for a sparkline. A single value is doubled: Textual draws one value as a full bar
+    but a constant series as a flat line, so a constant reading looks the same from its first point on."""
     start = max(0, len(history) - SPARK_POINTS)
-    return [history[i][1] for i in range(start, len(history))]
+    values = [history[i][1] for i in range(start, len(history))]
+    return values * 2 if len(values) == 1 else values
 
 
 class SeriesRow(Horizontal):
@@ -85,6 +95,11 @@ class SeriesRow(Horizontal):
         yield Sparkline([], classes=self.series.kind)
         yield Label("", classes="value")
 
+    def forget(self) -> None:
+        """Another meter is charted: redraw from its history on the next :meth:`show`."""
+        self._stamp = None
+        self._value = ""
+
     def show(self, state: ReadingState | None, history: deque[tuple[float, float]] | None) -> None:
         self.display = state is not None
         if state is None:
@@ -96,7 +111,7 @@ class SeriesRow(Horizontal):
         value = _with_unit(state)
         if value != self._value:
             self._value = value
-            self.query_one(".value", Label).update(value)
+            self.query_one(".value", Label).update(value, layout=False)  # fixed width (CSS): no layout pass
 
 
 class PhaseBars(Widget):
@@ -123,6 +138,9 @@ class PhaseBars(Widget):
     PhaseBars Sparkline.-export > .sparkline--max-color { color: $success; }
     PhaseBars Sparkline.-export > .sparkline--min-color { color: $success 40%; }
     PhaseBars #phase-empty { color: $text-muted; height: auto; }
+    PhaseBars #phase-meter { color: $text-muted; height: 1; display: none; }
+    PhaseBars.-many #phase-meter { display: block; }
+    PhaseBars.-compact #phase-meter { display: none; }
     PhaseBars #phase-compact { height: auto; display: none; }
     PhaseBars #compact-power { height: 1; }
     PhaseBars #compact-power Label { width: auto; }
@@ -140,11 +158,15 @@ class PhaseBars(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._model: MeterModel | None = None
+        self.meter: str | None = None
+        """The meter charted (``None``: the first one); with several meters it is named above the charts."""
+        self._meter_text = ""
         self._compact_stamps: dict[str, tuple[int, float] | None] = {}
         self._compact_text: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="phase-full"):
+            yield Static("", id="phase-meter")
             yield Static("No voltage, current or power readings yet.", id="phase-empty")
             for series in SERIES:
                 row = SeriesRow(series)
@@ -163,11 +185,26 @@ class PhaseBars(Widget):
     def watch_compact(self, compact: bool) -> None:
         self.set_class(compact, "-compact")
         if self._model is not None and self.is_mounted:
-            self.update_from(self._model)
+            self.update_from(self._model, self.meter)
 
-    def update_from(self, model: MeterModel) -> None:
-        """Refresh from the model's latest values and histories (cheap when nothing changed)."""
+    def update_from(self, model: MeterModel, meter: str | None = None) -> None:
+        """Refresh from ``meter``'s latest values and histories (cheap when nothing changed); ``meter``
+        ``None`` charts the first meter. With several meters the charted one is named."""
+        meters = model.meters()
+        if meter not in meters:
+            meter = meters[0] if meters else None
+        if meter != self.meter:
+            self.meter = meter
+            self._compact_stamps.clear()  # another meter's histories: redraw the compact sparklines
+            for row in self.query(SeriesRow):
+                row.forget()
         self._model = model
+        many = len(meters) > 1
+        self.set_class(many, "-many")
+        text = f"Charts: meter {meter} (select a row of another meter to chart it)" if many and meter else ""
+        if text != self._meter_text:
+            self._meter_text = text
+            self.query_one("#phase-meter", Static).update(text, layout=False)  # one line, full width
         if self.compact:
             self._update_compact(model)
         else:
@@ -176,23 +213,25 @@ class PhaseBars(Widget):
     def _update_full(self, model: MeterModel) -> None:
         any_data = False
         for row in self.query(SeriesRow):
-            state, history = _series(model, row.series.quantity)
+            state, history = _series(model, row.series.quantity, self.meter)
             any_data = any_data or state is not None
             row.show(state, history)
         self.query_one("#phase-empty").display = not any_data
 
     def _update_compact(self, model: MeterModel) -> None:
         for direction in ("import", "export"):
-            state, history = _series(model, f"active_power_{direction}")
+            state, history = _series(model, f"active_power_{direction}", self.meter)
             stamp = _stamp(history)
             if stamp != self._compact_stamps.get(direction):
                 self._compact_stamps[direction] = stamp
                 self.query_one(f"#spark-{direction}", Sparkline).data = _tail(history) if history else []
             self._set_text(f"value-{direction}", _with_unit(state))
         parts = []
+        if len(model.meters()) > 1 and self.meter is not None:
+            parts.append(f"[$text-muted]meter[/] {short_meter(self.meter).replace('[', chr(92) + '[')}")
         for phase in ("l1", "l2", "l3"):
-            volt = model.latest(f"voltage_{phase}")
-            amp = model.latest(f"current_{phase}")
+            volt = model.latest(f"voltage_{phase}", self.meter)
+            amp = model.latest(f"current_{phase}", self.meter)
             if volt is None and amp is None:
                 continue
             values = " ".join(_with_unit(s) for s in (volt, amp) if s is not None)
@@ -202,4 +241,5 @@ class PhaseBars(Widget):
     def _set_text(self, widget_id: str, text: str) -> None:
         if self._compact_text.get(widget_id) != text:
             self._compact_text[widget_id] = text
-            self.query_one(f"#{widget_id}", Static).update(text)
+            # the phases line has a fixed size; the power values are width: auto (a layout pass)
+            self.query_one(f"#{widget_id}", Static).update(text, layout=widget_id != "compact-phases")

@@ -111,6 +111,9 @@ class PowerPlot(Widget):
         self._drawn_now: float | None = None
         self._drawn_at = -float("inf")  # monotonic time of the last draw
         self._pending: Timer | None = None
+        self.meter: str | None = None
+        """The meter charted (the one selected in the live table; ``None``: no data yet)."""
+        self._many = False
         self.draws = 0
         """How many times the plot was rebuilt (for tests and benchmarks)."""
 
@@ -120,10 +123,14 @@ class PowerPlot(Widget):
         plot.display = False
         yield plot
 
-    def update_from(self, model: MeterModel, now: float) -> None:
-        """Note new data; redraws now, or at most :attr:`min_redraw` seconds after the last draw."""
+    def update_from(self, model: MeterModel, now: float, meter: str | None = None) -> None:
+        """Note new data of ``meter`` (``None``: the first meter); redraws now, or at most :attr:`min_redraw`
+        seconds after the last draw. With several meters the title names the charted one."""
+        meters = model.meters()
+        self.meter = meter if meter in meters else (meters[0] if meters else None)
+        self._many = len(meters) > 1
         self._model, self._now = model, now
-        stamp = self._data_stamp(model)
+        stamp = (*self._data_stamp(model, self.meter), self.meter, self._many)
         changed = stamp != self._stamp
         drift = self._drawn_now is not None and now - self._drawn_now >= AXIS_DRIFT and stamp[0] is not None
         if not changed and not drift:
@@ -139,11 +146,11 @@ class PowerPlot(Widget):
         self._draw()
 
     @staticmethod
-    def _data_stamp(model: MeterModel) -> tuple[object, ...]:
+    def _data_stamp(model: MeterModel, meter: str | None) -> tuple[object, ...]:
         stamp: list[object] = []
         for _, quantity, _ in _DIRECTIONS:
-            state = model.latest(quantity)
-            history = model.history(state.id) if state is not None else None
+            state = model.latest(quantity, meter)
+            history = model.history(state.id, meter) if state is not None else None
             stamp.append((state.id, len(history), history[-1][0]) if state is not None and history else None)
         return tuple(stamp)
 
@@ -151,14 +158,15 @@ class PowerPlot(Widget):
         model, now = self._model, self._now
         if model is None:
             return
-        self._stamp = self._data_stamp(model)
+        meter = self.meter
+        self._stamp = (*self._data_stamp(model, meter), meter, self._many)
         series: list[tuple[str, str, list[float], list[float]]] = []
         unit = "W"
         for label, quantity, colour in _DIRECTIONS:
-            state = model.latest(quantity)
+            state = model.latest(quantity, meter)
             if state is None:
                 continue
-            history: deque[tuple[float, float]] = model.history(state.id)
+            history: deque[tuple[float, float]] = model.history(state.id, meter)
             if not history:
                 continue
             unit = state.unit or unit
@@ -193,5 +201,5 @@ class PowerPlot(Widget):
         yticks = value_ticks(top)
         plt.yticks(yticks, [format_number(round(v, 3), integer=True) for v in yticks])
         plt.ylim(0, top)
-        plt.title(f"Active power ({unit})")
+        plt.title(f"Active power ({unit})" + (f" · meter {meter}" if self._many and meter else ""))
         plot.refresh()
