@@ -447,3 +447,24 @@ async def test_space_without_a_source_still_belongs_to_the_app() -> None:
         await pilot.press("space")
         assert tree.last_line == lines  # not collapsed by the tree's own space binding
         assert any("No source" in str(n.message) for n in app._notifications)
+
+
+@run_async
+async def test_play_state_shows_at_once_on_the_live_screen(tmp_path: Path) -> None:
+    from meterui.widgets.linehealth import LineHealth
+
+    path, _ = _hex_capture(tmp_path, copies=20)
+    app = replay_app(path, speed=1.0, cadence=5.0)  # a slow cadence: no batch arrives while we look
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _wait_for(pilot, lambda: len(app.frames) >= 1)
+        health = app.screen.query_one(LineHealth)
+        await _wait_for(pilot, lambda: "replaying" in str(health.render()))
+        assert "paused" not in str(health.render())
+        frames = len(app.frames)
+        await pilot.press("space")
+        await pilot.pause()
+        assert "paused" in str(health.render())
+        assert len(app.frames) == frames  # shown without a new message
+        await pilot.press("space")
+        await pilot.pause()
+        assert "paused" not in str(health.render())

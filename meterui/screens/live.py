@@ -18,6 +18,7 @@ are mounted only once the first readings have been painted.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
@@ -32,6 +33,7 @@ from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
 from meterui.widgets.linehealth import LineHealth, is_replay
+from meterui.widgets.playstate import PlayState
 
 if TYPE_CHECKING:  # imported when the table and charts are built: not needed for the first paint
     from meterui.widgets.obistable import ObisTable
@@ -147,9 +149,8 @@ class LiveScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-header"):
             yield LineHealth(id="health")
-            # PLAYSTATE SLOT (issue #6 item 8): the play-state widget (meterui/widgets/playstate.py,
-            # PlayStateView, made by the app-keys engineer) goes here, right of the line-health strip:
-            # `yield PlayStateView(id="playstate")`; live.tcss gives #live-header > #playstate its width.
+            # the play state (paused, speed) is shown by the strip itself, patched from the app's
+            # play_state the moment a key is pressed (see _show_current)
         with Vertical(id="live-main"):
             yield Static("", id="notice", markup=True)
             if self.defer is None:
@@ -224,6 +225,8 @@ class LiveScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._ready = True
+        if isinstance(getattr(self.app, "play_state", None), PlayState):
+            self.watch(self.app, "play_state", lambda _state: self._show_current(), init=False)
         self.add_class("-no-data")
         self.query_one("#notice").display = False
         self._apply_charts()
@@ -297,7 +300,12 @@ class LiveScreen(Screen[None]):
         self._model, self._stats, self._now, self._mono = model, stats, now, self.monotonic()
         if not self._ready:
             return
-        self.query_one(LineHealth).update_from(stats, now)
+        play = getattr(self.app, "play_state", None)
+        if stats is not None and isinstance(play, PlayState) and play.source != "none":
+            # the user's pause/speed keys show at once, not with the next batch (issue #6 item 8)
+            self.query_one(LineHealth).update_from(replace(stats, paused=play.paused, speed=play.speed), now)
+        else:
+            self.query_one(LineHealth).update_from(stats, now)
         self.set_notice(derive_notice(model, stats))
         has_rows = bool(model.meters())
         self.set_class(not has_rows, "-no-data")
