@@ -16,7 +16,7 @@ from meterui.screens.inspector import InspectorScreen
 from meterui.screens.live import LiveScreen
 from tests.apputil import QuietApp, StillApp, replay_app, run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 
 
 def _hex_capture(tmp_path: Path, copies: int = 3) -> tuple[Path, int]:

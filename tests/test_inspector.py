@@ -19,7 +19,7 @@ from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView
 from tests.apputil import run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 NARROW = (80, 24)
 WIDE = (120, 40)

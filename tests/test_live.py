@@ -37,7 +37,7 @@ from meterui.widgets.phasebars import PhaseBars
 from meterui.widgets.powerplot import PowerPlot, time_ticks
 from tests.apputil import run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 T0 = 1_700_000_000.0  # the first frame's arrival time (fixed: ages and the plot are deterministic)
 PUSH = 2.5
 FRAMES = 40

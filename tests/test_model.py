@@ -13,7 +13,7 @@ from meterui.protocol.errors import DecryptionError, FramingError
 from meterui.protocol.message import Message, Reading
 from meterui.protocol.spans import Node
 
-VECTORS = Path("/work/shared/vectors/hdlc.json")
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors" / "hdlc.json"
 
 
 def msg(readings: list[Reading], *, meter: str | None = "A", received: float | None = 100.0,
