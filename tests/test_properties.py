@@ -147,23 +147,29 @@ def test_parse_data_raises_only_meter_errors(data: bytes) -> None:
     assert tiling_gaps(root, {"b": data[:end]}) == []
 
 
+HEX_TOKENS = ["7E", "a0", " ", ":", "0x", "0X", "0", "x", "#c\n", "#", "\n", "\r\n", "\r", ",", "g", "\t", "ff", "é"]
+
+
 @SETTINGS
-@given(text=st.one_of(st.text(max_size=300),
-                      st.lists(st.sampled_from(["7E", "a0", " ", ":", "0x", "#c\n", "\n", ",", "g", "\t", "ff"]),
-                               max_size=100).map("".join)))
-def test_parse_hex_text_raises_only_meter_errors(text: str) -> None:
+@given(text=st.one_of(st.text(max_size=300), st.lists(st.sampled_from(HEX_TOKENS), max_size=100).map("".join)),
+       cuts=st.lists(st.integers(0, 300), max_size=12))
+def test_parse_hex_text_raises_only_meter_errors(text: str, cuts: list[int]) -> None:
     try:
         out = parse_hex_text(text)
     except MeterError as exc:
         assert exc.layer == "line"
-        return
-    assert isinstance(out, bytes)
-    # the incremental reader agrees with the one-shot parser
-    hs = HexStream()
-    lines = text.splitlines(keepends=True)
-    got = b"".join(hs.feed(line) for line in lines)
-    hs.finish()
-    assert got == out
+        out = None
+    # the incremental reader agrees with the one-shot parser, in lines or in pieces cut anywhere (inside a
+    # "0x", a comment, a CR LF), and raises what it raises
+    bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
+    for pieces in (text.splitlines(keepends=True), [text[a:b] for a, b in itertools.pairwise(bounds)]):
+        hs = HexStream()
+        try:
+            got: bytes | None = b"".join(hs.feed(piece) for piece in pieces) + hs.finish()
+        except MeterError as exc:
+            assert exc.layer == "line"
+            got = None
+        assert got == out, pieces
 
 
 @SETTINGS
