@@ -6,8 +6,6 @@ import json
 import math
 from pathlib import Path
 
-import pytest
-
 from meterui.pipeline import Pipeline, PipelineStats
 from meterui.protocol.decoder import StreamDecoder
 from meterui.sources.replay import ReplaySource

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -330,7 +331,7 @@ def assert_refused(proc: subprocess.CompletedProcess[bytes], *words: str) -> str
 
 
 @pytest.fixture
-def dead_port() -> str:
+def dead_port() -> Iterator[str]:
     """A pseudo-terminal nobody writes to: a port that opens (nothing may get that far here)."""
     master, slave = os.openpty()
     yield os.ttyname(slave)
@@ -340,7 +341,8 @@ def dead_port() -> str:
 
 @pytest.mark.parametrize("target", ["dir", "missing-dir", "not-a-recording"])
 def test_monitor_record_target_refused(tmp_path: Path, dead_port: str, target: str) -> None:
-    path = {"dir": tmp_path, "missing-dir": tmp_path / "nope" / "x.rec", "not-a-recording": tmp_path / "notes.txt"}[target]
+    path = {"dir": tmp_path, "missing-dir": tmp_path / "nope" / "x.rec",
+            "not-a-recording": tmp_path / "notes.txt"}[target]
     if target == "not-a-recording":
         path.write_text("my notes\n")
     for json_flag in (["--json"], []):
@@ -389,8 +391,8 @@ def test_replay_good_speeds_accepted(speed: str, value: float) -> None:
     assert _speed(speed) == value
 
 
-@pytest.mark.parametrize("key", ["0x0x" + TEST_KEY_HEX, "00" + "0x" + TEST_KEY_HEX[2:], TEST_KEY_HEX[:16] + "0x" + TEST_KEY_HEX[16:],
-                                 "0x" + TEST_KEY_HEX[:30] + "0x0F"])
+@pytest.mark.parametrize("key", ["0x0x" + TEST_KEY_HEX, "00" + "0x" + TEST_KEY_HEX[2:],
+                                 TEST_KEY_HEX[:16] + "0x" + TEST_KEY_HEX[16:], "0x" + TEST_KEY_HEX[:30] + "0x0F"])
 def test_doubled_or_inner_0x_in_key_refused(dead_port: str, key: str) -> None:
     err = assert_refused(run_cli("monitor", "--port", dead_port, "--json", "--key", key), "encryption key")
     assert_no_key(err, TEST_KEY_HEX)
@@ -573,9 +575,10 @@ def test_decode_from_a_terminal_says_it_reads_stdin() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "meterui", "decode", "--output", "summary"], stdin=slave,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     try:
+        assert proc.stderr is not None
         first = proc.stderr.readline().decode()  # said before waiting for input
         os.write(master, (hdlc_hex := vector_bytes(load_vectors("hdlc")[0]).hex()).encode() + b"\n\x04")
-        out, err = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

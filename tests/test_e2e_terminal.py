@@ -19,8 +19,6 @@ import termios
 import time
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "tests" / "data" / "vectors"
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[a-zA-Z]")

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 ROOT = Path(__file__).resolve().parents[1]
 
