@@ -83,7 +83,18 @@ def _no_line(objs) -> list[dict]:
             if o["error"] is None or o["error"]["layer"] != "line"]
 
 
+INTERNAL = "internal decoder error"
+"""How StreamDecoder reports an exception it caught from its own code (decoder.py: ``_error_message``)."""
+
+
+def assert_no_internal_error(msgs: list) -> None:
+    """"Never raises" is not enough: an exception turned into a message is a bug all the same."""
+    for m in msgs:
+        assert m.error is None or INTERNAL not in m.error.message, m.error.message
+
+
 def check_messages(msgs: list) -> None:
+    assert_no_internal_error(msgs)
     for m in msgs:
         assert tiling_gaps(m.root, m.buffers) == [], (m.index, m.error)
         obj = m.to_json()
@@ -119,8 +130,29 @@ def test_decode_bytes_and_raw_format(data: bytes) -> None:
 @SETTINGS
 @given(data=st.binary(min_size=1, max_size=2048))
 def test_decode_bytes_auto_format_never_raises(data: bytes) -> None:
-    for m in decode_bytes(data):
+    msgs = decode_bytes(data)
+    assert_no_internal_error(msgs)
+    for m in msgs:
         assert tiling_gaps(m.root, m.buffers) == []
+
+
+def test_the_checks_catch_an_internal_error_turned_into_a_message(monkeypatch) -> None:
+    """The property tests above would pass a decoder that fails inside and reports it as a message;
+    the checks they run must not."""
+    import pytest
+
+    from meterui.protocol import hdlc
+
+    def broken(*_a: object) -> None:
+        raise RuntimeError("a bug inside the decoder")
+
+    frame = plain_hdlc(kamstrup_body())
+    check_messages(decode_bytes(frame))  # passes on a healthy decoder
+    monkeypatch.setattr(hdlc, "parse_header", broken)
+    msgs = decode_bytes(frame)  # still never raises…
+    assert msgs and any(INTERNAL in m.error.message for m in msgs if m.error)
+    with pytest.raises(AssertionError, match=INTERNAL):  # …but the checks fail
+        check_messages(msgs)
 
 
 def _axdr_inputs() -> st.SearchStrategy[bytes]:
