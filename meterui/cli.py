@@ -159,7 +159,9 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
 
     read = getattr(stream, "read1", stream.read)
     try:
-        head = read(CHUNK)
+        # the head decides the format: a whole chunk (a pipe may deliver a few bytes at first), except
+        # from a terminal, where the first line typed is all there is until Ctrl-D
+        head = read(CHUNK) if stream.isatty() else stream.read(CHUNK)
     except OSError as exc:
         raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if fmt == "auto":

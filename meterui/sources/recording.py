@@ -174,7 +174,7 @@ def read_recording(path: str | os.PathLike[str]) -> Iterator[Chunk]:
     the first timestamp come back with ``received=None``.
     """
     try:
-        file = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in finally
+        file = open(path, encoding="utf-8-sig", errors="replace")  # noqa: SIM115 - closed in finally
     except OSError as exc:
         raise SourceError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
     try:
