@@ -9,6 +9,7 @@ package, so pytest registers this file as ``tests.conftest`` and the import reus
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,13 @@ UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "Wh", "kWh", "varh", "kvarh",
 JSON_KEYS = {"index", "protocol", "ok", "error", "offsets", "encrypted", "authenticated", "system_title",
              "invocation_counter", "clock", "readings"}
 READING_KEYS = {"id", "quantity", "name", "value", "unit"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _crash_logs_stay_out_of_the_home_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An internal error writes ``crash.log`` under the user state dir: in tests, a temporary one
+    (subprocesses inherit it)."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
 
 
 # -- vectors --------------------------------------------------------------------------------------
