@@ -313,5 +313,6 @@ class MeterApp(App[int]):
         from rich.text import Text
 
         self.bell()
+        self.error_console.soft_wrap = True  # one line: the terminal wraps it, Rich neither breaks nor crops it
         self._exit_renderables.append(Text(getattr(self, "_crash_line", None) or "meterui: internal error"))
         self._close_messages_no_wait()

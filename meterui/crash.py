@@ -75,8 +75,10 @@ def report(error: BaseException, secrets: Iterable[bytes | str | None] = (), whe
     summary = _one_line(redact(f"{type(error).__name__}: {error}", secrets))
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     path = log_path()
-    entry = (f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} meterui internal error{f' in {where}' if where else ''}\n"
-             f"{redact(details, secrets)}\n")
+    entry = (
+        f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} meterui internal error{f' in {where}' if where else ''}\n"
+        f"{redact(details, secrets)}\n"
+    )
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         mode = "w" if path.exists() and path.stat().st_size > _MAX_LOG else "a"

@@ -64,7 +64,8 @@ def _hostile_transcript() -> bytes:
     fields = line.split(" ")
     fields[1] = fields[1][:10] + HOSTILE + fields[1][10:]  # inside a token: no spaces
     return ("SKVER\r\nEVER 1.2.10\r\nOK\r\nEVENT 21 FE80" + HOSTILE + " 00\r\n" + " ".join(fields) + "\r\n").encode(
-        "latin-1")
+        "latin-1"
+    )
 
 
 def test_skstack_fields_are_escaped_in_nodes_events_and_meter() -> None:
@@ -90,9 +91,13 @@ def test_skstack_fields_are_escaped_in_nodes_events_and_meter() -> None:
 def test_decode_output_never_carries_terminal_controls(tmp_path: Path, output: str) -> None:
     path = tmp_path / "hostile.txt"
     path.write_bytes(_hostile_transcript())
-    proc = subprocess.run([sys.executable, "-m", "meterui", "decode", str(path), "--format", "skstack", "--output",
-                           output], capture_output=True, cwd=ROOT, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "meterui", "decode", str(path), "--format", "skstack", "--output", output],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode("utf-8")
     assert_no_controls(out.replace("\n", ""))
@@ -103,8 +108,16 @@ def test_decode_output_never_carries_terminal_controls(tmp_path: Path, output: s
 def test_renderers_escape_controls_from_error_messages_and_readings() -> None:
     root = Node("", "unrecognised data", "data", 0, 1)
     Node("data", "bytes", "data", 0, 1, HOSTILE, HOSTILE, root)
-    msg = Message(0, "unknown", [(0, 1)], root, {"data": b"\x00"}, error=DecodeError("bad " + HOSTILE),
-                  meter="m" + HOSTILE, warnings=["w" + HOSTILE])
+    msg = Message(
+        0,
+        "unknown",
+        [(0, 1)],
+        root,
+        {"data": b"\x00"},
+        error=DecodeError("bad " + HOSTILE),
+        meter="m" + HOSTILE,
+        warnings=["w" + HOSTILE],
+    )
     for render in (render_text, render_tree, render_hex):
         assert_no_controls(render(msg).replace("\n", ""))
     obj = json.loads(render_json(msg))

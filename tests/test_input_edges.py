@@ -45,7 +45,7 @@ def test_hex_split_anywhere_gives_the_same_bytes() -> None:
     want = bytes.fromhex("7EA0120A01FF")
     for step in range(1, len(text) + 1):
         hs = HexStream()
-        got = b"".join(hs.feed(text[i:i + step]) for i in range(0, len(text), step)) + hs.finish()
+        got = b"".join(hs.feed(text[i : i + step]) for i in range(0, len(text), step)) + hs.finish()
         assert got == want, step
 
 
@@ -91,8 +91,9 @@ def test_byte_order_mark_recording_replays(tmp_path: Path) -> None:
     assert source.format == "recording" and chunk is not None and chunk.data == b"\x7e\xa0"
 
 
-@pytest.mark.parametrize("data", [b"a", b"1", b"12\xff", b"ab\xc3", b"0\x0b1", b"\x0c12", b"7E\x00", b"abc",
-                                  b"\xff", b"\x7e\xa0"])
+@pytest.mark.parametrize(
+    "data", [b"a", b"1", b"12\xff", b"ab\xc3", b"0\x0b1", b"\x0c12", b"7E\x00", b"abc", b"\xff", b"\x7e\xa0"]
+)
 def test_short_binary_is_not_hex(data: bytes) -> None:
     assert not looks_like_hex(data)
     assert detect_format(data) == "raw"
