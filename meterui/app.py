@@ -385,3 +385,28 @@ class MeterApp(App[int]):
         self._stop_source()
         self.model.clear()
         self._start_source()
+
+    # -- internal errors: one line and a log without secrets (Textual's traceback shows locals, keys too)
+    def _handle_exception(self, error: Exception) -> None:
+        from meterui.crash import env_secrets, report
+
+        if getattr(self, "_crash_line", None) is None:
+            secrets: list[bytes | str | None] = [*env_secrets(), self.frames.key, self.frames.auth_key]
+            if self.config is not None:
+                secrets += [self.config.key, self.config.auth_key]
+            self._crash_line: str | None = report(error, secrets, where="the app")
+        self._return_code = 1
+        self._return_value = 1  # App.run() returns it: the process exits 1, not 0
+        if self._exception is None:  # as Textual does: the pilot re-raises it in tests
+            self._exception = error
+            self._exception_event.set()
+        self._fatal_error()
+
+    def _fatal_error(self) -> None:
+        """Exit with the one line (printed on stderr after the screen is restored), never a traceback."""
+        from rich.text import Text
+
+        self.bell()
+        self.error_console.soft_wrap = True  # one line: the terminal wraps it, Rich neither breaks nor crops it
+        self._exit_renderables.append(Text(getattr(self, "_crash_line", None) or "meterui: internal error"))
+        self._close_messages_no_wait()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from meterui import __version__
 
@@ -19,12 +20,50 @@ if TYPE_CHECKING:
     from meterui.protocol.lists import MeterProfile
 
 EXIT_OK = 0
+EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 CHUNK = 1 << 16
 
 
 class CliError(Exception):
     """A one-line, user-facing error: printed without a traceback, exit status 2."""
+
+
+class OutputClosed(BaseException):
+    """Standard output was closed by its reader (``meterui … | head``): end quietly.
+
+    A ``BaseException`` so that loops which report and survive ordinary errors (the pipeline) let it
+    through; their ``finally`` blocks still close the source and flush the recording."""
+
+
+class _GuardedStdout:
+    """``sys.stdout`` for the headless commands: a closed pipe raises :class:`OutputClosed` once, and
+    the descriptor then points at ``/dev/null`` so the interpreter's final flush stays silent."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def _closed(self) -> OutputClosed:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        return OutputClosed()
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise self._closed() from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise self._closed() from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
-    m.add_argument("--baud", type=int, default=2400, help="baud rate (default 2400)")
+    m.add_argument("--baud", type=int, default=2400, help="baud rate (default 2400; 50 to 4000000)")
     m.add_argument("--parity", choices=["N", "E", "O"], default="E", help="parity (default E)")
     m.add_argument("--bytesize", type=int, choices=[7, 8], default=8)
     m.add_argument("--stopbits", type=float, choices=[1, 1.5, 2], default=1)
@@ -113,6 +152,9 @@ def _keys(args: argparse.Namespace) -> tuple[bytes | None, bytes | None]:
 
 def _open_input(path: str) -> BinaryIO:
     if path == "-":
+        if sys.stdin.isatty():
+            print("meterui: reading hex, raw or SKSTACK input from standard input (end with Ctrl-D; "
+                  "give a file name to decode a file, or see meterui decode --help)", file=sys.stderr)
         return sys.stdin.buffer
     try:
         return open(path, "rb")
@@ -133,14 +175,22 @@ def detect_format(head: bytes) -> str:
 
 
 def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(stream format, bytes)`` chunks from a file in the given or detected format."""
+    """Yield ``(stream format, bytes)`` chunks from a file in the given or detected format.
+
+    Memory stays bounded: hex text is parsed in pieces of :data:`CHUNK` bytes, however long its lines.
+    Each read returns what one system read gives (a terminal's Ctrl-D ends the input at once)."""
+    import codecs
+
     from meterui.protocol.errors import LineError
     from meterui.protocol.inputs import HexStream
 
+    read = getattr(stream, "read1", stream.read)
     try:
-        head = stream.read(CHUNK)
+        # the head decides the format: a whole chunk (a pipe may deliver a few bytes at first), except
+        # from a terminal, where the first line typed is all there is until Ctrl-D
+        head = read(CHUNK) if stream.isatty() else stream.read(CHUNK)
     except OSError as exc:
-        raise CliError(f"{name}: cannot read ({exc})") from None
+        raise CliError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if fmt == "auto":
         fmt = detect_format(head)
     decoder_fmt = "skstack" if fmt == "skstack" else "raw"
@@ -148,22 +198,16 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
         data = head
         while data:
             yield decoder_fmt, data
-            data = stream.read(CHUNK)
+            data = read(CHUNK)
         return
     hexs = HexStream()
-    pending = b""
+    text = codecs.getincrementaldecoder("utf-8")("replace")
     data = head
     try:
         while data:
-            pending += data
-            cut = pending.rfind(b"\n") + 1
-            if cut:
-                yield "raw", hexs.feed(pending[:cut].decode("ascii", "replace"))
-                pending = pending[cut:]
-            data = stream.read(CHUNK)
-        if pending:
-            yield "raw", hexs.feed(pending.decode("ascii", "replace"))
-        hexs.finish()
+            yield "raw", hexs.feed(text.decode(data))
+            data = read(CHUNK)
+        yield "raw", hexs.feed(text.decode(b"", final=True)) + hexs.finish()
     except LineError as exc:
         raise CliError(f"{name}: {exc.message}") from None
 
@@ -204,15 +248,51 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def _speed(text: str) -> float:
-    if text.lower() in ("max", "inf"):
+    if text.strip().lower() == "max":
         return float("inf")
     try:
-        value = float(text.lower().rstrip("x×"))
+        value = float(text.strip().lower().rstrip("x×"))
     except ValueError:
-        raise CliError(f"--speed: {text!r} is not a number or 'max'") from None
-    if value <= 0:
-        raise CliError("--speed must be positive")
+        raise CliError(f"--speed: {text[:40]!r} is not a number or 'max'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise CliError(f"--speed: {text[:40]!r} is not a positive number; use a factor such as 1 or 10, or 'max'")
     return value
+
+
+def _check_app_args(args: argparse.Namespace) -> None:
+    """Refuse bad arguments of the app commands before anything starts (one line, exit 2)."""
+    from meterui.config import check_baudrate
+
+    if args.command == "replay":
+        args.speed_value = _speed(args.speed)
+    if args.command == "monitor":
+        try:
+            check_baudrate(args.baud, "--baud")
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        if args.record:
+            from meterui.sources.base import SourceError
+            from meterui.sources.recording import check_record_target
+
+            try:
+                check_record_target(args.record)
+            except SourceError as exc:
+                raise CliError(f"--record: {exc}") from None
+    if args.command in ("replay", "monitor"):
+        _keys(args)
+
+
+def _secrets(args: argparse.Namespace) -> list[bytes | str | None]:
+    """Every key the user may have given, as typed and as bytes (for redacting internal errors)."""
+    from meterui.crash import env_secrets
+    from meterui.protocol.keys import parse_key
+
+    found: list[bytes | str | None] = [getattr(args, "key", None), getattr(args, "auth_key", None),
+                                       *env_secrets()]
+    for text in list(found):
+        with contextlib.suppress(Exception):
+            found.append(parse_key(text))
+    return found
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -224,24 +304,33 @@ def cmd_app(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    headless = args.command == "decode" or (args.command == "monitor" and args.json)
+    saved_stdout = sys.stdout
+    if headless and not isinstance(sys.stdout, _GuardedStdout):
+        sys.stdout = _GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
         if args.command == "decode":
             return cmd_decode(args)
+        _check_app_args(args)
         if args.command in ("replay", "monitor"):
             args.profile = _profile(args, "system")
-        if args.command == "replay":
-            args.speed_value = _speed(args.speed)
         return cmd_app(args)
     except CliError as exc:
         print(f"meterui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except (OutputClosed, BrokenPipeError):
         # the reader went away (e.g. `| head`): not an error worth a traceback
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        _GuardedStdout(saved_stdout)._closed()
         return EXIT_OK
+    except Exception as exc:
+        from meterui.crash import report
+
+        print(report(exc, _secrets(args), where=f"meterui {args.command or 'app'}"), file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        sys.stdout = saved_stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,9 @@ ENV_VAR = "METERUI_CONFIG"
 PARITIES = ("N", "E", "O", "M", "S")
 BYTESIZES = (5, 6, 7, 8)
 STOPBITS = (1, 1.5, 2)
+BAUD_MIN = 50
+BAUD_MAX = 4_000_000
+"""Baud rates accepted: pyserial's standard rates from 50 up, and anything else up to 4 Mbaud."""
 
 
 class ConfigError(Exception):
@@ -72,6 +75,14 @@ def config_path() -> Path:
     import platformdirs  # only when the default location is needed
 
     return Path(platformdirs.user_config_dir("meterui")) / "config.toml"
+
+
+def check_baudrate(value: object, name: str = "baudrate") -> int:
+    """``value`` as a baud rate; ``ValueError`` (one line naming ``name``) outside 50..4000000."""
+    if not isinstance(value, int) or isinstance(value, bool) or not BAUD_MIN <= value <= BAUD_MAX:
+        shown = str(value) if len(str(value)) <= 20 else str(value)[:20] + "…"
+        raise ValueError(f"{name} must be a whole number from {BAUD_MIN} to {BAUD_MAX}; got {shown}")
+    return value
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -129,9 +140,7 @@ def _from_dict(data: dict[str, Any]) -> Config:
     cfg.port = port or None
     baudrate = _get(serial, "serial", "baudrate", (int,))
     if baudrate is not None:
-        if baudrate <= 0:
-            raise ValueError("serial.baudrate must be positive")
-        cfg.baudrate = baudrate
+        cfg.baudrate = check_baudrate(baudrate, "serial.baudrate")
     parity = _get(serial, "serial", "parity", (str,))
     if parity is not None:
         if parity.upper() not in PARITIES:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from meterui.protocol.decoder import DecoderStats
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node
+from meterui.protocol.text import json_safe, printable
 
 LAYERS = ("line", "frame", "crypto", "apdu")
 
@@ -37,7 +38,12 @@ def render_text(msg: Message) -> str:
     for r in msg.readings:
         unit = f" {r.unit}" if r.unit else ""
         lines.append(f"  {r.name} = {r.format_value()}{unit}   ({r.id})")
-    return "\n".join(lines)
+    return _join(lines)
+
+
+def _join(lines: list[str]) -> str:
+    """Lines of display text, with any control character from decoded data escaped (never raw)."""
+    return "\n".join(printable(line) for line in lines)
 
 
 def _node_line(node: Node, depth: int) -> str:
@@ -60,7 +66,7 @@ def render_tree(msg: Message) -> str:
         lines.append(_node_line(node, depth))
         if node.children:
             stack.extend((c, depth + 1) for c in reversed(node.children))
-    return "\n".join(lines)
+    return _join(lines)
 
 
 def render_hex(msg: Message) -> str:
@@ -82,11 +88,11 @@ def render_hex(msg: Message) -> str:
             for i in range(0, max(len(chunk), 1), 16):
                 piece = chunk[i:i + 16].hex(" ").upper()
                 lines.append(f"  {lf.start + i:5d}  {piece:<47}  {label if i == 0 else '…'}")
-    return "\n".join(lines)
+    return _join(lines)
 
 
 def render_json(msg: Message) -> str:
-    return json.dumps(msg.to_json(), ensure_ascii=False, separators=(", ", ": "))
+    return json_safe(json.dumps(msg.to_json(), ensure_ascii=False, separators=(", ", ": ")))
 
 
 def render_summary(stats: DecoderStats) -> str:

@@ -1,7 +1,7 @@
 """Shared fixtures and helpers for the decoder tests.
 
-The captured test vectors live in ``shared/vectors`` beside the repository (CI clones the repo with
-``shared/`` next to it). Tests that need them skip with a clear reason when the directory is absent.
+The captured test vectors live in ``tests/data/vectors`` (copied into the repository, with where each frame
+comes from in its README), so the suite runs on a fresh clone from any directory; no test skips for them.
 Helpers here are imported by the test modules as ``from tests.conftest import ...`` (``tests`` is a
 package, so pytest registers this file as ``tests.conftest`` and the import reuses that module).
 """
@@ -9,6 +9,7 @@ package, so pytest registers this file as ``tests.conftest`` and the import reus
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,9 @@ from meterui.protocol.decoder import StreamDecoder, decode_bytes
 from meterui.protocol.message import Message
 from meterui.protocol.spans import tiling_gaps
 
-VECTORS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
-HAVE_VECTORS = (VECTORS_DIR / "hdlc.json").is_file() and (VECTORS_DIR / "mbus.json").is_file()
-SKIP_REASON = f"test vectors not found at {VECTORS_DIR} (clone the shared/ directory beside the repository)"
-requires_vectors = pytest.mark.skipif(not HAVE_VECTORS, reason=SKIP_REASON)
+VECTORS_DIR = Path(__file__).resolve().parent / "data" / "vectors"
+requires_vectors = pytest.mark.usefixtures("vectors_dir")
+"""Marks tests that read the vectors (kept for the test modules that use it; the vectors are always present)."""
 
 TEST_KEY_HEX = "000102030405060708090A0B0C0D0E0F"
 TEST_KEY = bytes.fromhex(TEST_KEY_HEX)
@@ -46,13 +46,17 @@ JSON_KEYS = {"index", "protocol", "ok", "error", "offsets", "encrypted", "authen
 READING_KEYS = {"id", "quantity", "name", "value", "unit"}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _crash_logs_stay_out_of_the_home_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """An internal error writes ``crash.log`` under the user state dir: in tests, a temporary one
+    (subprocesses inherit it)."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+
+
 # -- vectors --------------------------------------------------------------------------------------
 def load_vectors(name: str) -> list[dict[str, Any]]:
-    """The vectors of ``name`` (``hdlc``, ``mbus``), or ``[]`` when the directory is absent."""
-    path = VECTORS_DIR / f"{name}.json"
-    if not path.is_file():
-        return []
-    return json.loads(path.read_text())
+    """The vectors of ``name`` (``hdlc``, ``mbus``, ``echonet``) from ``tests/data/vectors``."""
+    return json.loads((VECTORS_DIR / f"{name}.json").read_text())
 
 
 def vector_bytes(vec: dict[str, Any]) -> bytes:
@@ -64,13 +68,11 @@ def vector_by_id(vid: str) -> dict[str, Any]:
         for vec in load_vectors(name):
             if vec["id"] == vid:
                 return vec
-    pytest.skip(SKIP_REASON)
+    raise KeyError(f"no vector {vid!r} in {VECTORS_DIR}")
 
 
 @pytest.fixture
 def vectors_dir() -> Path:
-    if not HAVE_VECTORS:
-        pytest.skip(SKIP_REASON)
     return VECTORS_DIR
 
 

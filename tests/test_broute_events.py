@@ -6,20 +6,16 @@ import json
 import math
 from pathlib import Path
 
-import pytest
-
 from meterui.pipeline import Pipeline, PipelineStats
 from meterui.protocol.decoder import StreamDecoder
 from meterui.sources.replay import ReplaySource
 from meterui.widgets.linehealth import LineHealth
 from tests.apputil import run_async
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 
 
 def _transcript(tmp_path: Path, tail: list[str]) -> Path:
-    if not (VECTORS / "echonet.json").exists():
-        pytest.skip("shared/vectors not found beside the repository")
     lines = ["SKVER", "EVER 1.2.10", "OK", "EVENT 25 FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99"]
     lines += [v["line"] for v in json.loads((VECTORS / "echonet.json").read_text())][:3]
     path = tmp_path / "broute.txt"

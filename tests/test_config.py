@@ -141,3 +141,35 @@ def test_describe_serial() -> None:
     assert Config().describe_serial() == "2400 8E1"
     assert Config(baudrate=115200, parity="N", stopbits=2).describe_serial() == "115200 8N2"
     assert Config(baudrate=9600, parity="O", bytesize=7, stopbits=1.5).describe_serial() == "9600 7O1.5"
+
+
+@pytest.mark.parametrize("baud", ["99999999999999999", "2147483648", "4000001", "49", "0", "-9600"])
+def test_baudrate_out_of_range_refused(tmp_path: Path, baud: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[serial]\nbaudrate = {baud}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "config.toml" in message and "serial.baudrate" in message and "50" in message and "4000000" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("baud", [50, 300, 2400, 115200, 921600, 4_000_000])
+def test_baudrate_in_range_accepted(tmp_path: Path, baud: int) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[serial]\nbaudrate = {baud}\n")
+    cfg = load_config(path)
+    assert cfg is not None and cfg.baudrate == baud
+
+
+def test_a_saved_out_of_range_baudrate_makes_the_app_refuse_to_start(tmp_path: Path) -> None:
+    """The config as the app reads it: one line naming the file, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text('[serial]\nport = "/dev/ttyUSB0"\nbaudrate = 99999999999999999\n')
+    env = {**os.environ, "METERUI_CONFIG": str(path)}
+    proc = subprocess.run([sys.executable, "-m", "meterui"], capture_output=True, text=True, env=env, timeout=60,
+                          stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "serial.baudrate" in proc.stderr, proc.stderr

@@ -19,10 +19,8 @@ import termios
 import time
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = ROOT / "tests" / "data" / "vectors"
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[a-zA-Z]")
 
 
@@ -86,8 +84,6 @@ def test_demo_survives_a_tour_of_every_screen_at_80x24() -> None:
 
 
 def test_monitor_shows_noise_then_data_then_an_unplugged_line() -> None:
-    if not (VECTORS / "hdlc.json").exists():
-        pytest.skip("shared/vectors not found beside the repository")
     master, slave = os.openpty()
     term = Terminal(["monitor", "--port", os.ttyname(slave), "--parity", "N"], 120, 40)
     term.read(3.0)

@@ -18,7 +18,7 @@ from meterui.protocol.message import Message, Reading
 from meterui.protocol.skstack import SkEvent, SkstackDecoder, parse_event_line
 from meterui.protocol.spans import Node, tiling_gaps
 
-VECTORS_DIR = Path(__file__).parents[2] / "shared" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parent / "data" / "vectors"
 VECTORS = {v["id"]: v for v in json.loads((VECTORS_DIR / "echonet.json").read_text())}
 
 METER = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99"

@@ -12,7 +12,7 @@ from meterui.protocol.decoder import decode_bytes
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Span
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 
 

@@ -23,14 +23,14 @@ from meterui.pipeline import MAX_BATCH, Pipeline, PipelineStats
 from meterui.protocol.message import Message
 from meterui.sources import Chunk, Recorder, ReplaySource, SerialSource, read_recording
 
-VECTORS = json.loads(Path("/work/shared/vectors/hdlc.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parent / "data" / "vectors" / "hdlc.json").read_text())
 FRAMES = [bytes.fromhex(f) for v in VECTORS for f in v["frames_hex"]]
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 
 
 def hex_file(path: Path, frames: list[bytes]) -> Path:
     with path.open("w") as f:
-        f.write("# Kamstrup frames from /work/shared/vectors/hdlc.json\n")
+        f.write("# Kamstrup frames from tests/data/vectors/hdlc.json\n")
         for frame in frames:
             f.write(frame.hex(" ").upper() + "  # one frame\n")
     return path

@@ -83,7 +83,18 @@ def _no_line(objs) -> list[dict]:
             if o["error"] is None or o["error"]["layer"] != "line"]
 
 
+INTERNAL = "internal decoder error"
+"""How StreamDecoder reports an exception it caught from its own code (decoder.py: ``_error_message``)."""
+
+
+def assert_no_internal_error(msgs: list) -> None:
+    """"Never raises" is not enough: an exception turned into a message is a bug all the same."""
+    for m in msgs:
+        assert m.error is None or INTERNAL not in m.error.message, m.error.message
+
+
 def check_messages(msgs: list) -> None:
+    assert_no_internal_error(msgs)
     for m in msgs:
         assert tiling_gaps(m.root, m.buffers) == [], (m.index, m.error)
         obj = m.to_json()
@@ -119,8 +130,29 @@ def test_decode_bytes_and_raw_format(data: bytes) -> None:
 @SETTINGS
 @given(data=st.binary(min_size=1, max_size=2048))
 def test_decode_bytes_auto_format_never_raises(data: bytes) -> None:
-    for m in decode_bytes(data):
+    msgs = decode_bytes(data)
+    assert_no_internal_error(msgs)
+    for m in msgs:
         assert tiling_gaps(m.root, m.buffers) == []
+
+
+def test_the_checks_catch_an_internal_error_turned_into_a_message(monkeypatch) -> None:
+    """The property tests above would pass a decoder that fails inside and reports it as a message;
+    the checks they run must not."""
+    import pytest
+
+    from meterui.protocol import hdlc
+
+    def broken(*_a: object) -> None:
+        raise RuntimeError("a bug inside the decoder")
+
+    frame = plain_hdlc(kamstrup_body())
+    check_messages(decode_bytes(frame))  # passes on a healthy decoder
+    monkeypatch.setattr(hdlc, "parse_header", broken)
+    msgs = decode_bytes(frame)  # still never raises…
+    assert msgs and any(INTERNAL in m.error.message for m in msgs if m.error)
+    with pytest.raises(AssertionError, match=INTERNAL):  # …but the checks fail
+        check_messages(msgs)
 
 
 def _axdr_inputs() -> st.SearchStrategy[bytes]:
@@ -147,23 +179,29 @@ def test_parse_data_raises_only_meter_errors(data: bytes) -> None:
     assert tiling_gaps(root, {"b": data[:end]}) == []
 
 
+HEX_TOKENS = ["7E", "a0", " ", ":", "0x", "0X", "0", "x", "#c\n", "#", "\n", "\r\n", "\r", ",", "g", "\t", "ff", "é"]
+
+
 @SETTINGS
-@given(text=st.one_of(st.text(max_size=300),
-                      st.lists(st.sampled_from(["7E", "a0", " ", ":", "0x", "#c\n", "\n", ",", "g", "\t", "ff"]),
-                               max_size=100).map("".join)))
-def test_parse_hex_text_raises_only_meter_errors(text: str) -> None:
+@given(text=st.one_of(st.text(max_size=300), st.lists(st.sampled_from(HEX_TOKENS), max_size=100).map("".join)),
+       cuts=st.lists(st.integers(0, 300), max_size=12))
+def test_parse_hex_text_raises_only_meter_errors(text: str, cuts: list[int]) -> None:
     try:
         out = parse_hex_text(text)
     except MeterError as exc:
         assert exc.layer == "line"
-        return
-    assert isinstance(out, bytes)
-    # the incremental reader agrees with the one-shot parser
-    hs = HexStream()
-    lines = text.splitlines(keepends=True)
-    got = b"".join(hs.feed(line) for line in lines)
-    hs.finish()
-    assert got == out
+        out = None
+    # the incremental reader agrees with the one-shot parser, in lines or in pieces cut anywhere (inside a
+    # "0x", a comment, a CR LF), and raises what it raises
+    bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
+    for pieces in (text.splitlines(keepends=True), [text[a:b] for a, b in itertools.pairwise(bounds)]):
+        hs = HexStream()
+        try:
+            got: bytes | None = b"".join(hs.feed(piece) for piece in pieces) + hs.finish()
+        except MeterError as exc:
+            assert exc.layer == "line"
+            got = None
+        assert got == out, pieces
 
 
 @SETTINGS

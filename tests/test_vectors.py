@@ -1,4 +1,4 @@
-"""The captured vectors in shared/vectors decode to the values read off the bytes by hand."""
+"""The captured vectors in tests/data/vectors decode to the values read off the bytes by hand."""
 
 from __future__ import annotations
 

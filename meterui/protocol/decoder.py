@@ -38,6 +38,8 @@ _SKSTACK_LINE = re.compile(
     rb"SKSETRBID|SKSETPWD|SKLL64|SKSREG)")
 
 _APDU_TAGS = frozenset({0x0F, 0xDB, 0xDC, 0xDD, 0xE0})
+UNKNOWN_PROTOCOL = "unknown"
+"""The protocol of bytes that belong to no frame or line of any protocol (line noise, wrong settings)."""
 BAUD_HINT = ("check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
              "2400 8E1; B-route modules 115200 8N1)")
 
@@ -187,7 +189,7 @@ class StreamDecoder:
         root = Node("", "unrecognised data", "data", 0, len(data))
         if data:
             Node("data", "bytes", "data", 0, len(data), None, exc.message, root)
-        return Message(0, self._last_protocol, [], root, {"data": bytes(data)}, error=exc, received=received)
+        return Message(0, UNKNOWN_PROTOCOL, [], root, {"data": bytes(data)}, error=exc, received=received)
 
     def _item(self, item: LinkFrame | Garbage, out: list[Message]) -> None:
         if isinstance(item, Garbage):
@@ -215,7 +217,7 @@ class StreamDecoder:
             text = f"{n} byte(s) with no recognisable frame: {BAUD_HINT}"
         root = Node("", "unrecognised bytes", "data", 0, n)
         Node("data", "unrecognised bytes", "data", 0, n, None, text, root)
-        out.append(Message(0, self._last_protocol, [(g.start, g.end)], root, {"data": g.data},
+        out.append(Message(0, UNKNOWN_PROTOCOL, [(g.start, g.end)], root, {"data": g.data},
                            error=LineError(text, offset=g.start), received=g.received))
 
     def _bad_frame(self, f: LinkFrame) -> Message:

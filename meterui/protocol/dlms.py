@@ -381,6 +381,8 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
     decode_apdu_buffer(plaintext, "apdu", apdu, inner, opts)
     if inner.error is not None and not authenticated and sc & crypto.SC_ENCRYPT:
         # Without a tag a wrong key is only visible as plaintext that does not parse.
+        apdu.label = "output of decryption with the given key (not a valid APDU)"
+        apdu.note = "not plaintext: the key is probably wrong"
         res.error = DecryptionError("decryption produced garbage: the encryption key is probably wrong "
                                     f"({inner.error.message})", offset=inner.error.offset)
         return stop  # nothing read from garbage is a reading

@@ -21,8 +21,8 @@ def parse_key(text: str | bytes | None, what: str = "key") -> bytes | None:
         if len(text) == 16:
             return bytes(text)
         text = text.decode("ascii", "replace")
-    cleaned = _SEPARATORS.sub("", text.strip())
-    cleaned = re.sub(r"0[xX]", "", cleaned) if cleaned.lower().count("0x") else cleaned
+    # one ``0x`` may open the whole value or each separated group ("0x00 0x01 …"), nowhere else
+    cleaned = "".join(g[2:] if g[:2] in ("0x", "0X") else g for g in _SEPARATORS.split(text.strip()))
     if not cleaned:
         return None
     if not re.fullmatch(r"[0-9a-fA-F]*", cleaned):

@@ -12,6 +12,7 @@ from typing import Any
 
 from meterui.protocol.errors import MeterError
 from meterui.protocol.spans import Node
+from meterui.protocol.text import printable
 
 
 class Reading:
@@ -57,7 +58,7 @@ class Reading:
         v = self.value
         if isinstance(v, float):
             return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.1f}"
-        return str(v)
+        return printable(str(v))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Reading):
@@ -77,7 +78,7 @@ class Message:
 
     index: int
     protocol: str
-    """``hdlc``, ``mbus``, ``dsmr`` or ``echonet``."""
+    """``hdlc``, ``mbus``, ``dsmr`` or ``echonet``; ``unknown`` for bytes that belong to no protocol."""
     offsets: list[tuple[int, int]]
     """Half-open ``[start, end)`` byte ranges of the input stream that make up this message."""
     root: Node

@@ -21,6 +21,7 @@ from meterui.protocol.echonet import EchonetState, decode_edata
 from meterui.protocol.errors import DecodeError, LineError, MeterError
 from meterui.protocol.message import Message, Reading
 from meterui.protocol.spans import Node, leaf
+from meterui.protocol.text import printable
 
 CR, LF, SPACE = 0x0D, 0x0A, 0x20
 ERXUDP = b"ERXUDP "
@@ -319,7 +320,7 @@ class SkstackDecoder:
         for part in raw.replace(b"\r", b"\n").split(b"\n"):
             if part.strip():
                 self.lines_seen += 1
-                text = part.decode("ascii", "backslashreplace").rstrip()[:200]
+                text = printable(part.decode("ascii", "backslashreplace").rstrip()[:200])
                 self.events.append(parse_event_line(text, self._base + start + i, self._received))
             i += len(part) + 1
 
@@ -439,7 +440,7 @@ class SkstackDecoder:
             key, label = names[k]
             s = ts - pos
             e = toks[k + 1][0] - pos if k + 1 < len(toks) else stop
-            text = line[s:te - pos].decode("ascii", "replace")
+            text = printable(line[s:te - pos].decode("ascii", "replace"))
             node = leaf(line_node, key, label, "line", s, e, text)
             _annotate_token(node, key, text)
         return root, line_node, line
@@ -457,11 +458,11 @@ class SkstackDecoder:
         root, line_node, line = self._line_tree(pos, le, toks, names, stop - pos)
         if ce > stop:
             leaf(line_node, "undecoded", "undecoded", "line", stop - pos, ce - pos,
-                 line[stop - pos:ce - pos].decode("ascii", "backslashreplace"))
+                 printable(line[stop - pos:ce - pos].decode("ascii", "backslashreplace")))
         if le > ce:
             leaf(line_node, "eol", "line end", "line", ce - pos, le - pos, line[ce - pos:].hex().upper())
         self.lines_seen += 1
-        meter = line[toks[0][0] - pos:toks[0][1] - pos].decode("ascii", "replace") if toks else None
+        meter = printable(line[toks[0][0] - pos:toks[0][1] - pos].decode("ascii", "replace")) if toks else None
         return Message(0, "echonet", [(self._base + pos, self._base + le)], root, {"line": line},
                        error=error, meter=meter, received=self._received)
 
@@ -484,7 +485,7 @@ class SkstackDecoder:
         if le > de:
             leaf(line_node, "eol", "line end", "line", de - pos, le - pos, line[de - pos:].hex().upper())
         self.lines_seen += 1
-        sender = line[toks[0][0] - pos:toks[0][1] - pos].decode("ascii", "replace")
+        sender = printable(line[toks[0][0] - pos:toks[0][1] - pos].decode("ascii", "replace"))
         state = self.states.get(sender.upper())
         if state is None:
             state = self.states[sender.upper()] = EchonetState()

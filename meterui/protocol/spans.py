@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from meterui.protocol.text import printable
+
 
 class Span(NamedTuple):
     """A half-open byte range ``[start, end)`` inside the named buffer."""
@@ -161,7 +163,7 @@ class Node:
             if len(v) >= 2 and v.isascii() and bytes(v).decode("ascii").isprintable():
                 return f'"{bytes(v).decode("ascii")}"'  # a meter number or name sent as octet-string
             return v.hex().upper()
-        return str(v)
+        return printable(str(v))
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Node({self.path!r}, {self.label!r}, {self.buffer}[{self.start}:{self.end}], {self.value!r})"

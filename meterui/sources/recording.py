@@ -44,6 +44,36 @@ def hex_line_digits(line: str, path: str | os.PathLike[str], lineno: int) -> str
         raise SourceError(f"{os.fspath(path)}, line {lineno}: not hex ({exc.bad!r})") from None
 
 
+def check_record_target(path: str | os.PathLike[str]) -> None:
+    """Can a recording be written to ``path``? Raises :class:`SourceError` (one line) if not: a
+    directory, a missing directory, a file that cannot be written or is not a meterui recording.
+    Nothing is created or changed."""
+    target = Path(path)
+    name = os.fspath(path)
+    if target.is_dir():
+        raise SourceError(f"{name} is a directory; give a file name to record to")
+    parent = target.parent
+    if not parent.is_dir():
+        raise SourceError(f"cannot record to {name}: the directory {os.fspath(parent)} does not exist")
+    if target.exists():
+        try:
+            with target.open("ab"):
+                pass
+            with target.open("rb") as f:
+                head = f.read(len(HEADER_PREFIX))
+        except OSError as exc:
+            raise SourceError(f"cannot record to {name}: {exc.strerror or exc}") from None
+        if head and not head.startswith(HEADER_PREFIX.encode()):
+            raise SourceError(f"{name} exists and is not a meterui recording; not appending to it")
+        return
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise SourceError(f"cannot record to {name}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(target)
+
+
 def format_chunk(chunk: Chunk, received: float) -> str:
     """The text for one chunk: its timestamp line and its hex lines."""
     lines = [f"# t={received:.6f}"]
@@ -144,7 +174,7 @@ def read_recording(path: str | os.PathLike[str]) -> Iterator[Chunk]:
     the first timestamp come back with ``received=None``.
     """
     try:
-        file = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in finally
+        file = open(path, encoding="utf-8-sig", errors="replace")  # noqa: SIM115 - closed in finally
     except OSError as exc:
         raise SourceError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
     try:

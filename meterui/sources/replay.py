@@ -85,7 +85,7 @@ class ReplaySource:
             if self.format == "recording":
                 self._chunks = read_recording(self.path)
             elif self.format == "hex":
-                text = self.path.open(encoding="utf-8", errors="replace", newline=None)
+                text = self.path.open(encoding="utf-8-sig", errors="replace", newline=None)  # a BOM is not hex
                 self._file = text
                 self._chunks = self._hex_chunks(text)
             else:
