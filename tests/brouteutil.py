@@ -63,8 +63,7 @@ class Driver:
         while not cond():
             if time.monotonic() > deadline:
                 states = [f"{e.state}: {e.text}" for e in self.events[-15:]]
-                raise AssertionError(f"timed out waiting for {what}; state {self.session.state}; "
-                                     f"last events: {states}")
+                raise AssertionError(f"timed out waiting for {what}; state {self.session.state}; last events: {states}")
             self.step()
 
     def reopen(self) -> None:
@@ -92,6 +91,8 @@ SCALE = 0.02
 """Time scale of the virtual module in tests (50× faster than a real one)."""
 
 
-def make(tmp_path: object, dialect: str = "a1", hex_mode: bool = False, **kw: object) -> tuple[PtyModule, VirtualModule]:
+def make(
+    tmp_path: object, dialect: str = "a1", hex_mode: bool = False, **kw: object
+) -> tuple[PtyModule, VirtualModule]:
     module = VirtualModule(dialect, hex_mode=hex_mode, time_scale=SCALE, **kw)  # type: ignore[arg-type]
     return PtyModule(module, link=f"{tmp_path}/wisun"), module

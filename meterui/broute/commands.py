@@ -91,8 +91,9 @@ def sksendto(ipv6: str, payload: bytes, side: bool, handle: int = 1, sec: int = 
 
 
 # -- ECHONET Lite requests -----------------------------------------------------------------------
-def echonet_request(tid: int, esv: int, props: list[tuple[int, bytes]],
-                    deoj: bytes = METER_EOJ, seoj: bytes = CONTROLLER_EOJ) -> bytes:
+def echonet_request(
+    tid: int, esv: int, props: list[tuple[int, bytes]], deoj: bytes = METER_EOJ, seoj: bytes = CONTROLLER_EOJ
+) -> bytes:
     """An EDATA format 1 frame (protocols.md §6.6)."""
     out = bytearray(b"\x10\x81")
     out += (tid & 0xFFFF).to_bytes(2, "big") + seoj + deoj + bytes((esv, len(props)))
@@ -113,8 +114,7 @@ def set_history_day(tid: int, day: int) -> bytes:
     return echonet_request(tid, ESV_SETC, [(0xE5, bytes((day,)))])
 
 
-def set_history2_start(tid: int, year: int, month: int, day: int, hour: int, minute: int,
-                       count: int) -> bytes:
+def set_history2_start(tid: int, year: int, month: int, day: int, hour: int, minute: int, count: int) -> bytes:
     """SetC (0x61) ED: start time and number of 30-minute slots for history 2 (EC)."""
     edt = year.to_bytes(2, "big") + bytes((month, day, hour, minute, count))
     return echonet_request(tid, ESV_SETC, [(0xED, edt)])
@@ -144,8 +144,7 @@ class PanDescriptor:
         return round(0.275 * self.lqi - 104.27, 1)
 
     def to_dict(self) -> dict[str, str | int]:
-        out: dict[str, str | int] = {"channel": self.channel, "pan_id": self.pan_id, "addr": self.addr,
-                                     "lqi": self.lqi}
+        out: dict[str, str | int] = {"channel": self.channel, "pan_id": self.pan_id, "addr": self.addr, "lqi": self.lqi}
         if self.pair_id:
             out["pair_id"] = self.pair_id
         return out
@@ -158,8 +157,12 @@ class PanDescriptor:
             addr = str(data["addr"]).upper()
         except (KeyError, ValueError, TypeError):
             return None
-        if not (0x21 <= channel <= 0x3C and 0 <= pan_id <= 0xFFFF and len(addr) == 16
-                and all(c in "0123456789ABCDEF" for c in addr)):
+        if not (
+            0x21 <= channel <= 0x3C
+            and 0 <= pan_id <= 0xFFFF
+            and len(addr) == 16
+            and all(c in "0123456789ABCDEF" for c in addr)
+        ):
             return None
         pair = data.get("pair_id")
         return cls(channel, pan_id, addr, lqi, pair_id=str(pair) if pair else None)
@@ -204,7 +207,7 @@ def link_local(mac: str) -> str:
     """The IPv6 link-local address of a 64-bit MAC (U/L bit flipped), as ``SKLL64`` prints it."""
     raw = bytearray(bytes.fromhex(mac))
     raw[0] ^= 0x02
-    groups = [raw[i:i + 2].hex().upper() for i in range(0, 8, 2)]
+    groups = [raw[i : i + 2].hex().upper() for i in range(0, 8, 2)]
     return "FE80:0000:0000:0000:" + ":".join(groups)
 
 

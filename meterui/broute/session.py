@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from meterui.broute import commands as C
@@ -38,8 +38,21 @@ SLOW_EPCS = (0xE0, 0xE3, 0xEA, 0xEB)
 RESPONSE_ESVS = frozenset({0x71, 0x72, 0x51, 0x52, 0x7E, 0x5E})
 SNA_ESVS = frozenset({0x50, 0x51, 0x52, 0x53, 0x5E})
 PUSH_ESVS = frozenset({0x73, 0x74})
-STATES = ("idle", "probing", "configuring", "scanning", "joining", "joined", "reauthenticating",
-          "tx_limited", "reopen", "auth_failed", "no_meter", "disconnected", "stopped")
+STATES = (
+    "idle",
+    "probing",
+    "configuring",
+    "scanning",
+    "joining",
+    "joined",
+    "reauthenticating",
+    "tx_limited",
+    "reopen",
+    "auth_failed",
+    "no_meter",
+    "disconnected",
+    "stopped",
+)
 """Every value :attr:`BrouteSession.state` can take."""
 
 
@@ -126,10 +139,20 @@ class BrouteSession:
     ``None`` (default) keeps the module's setting (both are decoded).
     """
 
-    def __init__(self, rbid: str, password: str, *, cached_scan: PanDescriptor | None = None,
-                 timing: Timing | None = None, data_mode: str | None = None, scan_duration: int = 6,
-                 max_scan_duration: int = 8, rssi: bool = True, max_auth_failures: int = 3,
-                 max_tries: int = 3) -> None:
+    def __init__(
+        self,
+        rbid: str,
+        password: str,
+        *,
+        cached_scan: PanDescriptor | None = None,
+        timing: Timing | None = None,
+        data_mode: str | None = None,
+        scan_duration: int = 6,
+        max_scan_duration: int = 8,
+        rssi: bool = True,
+        max_auth_failures: int = 3,
+        max_tries: int = 3,
+    ) -> None:
         self._rbid = validate_id(rbid)
         self._password = validate_password(password)
         if data_mode not in (None, "hex", "binary"):
@@ -244,8 +267,7 @@ class BrouteSession:
         Results arrive in :attr:`history` (and :meth:`history_points`) and in ``history`` events.
         """
         for day in range(max(1, min(days, 100))):
-            self._history_queue.append(self._new_request((0xE5,), C.set_history_day(self._next_tid(), day),
-                                                         "history"))
+            self._history_queue.append(self._new_request((0xE5,), C.set_history_day(self._next_tid(), day), "history"))
             epcs = [0xE2, 0xE4] if reverse and 0xE4 not in self.unsupported else [0xE2]
             for epc in epcs:
                 self._history_queue.append(self._new_request((epc,), b"", "history"))
@@ -285,8 +307,9 @@ class BrouteSession:
         self._deadline = None
         self._step(reply)
 
-    def _cmd(self, data: bytes | None, kinds: tuple[str, ...] = ("OK",), timeout: float | None = None,
-             fail: bool = True) -> Generator[_Await, _Reply, _Reply]:
+    def _cmd(
+        self, data: bytes | None, kinds: tuple[str, ...] = ("OK",), timeout: float | None = None, fail: bool = True
+    ) -> Generator[_Await, _Reply, _Reply]:
         want = frozenset(kinds) | ({"FAIL"} if fail else frozenset())
         reply = yield _Await(data, want, self.timing.command_timeout if timeout is None else timeout)
         return reply
@@ -305,8 +328,11 @@ class BrouteSession:
         if reply.kind == "TIMEOUT":
             self.counters.reopen_requests += 1
             self.reopen_wanted = True
-            self._set_state("reopen", "the Wi-SUN module does not answer: check the port and that it runs at "
-                            "115200 8N1; reopening the port", trouble=True)
+            self._set_state(
+                "reopen",
+                "the Wi-SUN module does not answer: check the port and that it runs at 115200 8N1; reopening the port",
+                trouble=True,
+            )
             yield from self._sleep(self._backoff)
             self._backoff = min(self._backoff * 2, self.timing.max_backoff)
             self._begin(self._connect_flow())
@@ -324,8 +350,12 @@ class BrouteSession:
             yield from self._cmd(None, ("OK",))
         else:
             self.single_stack = True
-        self._emit("configuring", "single-stack module (BP35A1 style)" if self.single_stack
-                   else "dual-stack module (BP35C0/C2 style, SIDE argument)")
+        self._emit(
+            "configuring",
+            "single-stack module (BP35A1 style)"
+            if self.single_stack
+            else "dual-stack module (BP35C0/C2 style, SIDE argument)",
+        )
         reply = yield from self._cmd(C.ropt(), ("OK",))
         self.hex_mode = C.ropt_hex_mode(reply.text) if reply.kind == "OK" else None
         if reply.kind == "FAIL":
@@ -340,13 +370,15 @@ class BrouteSession:
             yield from self._cmd(C.sksreg("SA2", "1"))
         reply = yield from self._cmd(C.sksetpwd(self._password))
         if reply.kind != "OK":
-            self._set_state("auth_failed", "the module refused the password (SKSETPWD): it must be 12 characters",
-                            trouble=True)
+            self._set_state(
+                "auth_failed", "the module refused the password (SKSETPWD): it must be 12 characters", trouble=True
+            )
             return
         reply = yield from self._cmd(C.sksetrbid(self._rbid))
         if reply.kind != "OK":
-            self._set_state("auth_failed", "the module refused the B-route ID (SKSETRBID): it must be 32 characters",
-                            trouble=True)
+            self._set_state(
+                "auth_failed", "the module refused the B-route ID (SKSETRBID): it must be 32 characters", trouble=True
+            )
             return
         yield from self._scan_and_join()
 
@@ -373,11 +405,19 @@ class BrouteSession:
                 continue
             auth_failures += 1
             if auth_failures >= self.max_auth_failures:
-                self._set_state("auth_failed", "PANA authentication failed: the meter refused the join. Check the "
-                                "B-route ID and password from the power company; stopped trying", trouble=True)
+                self._set_state(
+                    "auth_failed",
+                    "PANA authentication failed: the meter refused the join. Check the "
+                    "B-route ID and password from the power company; stopped trying",
+                    trouble=True,
+                )
                 return
-            self._emit("joining", "PANA authentication failed: check the B-route ID and password; "
-                       f"trying again ({auth_failures}/{self.max_auth_failures})", trouble=True)
+            self._emit(
+                "joining",
+                "PANA authentication failed: check the B-route ID and password; "
+                f"trying again ({auth_failures}/{self.max_auth_failures})",
+                trouble=True,
+            )
             yield from self._sleep(self._backoff)
 
     def _scan(self) -> Generator[_Await, _Reply, PanDescriptor | None]:
@@ -389,28 +429,39 @@ class BrouteSession:
             self._scan_started = self._now
             self._progress_at = self._now + self.timing.progress_interval
             self.scan_progress = 0.0
-            self._set_state("scanning", f"scanning all {C.SCAN_CHANNELS} channels for the meter "
-                            f"(duration {duration}, about {self._scan_total:.0f} s)")
+            self._set_state(
+                "scanning",
+                f"scanning all {C.SCAN_CHANNELS} channels for the meter "
+                f"(duration {duration}, about {self._scan_total:.0f} s)",
+            )
             reply = yield from self._cmd(C.skscan(duration, side))
             if reply.kind != "OK":
                 self._emit("scanning", f"the module refused the scan ({reply.text or 'no answer'})", trouble=True)
                 continue
-            reply = yield from self._cmd(None, ("EVENT22",), self._scan_total * 1.5 + self.timing.scan_margin,
-                                         fail=False)
+            reply = yield from self._cmd(
+                None, ("EVENT22",), self._scan_total * 1.5 + self.timing.scan_margin, fail=False
+            )
             self._pandesc_end()
             self._progress_at = None
             self.scan_progress = 1.0
             if self._beacons:
                 pan = max(self._beacons, key=lambda b: b.lqi)
                 self.scan_result = self.new_scan = pan
-                self._emit("scanned", f"found the meter on channel {pan.channel} (0x{pan.channel:02X}), "
-                           f"PAN ID {pan.pan_id:04X}, signal {pan.rssi_dbm} dBm")
+                self._emit(
+                    "scanned",
+                    f"found the meter on channel {pan.channel} (0x{pan.channel:02X}), "
+                    f"PAN ID {pan.pan_id:04X}, signal {pan.rssi_dbm} dBm",
+                )
                 return pan
             if duration < self.max_scan_duration:
                 self._emit("scanning", "no beacon heard: scanning again, listening longer")
-        self._set_state("no_meter", "no meter answered the scan: move the module closer to the meter or out of "
-                        "a metal box, check the antenna, and that the B-route service is activated "
-                        "(retrying later)", trouble=True)
+        self._set_state(
+            "no_meter",
+            "no meter answered the scan: move the module closer to the meter or out of "
+            "a metal box, check the antenna, and that the B-route service is activated "
+            "(retrying later)",
+            trouble=True,
+        )
         return None
 
     def _join(self, pan: PanDescriptor) -> Generator[_Await, _Reply, bool]:
@@ -476,8 +527,9 @@ class BrouteSession:
         pan = self._pandesc.end()
         if pan is not None:
             self._beacons.append(pan)
-            self._emit("scanning", f"beacon from PAN {pan.pan_id:04X} on channel {pan.channel}, "
-                       f"signal {pan.rssi_dbm} dBm")
+            self._emit(
+                "scanning", f"beacon from PAN {pan.pan_id:04X} on channel {pan.channel}, signal {pan.rssi_dbm} dBm"
+            )
 
     def _global(self, kind: str, ev: SkEvent) -> None:
         req = self._inflight
@@ -494,8 +546,11 @@ class BrouteSession:
                 self._retry(req, self.timing.send_retry_delay)
             return
         if kind == "FAIL" and req is not None and req.phase == "sending":
-            self._emit("probing", f"the module refused to send ({ev.text.strip()}): it may have restarted; "
-                       "connecting again", trouble=True)
+            self._emit(
+                "probing",
+                f"the module refused to send ({ev.text.strip()}): it may have restarted; connecting again",
+                trouble=True,
+            )
             self._drop_inflight_for_resend()
             self._begin(self._connect_flow())
             return
@@ -505,8 +560,7 @@ class BrouteSession:
             self.counters.expiries += 1
             self._paused.add("reauth")
             self._reauth_deadline = self._now + self.timing.reauth_timeout
-            self._set_state("reauthenticating", "PANA session expired: the module re-authenticates; "
-                            "requests paused")
+            self._set_state("reauthenticating", "PANA session expired: the module re-authenticates; requests paused")
         elif kind == "EVENT25" and "reauth" in self._paused:
             self.counters.reauths += 1
             self._paused.discard("reauth")
@@ -521,8 +575,11 @@ class BrouteSession:
         elif kind == "EVENT32":
             self.counters.tx_limits += 1
             self._paused.add("tx")
-            self._set_state("tx_limited", "radio transmit-time limit reached (ARIB STD-T108): requests paused "
-                            "until the module releases it", trouble=True)
+            self._set_state(
+                "tx_limited",
+                "radio transmit-time limit reached (ARIB STD-T108): requests paused until the module releases it",
+                trouble=True,
+            )
         elif kind == "EVENT33" and "tx" in self._paused:
             self._paused.discard("tx")
             self._resume_after_pause("transmit-time limit released: reading again")
@@ -632,8 +689,11 @@ class BrouteSession:
     def _give_up(self, req: _Request) -> None:
         self._inflight = None
         self._failed_requests += 1
-        self._emit(self._state, "the meter did not answer " + " ".join(f"{e:02X}" for e in req.epcs)
-                   + f" after {req.tries} tries", trouble=True)
+        self._emit(
+            self._state,
+            "the meter did not answer " + " ".join(f"{e:02X}" for e in req.epcs) + f" after {req.tries} tries",
+            trouble=True,
+        )
         if self._failed_requests >= self.max_tries:
             self._failed_requests = 0
             self._emit("joining", "the meter stopped answering: joining again", trouble=True)
@@ -726,9 +786,3 @@ def _props(edata: bytes) -> list[tuple[int, int]]:
 
 def _epcs(edata: bytes) -> list[int]:
     return [epc for epc, _ in _props(edata)]
-
-
-def with_timing(session: BrouteSession, **changes: float) -> BrouteSession:
-    """Change some timings of a session before ``start`` (e.g. a longer scan margin)."""
-    session.timing = replace(session.timing, **changes)
-    return session

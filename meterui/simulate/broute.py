@@ -40,8 +40,29 @@ METER_CHANNEL = 0x21 + 12
 METER_PAN = 0x8888
 MULTICAST = "FF02:0000:0000:0000:0000:0000:0000:0001"
 NO_DATA = 0xFFFFFFFE
-METER_EPCS = (0x80, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F, 0xD3, 0xD7, 0xE0, 0xE1, 0xE2,
-              0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB)
+METER_EPCS = (
+    0x80,
+    0x88,
+    0x8A,
+    0x8D,
+    0x97,
+    0x98,
+    0x9D,
+    0x9E,
+    0x9F,
+    0xD3,
+    0xD7,
+    0xE0,
+    0xE1,
+    0xE2,
+    0xE3,
+    0xE4,
+    0xE5,
+    0xE7,
+    0xE8,
+    0xEA,
+    0xEB,
+)
 """Properties the virtual meter answers (everything else gets Get_SNA with PDC 0)."""
 VERSIONS = {"a1": "1.2.10", "c2": "1.0.3"}
 
@@ -62,7 +83,7 @@ class Meter:
         self.rng = rng
         self.start = start
         self.history_day = 0
-        self.unit_code = 0x01  # 0.1 kWh
+        self.unit_code = 0x02  # 0.01 kWh
         self.base_kwh = 8653.6
 
     # power (W) as a smooth function of meter time; energy is its exact integral
@@ -82,7 +103,8 @@ class Meter:
         return 12.3 + (t - self.start + 40 * 86400) / 86400.0 * 0.4
 
     def raw(self, kwh: float) -> int:
-        return int(kwh * 10) & 0xFFFFFFFF
+        exponent = {0x00: 0, 0x01: 1, 0x02: 2, 0x03: 3}[self.unit_code]
+        return int(kwh * 10**exponent) & 0xFFFFFFFF
 
     def power(self, t: float) -> int:
         return int(self._mean_power(t) + self.rng.uniform(-25, 25))
@@ -132,8 +154,11 @@ class Meter:
             stamp = local.replace(minute=local.minute - local.minute % 30, second=0, microsecond=0)
             at = stamp.timestamp()
             kwh = self.energy_kwh(at) if epc == 0xEA else self.export_kwh(at)
-            return (stamp.year.to_bytes(2, "big") + bytes((stamp.month, stamp.day, stamp.hour, stamp.minute, 0))
-                    + self.raw(kwh).to_bytes(4, "big"))
+            return (
+                stamp.year.to_bytes(2, "big")
+                + bytes((stamp.month, stamp.day, stamp.hour, stamp.minute, 0))
+                + self.raw(kwh).to_bytes(4, "big")
+            )
         return None
 
     def _history(self, epc: int, t: float) -> bytes:
@@ -154,10 +179,22 @@ class Meter:
 class VirtualModule:
     """A sans-IO SKSTACK-IP module in dialect ``a1`` (BP35A1) or ``c2`` (BP35C2, SIDE argument)."""
 
-    def __init__(self, dialect: str = "a1", *, hex_mode: bool = False, rbid: str = DEFAULT_ID,
-                 password: str = DEFAULT_PASSWORD, time_scale: float = 1.0, seed: int = 0,
-                 min_scan_duration: int = 6, send_fail_rate: float = 0.0, expire_every: float | None = None,
-                 tx_limit_every: float | None = None, now: float | None = None) -> None:
+    def __init__(
+        self,
+        dialect: str = "a1",
+        *,
+        hex_mode: bool = False,
+        rbid: str = DEFAULT_ID,
+        password: str = DEFAULT_PASSWORD,
+        time_scale: float = 1.0,
+        seed: int = 0,
+        min_scan_duration: int = 6,
+        send_fail_rate: float = 0.0,
+        expire_every: float | None = None,
+        tx_limit_every: float | None = None,
+        unsupported: tuple[int, ...] = (),
+        now: float | None = None,
+    ) -> None:
         if dialect not in ("a1", "c2"):
             raise ValueError("dialect must be a1 or c2")
         self.dialect = dialect
@@ -170,6 +207,8 @@ class VirtualModule:
         self.send_fail_rate = send_fail_rate
         self.expire_every = expire_every
         self.tx_limit_every = tx_limit_every
+        self.unsupported = frozenset(unsupported)
+        """EPCs this meter answers with PDC 0 (Get_SNA), e.g. the optional D3."""
         self._t0 = time.monotonic() if now is None else now
         self.meter = Meter(self.rng, time.time())
         self.silent = False
@@ -230,6 +269,7 @@ class VirtualModule:
             self.reauthing = False
             self.joined = reauth_ok
             self._emit_event(0x25 if reauth_ok else 0x24)
+
         self._at(now + self._delay(2.0), done)
 
     def tx_limit(self, seconds: float = 30.0, now: float | None = None) -> None:
@@ -241,6 +281,7 @@ class VirtualModule:
         def release() -> None:
             self.limited = False
             self._emit_event(0x33)
+
         self._at(now + self._delay(seconds), release)
 
     def restart(self) -> None:
@@ -304,7 +345,7 @@ class VirtualModule:
                 return
             end = min(ends)
             line = bytes(self._buf[:end])
-            del self._buf[:end + 1]
+            del self._buf[: end + 1]
             if line.strip():
                 self._command(line)
 
@@ -319,8 +360,9 @@ class VirtualModule:
     def _say(self, *lines: str, after: float = 0.01) -> None:
         self._at(self._now + self._delay(after), "".join(f"{x}\r\n" for x in lines).encode())
 
-    def _emit_event(self, num: int, param: str | None = None, at: float | None = None,
-                    sender: str | None = None) -> None:
+    def _emit_event(
+        self, num: int, param: str | None = None, at: float | None = None, sender: str | None = None
+    ) -> None:
         parts = ["EVENT", f"{num:02X}", sender or self.meter_ip]
         if self.dialect == "c2":
             parts.append("0")
@@ -417,8 +459,14 @@ class VirtualModule:
         if duration >= self.min_scan_duration:
             at = start + self._delay(per_channel * (METER_CHANNEL - 0x21 + 0.5))
             self._emit_event(0x20, at=at, sender=self.meter_ip)
-            lines = ["EPANDESC", f"  Channel:{METER_CHANNEL:02X}", "  Channel Page:09", f"  Pan ID:{METER_PAN:04X}",
-                     f"  Addr:{METER_MAC}", "  LQI:A0"]
+            lines = [
+                "EPANDESC",
+                f"  Channel:{METER_CHANNEL:02X}",
+                "  Channel Page:09",
+                f"  Pan ID:{METER_PAN:04X}",
+                f"  Addr:{METER_MAC}",
+                "  LQI:A0",
+            ]
             if self.dialect == "c2":
                 lines.append("  Side:0")
             lines.append("  PairID:00AABBCC")
@@ -437,9 +485,13 @@ class VirtualModule:
             return
         self._say("OK")
         self.joining = True
-        ok = (args[0].upper() == self.meter_ip and self.registers.get("S2") == f"{METER_CHANNEL:02X}"
-              and self.registers.get("S3") == f"{METER_PAN:04X}" and self.rbid == self.expected_id
-              and self.password == self.expected_password)
+        ok = (
+            args[0].upper() == self.meter_ip
+            and self.registers.get("S2") == f"{METER_CHANNEL:02X}"
+            and self.registers.get("S3") == f"{METER_PAN:04X}"
+            and self.rbid == self.expected_id
+            and self.password == self.expected_password
+        )
         for k in range(3):
             self._emit_event(0x21, "00", at=self._now + self._delay(0.5 + k), sender=self.meter_ip)
         self._emit_event(0x02, at=self._now + self._delay(1.0))
@@ -449,9 +501,11 @@ class VirtualModule:
             self.joined = ok
             self._emit_event(0x25 if ok else 0x24)
             if ok:  # the meter announces itself (node profile instance list, multicast INF)
-                frame = C.echonet_request(1, 0x73, [(0xD5, bytes.fromhex("01028801"))],
-                                          seoj=C.NODE_PROFILE_EOJ, deoj=C.NODE_PROFILE_EOJ)
+                frame = C.echonet_request(
+                    1, 0x73, [(0xD5, bytes.fromhex("01028801"))], seoj=C.NODE_PROFILE_EOJ, deoj=C.NODE_PROFILE_EOJ
+                )
                 self._at(self._now + self._delay(0.3), self._erxudp(frame, dest=MULTICAST))
+
         self._at(self._now + self._delay(3.5), done)
 
     def _c_skterm(self, args: list[str]) -> None:
@@ -491,9 +545,9 @@ class VirtualModule:
             return pos
         if len(buf) < pos + datalen:
             return None
-        data = buf[pos:pos + datalen]
+        data = buf[pos : pos + datalen]
         if self.echo:
-            self._at(self._now, buf[:pos + datalen] + b"\r\n")
+            self._at(self._now, buf[: pos + datalen] + b"\r\n")
         if not self.joined or self.limited:
             self._say("FAIL ER10")
             return pos + datalen
@@ -519,7 +573,7 @@ class VirtualModule:
         pos = 12
         for _ in range(opc):
             epc, pdc = frame[pos], frame[pos + 1]
-            props.append((epc, frame[pos + 2:pos + 2 + pdc]))
+            props.append((epc, frame[pos + 2 : pos + 2 + pdc]))
             pos += 2 + pdc
         if deoj != C.METER_EOJ:
             return None
@@ -528,7 +582,7 @@ class VirtualModule:
             self.infc_acks += 1
             return None
         if esv == 0x62:
-            out = [(epc, self.meter.edt(epc, t) or b"") for epc, _ in props]
+            out = [(epc, b"" if epc in self.unsupported else self.meter.edt(epc, t) or b"") for epc, _ in props]
             ok = all(e for _, e in out)
             return C.echonet_request(tid, 0x72 if ok else 0x52, out, deoj=seoj, seoj=deoj)
         if esv in (0x60, 0x61):
@@ -540,8 +594,7 @@ class VirtualModule:
                     ok = False
             if esv == 0x60 and ok:
                 return None
-            return C.echonet_request(tid, 0x71 if ok else 0x51, [(e, b"") for e, _ in props],
-                                     deoj=seoj, seoj=deoj)
+            return C.echonet_request(tid, 0x71 if ok else 0x51, [(e, b"") for e, _ in props], deoj=seoj, seoj=deoj)
         return None
 
     def _erxudp(self, edata: bytes, dest: str | None = None) -> Callable[[], None]:
@@ -555,6 +608,7 @@ class VirtualModule:
             fields.append(f"{len(edata):04X}")
             data = edata.hex().upper().encode() if self.hex_mode else edata
             self._at(self._now, " ".join(fields).encode() + b" " + data + b"\r\n")
+
         return send
 
 
