@@ -39,6 +39,8 @@ class Config:
     key: bytes | None = field(default=None, repr=False)
     auth_key: bytes | None = field(default=None, repr=False)
     invert_deviation: bool = False
+    broute_scan: str | None = None
+    """The last B-route scan result (``PanDescriptor.to_config()``), so later starts skip the scan."""
 
     def describe_serial(self) -> str:
         """Line settings in the usual short form, e.g. ``2400 8E1``."""
@@ -150,6 +152,13 @@ def _from_dict(data: dict[str, Any]) -> Config:
     invert = _get(display, "display", "invert_deviation", (bool,))
     if invert is not None:
         cfg.invert_deviation = invert
+    scan = _get(_table(data, "broute"), "broute", "scan", (str,))
+    if scan:
+        from meterui.broute.commands import PanDescriptor
+
+        if PanDescriptor.from_config(scan) is None:
+            raise ValueError("broute.scan must be 'channel pan_id addr lqi' in hex (delete it to scan again)")
+        cfg.broute_scan = scan
     return cfg
 
 
@@ -189,6 +198,8 @@ def dumps(cfg: Config) -> str:
     if cfg.auth_key:
         lines.append(f'auth_key = "{cfg.auth_key.hex().upper()}"')
     lines += ["", "[display]", f"invert_deviation = {'true' if cfg.invert_deviation else 'false'}", ""]
+    if cfg.broute_scan:
+        lines += ["[broute]", f"scan = {_toml_string(cfg.broute_scan)}", ""]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ are parsed by :mod:`meterui.protocol.skstack` and :mod:`meterui.protocol.echonet
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 CRLF = b"\r\n"
@@ -149,8 +150,24 @@ class PanDescriptor:
             out["pair_id"] = self.pair_id
         return out
 
+    def to_config(self) -> str:
+        """The compact form kept in the config file: ``channel pan_id addr lqi`` in hex."""
+        return f"{self.channel:02X} {self.pan_id:04X} {self.addr} {self.lqi:02X}"
+
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> PanDescriptor | None:
+    def from_config(cls, text: str) -> PanDescriptor | None:
+        """Read :meth:`to_config`'s form; ``None`` when it is malformed."""
+        parts = text.split()
+        if len(parts) != 4:
+            return None
+        try:
+            channel, pan_id, lqi = int(parts[0], 16), int(parts[1], 16), int(parts[3], 16)
+        except ValueError:
+            return None
+        return cls.from_dict({"channel": channel, "pan_id": pan_id, "addr": parts[2], "lqi": lqi})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> PanDescriptor | None:
         """A cached scan from the configuration, ``None`` when it is incomplete or malformed."""
         try:
             channel, pan_id, lqi = (int(str(data[k])) for k in ("channel", "pan_id", "lqi"))
