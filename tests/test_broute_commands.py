@@ -104,3 +104,11 @@ def test_cached_scan_round_trips_through_the_config(tmp_path: Path) -> None:
     save_config(Config(port="/dev/ttyUSB0"), path)
     loaded = load_config(path)
     assert loaded is not None and loaded.broute_scan is None
+
+
+def test_redact_hides_credentials_in_recorded_writes() -> None:
+    assert C.redact(C.sksetpwd(PASSWORD)) == b"SKSETPWD C ************\r\n"
+    assert C.redact(C.sksetrbid(RBID)) == b"SKSETRBID " + b"*" * 32 + b"\r\n"
+    frame = C.get_request(1, [0xE7])
+    assert C.redact(C.skver()) == C.skver()
+    assert C.redact(C.sksendto("FE80:0000:0000:0000:0280:8700:3012:24EF", frame, side=False)).endswith(frame)

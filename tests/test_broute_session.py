@@ -126,6 +126,9 @@ def test_wrong_password_says_so_and_stops(tmp_path: Path) -> None:
         assert module.log.count("SKJOIN") == 3
         assert "SKSENDTO" not in module.log
         assert all(DEFAULT_PASSWORD not in t and DEFAULT_ID not in t for t in texts)
+        # echo-back is switched off before the credentials are sent, so the module never repeats them
+        assert DEFAULT_PASSWORD.encode() not in drv.received and DEFAULT_ID.encode() not in drv.received
+        assert any(DEFAULT_PASSWORD.encode() in w for w in drv.writes)  # they were sent, though
     finally:
         drv.close()
         sim.close()
@@ -312,6 +315,9 @@ def test_energy_only_grows_and_no_secret_in_events(tmp_path: Path) -> None:
         assert e0 == sorted(e0)  # type: ignore[type-var]
         texts = [*_texts(drv), repr(drv.session)]
         assert all(DEFAULT_PASSWORD not in t and DEFAULT_ID not in t for t in texts)
+        # echo-back is switched off before the credentials are sent, so the module never repeats them
+        assert DEFAULT_PASSWORD.encode() not in drv.received and DEFAULT_ID.encode() not in drv.received
+        assert any(DEFAULT_PASSWORD.encode() in w for w in drv.writes)  # they were sent, though
     finally:
         drv.close()
         sim.close()

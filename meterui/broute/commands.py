@@ -91,6 +91,24 @@ def sksendto(ipv6: str, payload: bytes, side: bool, handle: int = 1, sec: int = 
     return " ".join(parts).encode("ascii") + b" " + payload
 
 
+SECRET_COMMANDS = (b"SKSETPWD ", b"SKSETRBID ")
+
+
+def redact(data: bytes) -> bytes:
+    """``data`` with the password or ID of a ``SKSETPWD``/``SKSETRBID`` write replaced by ``*``.
+
+    For anything that records or shows what a session wrote (recordings, logs, the inspector).
+    """
+    for head in SECRET_COMMANDS:
+        if data.startswith(head):
+            body = data[len(head):]
+            end = len(body.rstrip(b"\r\n"))
+            words = body[:end].split(b" ")
+            words[-1] = b"*" * len(words[-1])
+            return head + b" ".join(words) + body[end:]
+    return data
+
+
 # -- ECHONET Lite requests -----------------------------------------------------------------------
 def echonet_request(
     tid: int, esv: int, props: list[tuple[int, bytes]], deoj: bytes = METER_EOJ, seoj: bytes = CONTROLLER_EOJ
