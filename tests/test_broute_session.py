@@ -303,6 +303,28 @@ def test_history_fetch(tmp_path: Path) -> None:
         sim.close()
 
 
+def test_history2_fetch(tmp_path: Path) -> None:
+    import datetime as dt
+
+    drv, sim, _module = _run(tmp_path)
+    try:
+        drv.run_until(
+            lambda: drv.session.supported is not None and drv.session.unit_kwh is not None, what="property map and unit"
+        )
+        end = dt.datetime.fromtimestamp(_module.meter_time()) - dt.timedelta(hours=2)
+        assert drv.session.fetch_history2(end, count=6)
+        drv.run_until(lambda: len(drv.session.history2) == 12, what="6 slots of history 2, both directions")
+        pts = drv.session.history2
+        newest = end.replace(minute=end.minute - end.minute % 30, second=0, microsecond=0)
+        assert pts[-1].time == newest and pts[0].time == newest - dt.timedelta(minutes=150)
+        imports = [p.value for p in pts if p.direction == "import"]
+        assert imports == sorted(imports) and all(p.unit == "kWh" for p in pts)
+        assert any(e.state == "history" and "history 2" in e.text for e in drv.events)
+    finally:
+        drv.close()
+        sim.close()
+
+
 def test_energy_only_grows_and_no_secret_in_events(tmp_path: Path) -> None:
     drv, sim, _module = _run(tmp_path, session_kw={"timing": replace(FAST, slow_interval=0.2)})
     try:

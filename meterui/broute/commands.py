@@ -101,7 +101,7 @@ def redact(data: bytes) -> bytes:
     """
     for head in SECRET_COMMANDS:
         if data.startswith(head):
-            body = data[len(head):]
+            body = data[len(head) :]
             end = len(body.rstrip(b"\r\n"))
             words = body[:end].split(b" ")
             words[-1] = b"*" * len(words[-1])

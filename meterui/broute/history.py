@@ -57,3 +57,29 @@ def history_points(msg: Message, meter_date: str | None, now: float) -> list[tup
             points.append(HistoryPoint(when, direction, r.value, r.unit))
         out.append((direction, day, points))
     return out
+
+
+def history2_points(edt: bytes, coefficient: int, unit_kwh: int | float | None) -> list[HistoryPoint]:
+    """Points of an EC (history 2) EDT: ``YYYY MM DD hh mm`` (6 bytes), the slot count, then per slot
+    normal and reverse cumulative energy (4 + 4 bytes), newest first, 30 minutes apart
+    (protocols.md §6.7). Without E1 the values stay raw counts (``unit`` ``None``)."""
+    if len(edt) < 7:
+        return []
+    year, month, day, hour, minute, count = int.from_bytes(edt[0:2], "big"), *edt[2:7]
+    try:
+        newest = dt.datetime(year, month, day, hour, minute)
+    except ValueError:
+        return []
+    out: list[HistoryPoint] = []
+    for k in range(min(count, (len(edt) - 7) // 8)):
+        when = newest - dt.timedelta(minutes=30 * k)
+        for j, direction in enumerate(("import", "export")):
+            raw = int.from_bytes(edt[7 + 8 * k + 4 * j : 11 + 8 * k + 4 * j], "big")
+            if raw >= 0xFFFFFFFE:
+                continue
+            if unit_kwh is None:
+                out.append(HistoryPoint(when, direction, raw, None))
+            else:
+                value = raw * coefficient * unit_kwh
+                out.append(HistoryPoint(when, direction, round(value, 6), "kWh"))
+    return sorted(out, key=lambda p: (p.time, p.direction))

@@ -14,6 +14,7 @@ password never appear in them (protocols.md §6.3–§6.8).
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from meterui.broute import commands as C
 from meterui.broute.commands import PanDescParser, PanDescriptor
 from meterui.broute.credentials import validate_id, validate_password
-from meterui.broute.history import HistoryPoint, history_points
+from meterui.broute.history import HistoryPoint, history2_points, history_points
 from meterui.protocol.skstack import SkEvent, SkstackDecoder
 from meterui.sessions.base import SessionEvent, SessionOutput
 
@@ -174,6 +175,11 @@ class BrouteSession:
         self.unsupported: set[int] = set()
         self.supported: set[int] | None = None
         self.history: dict[tuple[str, int], list[HistoryPoint]] = {}
+        self.history2: list[HistoryPoint] = []
+        self.coefficient = 1
+        """D3 (1 until the meter reports one, or when it has none)."""
+        self.unit_kwh: int | float | None = None
+        """E1 as a kWh multiplier, once read."""
         self.meter_date: str | None = None
         self.reopen_wanted = False
         self.scan_progress: float | None = None
@@ -271,6 +277,23 @@ class BrouteSession:
             epcs = [0xE2, 0xE4] if reverse and 0xE4 not in self.unsupported else [0xE2]
             for epc in epcs:
                 self._history_queue.append(self._new_request((epc,), b"", "history"))
+
+    def fetch_history2(self, end: datetime.datetime, count: int = 12) -> bool:
+        """Queue history 2 (ED = ``end`` and ``count`` 30-minute slots back from it, then EC).
+
+        Only where the meter lists EC in its Get property map (9F); ``False`` (and an event) otherwise.
+        Results arrive in :attr:`history2` (import and export points) and in a ``history`` event.
+        """
+        if self.supported is None or 0xEC not in self.supported or 0xEC in self.unsupported:
+            self._emit(self._state, "this meter does not provide history 2 (EC)")
+            return False
+        count = max(1, min(count, 12))
+        payload = C.set_history2_start(
+            self._next_tid(), end.year, end.month, end.day, end.hour, end.minute - end.minute % 30, count
+        )
+        self._history_queue.append(self._new_request((0xED,), payload, "history"))
+        self._history_queue.append(self._new_request((0xEC,), b"", "history"))
+        return True
 
     def history_points(self) -> list[HistoryPoint]:
         """Every history point fetched so far, oldest first (import then export at equal times)."""
@@ -603,6 +626,10 @@ class BrouteSession:
                 self.meter_date = r.value
             if r.id == "9F" and isinstance(r.value, str):
                 self.supported = {int(x, 16) for x in r.value.split()}
+            if r.id == "D3" and isinstance(r.value, int) and r.value > 0:
+                self.coefficient = r.value
+            if r.id == "E1" and isinstance(r.value, (int, float)):
+                self.unit_kwh = r.value
         if esv == 0x74:
             epcs = _epcs(edata)
             self.counters.infc_answered += 1
@@ -615,8 +642,14 @@ class BrouteSession:
         self._inflight = None
         self._failed_requests = 0
         self.counters.responses += 1
-        if esv in SNA_ESVS:
+        if esv == 0x51:
+            self._emit(
+                self._state, "the meter refused to set " + ", ".join(f"{e:02X}" for e, _ in _props(edata)), trouble=True
+            )
+        if esv == 0x52:
             missing = [epc for epc, pdc in _props(edata) if pdc == 0 and epc != 0xD3]
+            if any(epc == 0xD3 and pdc == 0 for epc, pdc in _props(edata)):
+                self.coefficient = 1
             new = [e for e in missing if e not in self.unsupported]
             self.unsupported.update(missing)
             if new:
@@ -625,7 +658,17 @@ class BrouteSession:
             self._history(msg, req)
 
     def _history(self, msg: Message, req: _Request) -> None:
-        if req.epcs == (0xE5,):
+        if req.epcs in ((0xE5,), (0xED,)):
+            return
+        if req.epcs == (0xEC,):
+            edt = next((edata_edt for epc, edata_edt in _values(msg.buffers["edata"]) if epc == 0xEC), b"")
+            pts2 = history2_points(edt, self.coefficient, self.unit_kwh)
+            if pts2:
+                self.history2 = sorted(
+                    {(p.time, p.direction): p for p in [*self.history2, *pts2]}.values(),
+                    key=lambda p: (p.time, p.direction),
+                )
+            self._emit("history", f"history 2: {len(pts2) // 2} half-hour values in both directions")
             return
         points = history_points(msg, self.meter_date, self._now)
         for direction, day, pts in points:
@@ -780,6 +823,16 @@ def _props(edata: bytes) -> list[tuple[int, int]]:
             break
         epc, pdc = edata[pos], edata[pos + 1]
         out.append((epc, pdc))
+        pos += 2 + pdc
+    return out
+
+
+def _values(edata: bytes) -> list[tuple[int, bytes]]:
+    """(EPC, EDT) of the first property list (bounded by the frame's length)."""
+    out: list[tuple[int, bytes]] = []
+    pos = 12
+    for epc, pdc in _props(edata):
+        out.append((epc, edata[pos + 2 : pos + 2 + pdc]))
         pos += 2 + pdc
     return out
 

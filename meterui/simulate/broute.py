@@ -62,6 +62,8 @@ METER_EPCS = (
     0xE8,
     0xEA,
     0xEB,
+    0xEC,
+    0xED,
 )
 """Properties the virtual meter answers (everything else gets Get_SNA with PDC 0)."""
 VERSIONS = {"a1": "1.2.10", "c2": "1.0.3"}
@@ -83,6 +85,8 @@ class Meter:
         self.rng = rng
         self.start = start
         self.history_day = 0
+        self.history2: tuple[dt.datetime, int] | None = None
+        """ED: the newest slot and the number of slots EC reports (``None``: the latest 12)."""
         self.unit_code = 0x02  # 0.01 kWh
         self.base_kwh = 8653.6
 
@@ -143,6 +147,20 @@ class Meter:
             return self._history(epc, t)
         if epc == 0xE5:
             return bytes((self.history_day,))
+        if epc in (0xEC, 0xED):
+            newest, count = self.history2 or (
+                local.replace(minute=local.minute - local.minute % 30, second=0, microsecond=0),
+                12,
+            )
+            head = newest.year.to_bytes(2, "big") + bytes((newest.month, newest.day, newest.hour, newest.minute))
+            if epc == 0xED:
+                return head + bytes((count,))
+            body = bytearray(head + bytes((count,)))
+            for k in range(count):
+                at = (newest - dt.timedelta(minutes=30 * k)).timestamp()
+                for kwh in (self.energy_kwh(at), self.export_kwh(at)):
+                    body += (self.raw(kwh) if at <= t else NO_DATA).to_bytes(4, "big")
+            return bytes(body)
         if epc == 0xE7:
             return self.power(t).to_bytes(4, "big", signed=True)
         if epc == 0xE8:
@@ -590,6 +608,13 @@ class VirtualModule:
             for epc, edt in props:
                 if epc == 0xE5 and len(edt) == 1 and edt[0] <= 99:
                     self.meter.history_day = edt[0]
+                elif epc == 0xED and len(edt) == 7 and 1 <= edt[6] <= 12:
+                    try:
+                        newest = dt.datetime(int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5])
+                    except ValueError:
+                        ok = False
+                        continue
+                    self.meter.history2 = (newest, edt[6])
                 else:
                     ok = False
             if esv == 0x60 and ok:
