@@ -343,3 +343,67 @@ def test_energy_only_grows_and_no_secret_in_events(tmp_path: Path) -> None:
     finally:
         drv.close()
         sim.close()
+
+
+def test_requested_data_mode_written_once_after_ropt(tmp_path: Path) -> None:
+    sim, module = make(tmp_path, "a1", hex_mode=False)
+    try:
+        for _ in range(2):  # the second start finds hex already set: no second flash write
+            drv = Driver(_session(data_mode="hex"), sim)
+            try:
+                _joined_with_readings(drv, 2)
+                assert drv.session.hex_mode is True
+            finally:
+                drv.close()
+        assert module.wopt_writes == 1 and module.hex_mode
+        assert module.log.index("ROPT") < module.log.index("WOPT")
+    finally:
+        sim.close()
+
+
+def test_c2_without_ropt_assumes_hex(tmp_path: Path) -> None:
+    drv, sim, module = _run(tmp_path, "c2", hex_mode=True, ropt_unsupported=True)
+    try:
+        _joined_with_readings(drv, 2)
+        assert drv.session.hex_mode is None and module.wopt_writes == 0
+        assert any("ROPT" in t and "ASCII hex" in t for t in _texts(drv))
+    finally:
+        drv.close()
+        sim.close()
+
+
+def test_unanswered_requests_are_retried_then_rejoined(tmp_path: Path) -> None:
+    drv, sim, module = _run(tmp_path, session_kw={"timing": replace(FAST, request_timeout=0.3)})
+    try:
+        _joined_with_readings(drv, 1)
+        sim.control(lambda m: m.drop_answers(2))
+        _joined_with_readings(drv, 2)
+        assert drv.session.counters.timeouts >= 2 and module.log.count("SKJOIN") == 1
+        # a meter that stops answering altogether: bounded retries, then a new join
+        sim.control(lambda m: m.drop_answers(3 * 3))
+        drv.run_until(lambda: module.log.count("SKJOIN") == 2, what="re-join after unanswered requests")
+        _joined_with_readings(drv, 2)
+        assert any("did not answer" in t for t in _texts(drv))
+    finally:
+        drv.close()
+        sim.close()
+
+
+def test_random_failures_from_a_seed_are_survived(tmp_path: Path) -> None:
+    drv, sim, _module = _run(tmp_path, "c2", seed=7, send_fail_rate=0.2, expire_every=20.0, tx_limit_every=20.0)
+    try:
+        drv.run_until(
+            lambda: (
+                len(drv.readings("E7")) >= 30
+                and drv.session.counters.expiries >= 1
+                and drv.session.counters.tx_limits >= 1
+            ),
+            timeout=60,
+            what="30 E7 readings through random failures",
+        )
+        c = drv.session.counters
+        assert c.send_failures >= 1 and drv.session.state in ("joined", "reauthenticating", "tx_limited")
+        assert all(m.ok for m in drv.messages)
+    finally:
+        drv.close()
+        sim.close()

@@ -568,6 +568,9 @@ class BrouteSession:
                 self._emit(self._state, "the radio send failed (EVENT 21): sending again shortly", trouble=True)
                 self._retry(req, self.timing.send_retry_delay)
             return
+        if kind == "FAIL" and req is not None and req.phase == "sending" and self._paused:
+            req.phase, req.deadline = "retry", self._now  # refused while paused: resent after the pause
+            return
         if kind == "FAIL" and req is not None and req.phase == "sending":
             self._emit(
                 "probing",

@@ -211,6 +211,7 @@ class VirtualModule:
         expire_every: float | None = None,
         tx_limit_every: float | None = None,
         unsupported: tuple[int, ...] = (),
+        ropt_unsupported: bool = False,
         now: float | None = None,
     ) -> None:
         if dialect not in ("a1", "c2"):
@@ -241,6 +242,8 @@ class VirtualModule:
         self._buf = bytearray()
         self._now = self._t0
         self._forced_send_failures = 0
+        self._forced_drops = 0
+        self.ropt_supported = dialect == "a1" or not ropt_unsupported
         self._tid = 0x8000
         self._next_expiry: float | None = None
         self._next_tx_limit: float | None = None
@@ -273,6 +276,10 @@ class VirtualModule:
     def fail_sends(self, count: int = 1) -> None:
         """The next ``count`` SKSENDTO fail over the air (``EVENT 21 … 01``, no answer)."""
         self._forced_send_failures += count
+
+    def drop_answers(self, count: int = 1) -> None:
+        """The meter ignores the next ``count`` requests (the send succeeds, no answer comes)."""
+        self._forced_drops += count
 
     def expire_session(self, reauth_ok: bool = True, now: float | None = None) -> None:
         """PANA lifetime expires now: ``EVENT 29``, then ``EVENT 25`` (or ``24`` when ``reauth_ok`` is false)."""
@@ -425,6 +432,9 @@ class VirtualModule:
         self._say(f"EINFO {self.own_ip} {MODULE_MAC} {self.registers['S2']} {self.registers['S3']} {addr16}", "OK")
 
     def _c_ropt(self, args: list[str]) -> None:
+        if not self.ropt_supported:
+            self._say("FAIL ER04")
+            return
         self._say(f"OK {'01' if self.hex_mode else '00'}")
 
     def _c_wopt(self, args: list[str]) -> None:
@@ -578,6 +588,9 @@ class VirtualModule:
         self._say("OK", after=0.1)
         self.requests.append(data)
         reply = self._answer(data)
+        if self._forced_drops and reply is not None:
+            self._forced_drops -= 1
+            return pos + datalen
         if reply is not None:
             self._at(self._now + self._delay(0.8 + self.rng.uniform(0, 0.4)), self._erxudp(reply))
         return pos + datalen
