@@ -109,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     _profile_args(m, "system")
     m.add_argument("--json", action="store_true", help="no UI: print decode JSON objects live, one per line")
     m.add_argument("--record", metavar="FILE", help="also record what is read to FILE")
+    _broute_args(sub, m)
     return p
 
 
@@ -131,6 +132,77 @@ def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterPr
         return meter_profile(getattr(args, "scale", ""), tz if tz is not None else tz_default)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+# -- B-route (issue #10): monitor credentials and the virtual Wi-SUN module ----------------------
+def _broute_args(sub: argparse._SubParsersAction[argparse.ArgumentParser], monitor: argparse.ArgumentParser) -> None:
+    monitor.add_argument("--broute-id", metavar="ID",
+                         help="B-route ID (32 characters; or METERUI_BROUTE_ID): talk to a Wi-SUN module")
+    monitor.add_argument("--broute-password", metavar="PW",
+                         help="B-route password (12 characters; or METERUI_BROUTE_PASSWORD)")
+    s = sub.add_parser("simulate", help="run a virtual device on a pseudo-terminal (practice, tests)")
+    ssub = s.add_subparsers(dest="device", metavar="DEVICE", required=True)
+    b = ssub.add_parser("broute", help="a virtual Wi-SUN module (SKSTACK-IP) with a smart meter behind it",
+                        description="Emulate a BP35A1 (a1) or BP35C2 (c2) module and a B-route meter on a pty. "
+                                    "Without --id/--password it accepts the built-in practice credentials "
+                                    "(meterui.simulate.broute.DEFAULT_ID / DEFAULT_PASSWORD).")
+    b.add_argument("--link", metavar="PATH", required=True, help="keep a symlink to the pty at PATH")
+    b.add_argument("--dialect", choices=["a1", "c2"], default="a1", help="module family (default a1)")
+    b.add_argument("--data-mode", choices=["binary", "hex"], default="binary",
+                   help="ERXUDP data format before any WOPT (default binary)")
+    b.add_argument("--id", metavar="ID", help="the B-route ID the meter accepts (or METERUI_BROUTE_ID)")
+    b.add_argument("--password", metavar="PW", help="the password the meter accepts (or METERUI_BROUTE_PASSWORD)")
+    b.add_argument("--time-scale", type=float, default=1.0, help="multiply every delay (0.02 = 50x faster)")
+    b.add_argument("--seed", type=int, default=0, help="random seed for values and failures")
+    b.add_argument("--send-fail-rate", type=float, default=0.02, help="share of sends that fail (EVENT 21 01)")
+    b.add_argument("--expire-every", type=float, default=900.0,
+                   help="mean seconds between PANA session expiries (0 = never)")
+    b.add_argument("--tx-limit-every", type=float, default=3600.0,
+                   help="mean seconds between transmit-time limit events (0 = never)")
+
+
+def broute_credentials(rbid: str | None, password: str | None) -> tuple[str, str] | None:
+    """Validated (ID, password) from the arguments or the environment; ``None`` when neither is given."""
+    from meterui.broute.credentials import CredentialError, validate_id, validate_password
+
+    rbid = rbid or os.environ.get("METERUI_BROUTE_ID")
+    password = password or os.environ.get("METERUI_BROUTE_PASSWORD")
+    if not rbid and not password:
+        return None
+    try:
+        return validate_id(rbid), validate_password(password)
+    except CredentialError as exc:  # its message never contains the value
+        raise CliError(str(exc)) from None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import threading
+
+    from meterui.simulate.broute import DEFAULT_ID, DEFAULT_PASSWORD, PtyModule, VirtualModule
+
+    if not args.time_scale > 0:
+        raise CliError("--time-scale must be positive")
+    if not 0 <= args.send_fail_rate <= 1:
+        raise CliError("--send-fail-rate must be between 0 and 1")
+    creds = broute_credentials(args.id or os.environ.get("METERUI_BROUTE_ID") or DEFAULT_ID,
+                               args.password or os.environ.get("METERUI_BROUTE_PASSWORD") or DEFAULT_PASSWORD)
+    assert creds is not None
+    module = VirtualModule(args.dialect, hex_mode=args.data_mode == "hex", rbid=creds[0], password=creds[1],
+                           time_scale=args.time_scale, seed=args.seed, send_fail_rate=args.send_fail_rate,
+                           expire_every=args.expire_every or None, tx_limit_every=args.tx_limit_every or None)
+    try:
+        sim = PtyModule(module, link=args.link)
+    except OSError as exc:
+        raise CliError(f"{args.link}: cannot create the link ({exc.strerror or exc})") from None
+    print(f"virtual {'BP35A1' if args.dialect == 'a1' else 'BP35C2'} module on {sim.path} (link {args.link}), "
+          f"115200 8N1; Ctrl-C to stop", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.close()
+    return EXIT_OK
 
 
 def _key_args(p: argparse.ArgumentParser) -> None:
@@ -311,9 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "decode":
             return cmd_decode(args)
+        if args.command == "simulate":
+            return cmd_simulate(args)
         _check_app_args(args)
         if args.command in ("replay", "monitor"):
             args.profile = _profile(args, "system")
+        if args.command == "monitor":
+            args.broute = broute_credentials(args.broute_id, args.broute_password)
         return cmd_app(args)
     except CliError as exc:
         print(f"meterui: error: {exc}", file=sys.stderr)

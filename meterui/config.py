@@ -50,6 +50,8 @@ class Config:
     """Per-installation scaling override, e.g. ``energy=0.1`` (``lists.parse_scale``); empty: none."""
     timezone: str = "system"
     """IANA zone for meter clocks whose deviation is "not specified"; ``system``: the machine's zone."""
+    broute_scan: str | None = None
+    """The last B-route scan result (``PanDescriptor.to_config()``), so later starts skip the scan."""
 
     def describe_serial(self) -> str:
         """Line settings in the usual short form, e.g. ``2400 8E1``."""
@@ -181,6 +183,13 @@ def _from_dict(data: dict[str, Any]) -> Config:
         except ValueError as exc:
             raise ValueError(f"display.timezone: {exc}") from None
         cfg.timezone = zone
+    scan = _get(_table(data, "broute"), "broute", "scan", (str,))
+    if scan:
+        from meterui.broute.commands import PanDescriptor
+
+        if PanDescriptor.from_config(scan) is None:
+            raise ValueError("broute.scan must be 'channel pan_id addr lqi' in hex (delete it to scan again)")
+        cfg.broute_scan = scan
     return cfg
 
 
@@ -274,6 +283,8 @@ def dumps(cfg: Config) -> str:
     if cfg.timezone != "system":
         lines.append(f"timezone = {_toml_string(cfg.timezone)}")
     lines.append("")
+    if cfg.broute_scan:
+        lines += ["[broute]", f"scan = {_toml_string(cfg.broute_scan)}", ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,1 @@
+"""Virtual devices for tests and for practising without hardware (``meterui simulate …``)."""
