@@ -64,8 +64,9 @@ class Broker:
             if self.users:
                 passwd.write_text("")
                 for user, password in self.users.items():
-                    subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True,
-                                   capture_output=True)
+                    subprocess.run(
+                        ["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True
+                    )
                 lines += ["allow_anonymous false", f"password_file {passwd}"]
             else:
                 lines.append("allow_anonymous true")
@@ -81,8 +82,10 @@ class Broker:
             plugins += ["  amqtt.plugins.authentication.FileAuthPlugin:", f"    password_file: {passwd}"]
         else:
             plugins += ["  amqtt.plugins.authentication.AnonymousAuthPlugin:", "    allow_anonymous: true"]
-        text = "\n".join(["listeners:", "  default:", "    type: tcp", f"    bind: 127.0.0.1:{self.port}",
-                          *plugins]) + "\n"
+        text = (
+            "\n".join(["listeners:", "  default:", "    type: tcp", f"    bind: 127.0.0.1:{self.port}", *plugins])
+            + "\n"
+        )
         path = self.workdir / "amqtt.yaml"
         path.write_text(text)
         return path
@@ -91,15 +94,22 @@ class Broker:
         if self.kind == "mosquitto":
             cmd = ["mosquitto", "-c", str(self._config)]
         else:
-            cmd = [sys.executable, "-c", "from amqtt.scripts.broker_script import main; main()", "-c",
-                   str(self._config)]
+            cmd = [
+                sys.executable,
+                "-c",
+                "from amqtt.scripts.broker_script import main; main()",
+                "-c",
+                str(self._config),
+            ]
         log = open(self.workdir / "broker.log", "ab")  # noqa: SIM115 - handed to the process
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         if not wait_for_port(self.port):
             self.stop()
-            raise RuntimeError(f"{self.kind} did not start on port {self.port}: "
-                               f"{(self.workdir / 'broker.log').read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{self.kind} did not start on port {self.port}: "
+                f"{(self.workdir / 'broker.log').read_text(errors='replace')[-2000:]}"
+            )
 
     def stop(self, sig: int = signal.SIGKILL) -> None:
         proc, self.proc = self.proc, None

@@ -74,8 +74,13 @@ class ExporterStatus:
 
     def describe(self) -> str:
         """One short line, e.g. ``MQTT connected, 42 published`` or ``MQTT down, 12 queued``."""
-        words = {"connected": "connected", "connecting": "connecting", "disconnected": "down",
-                 "refused": "refused", "closed": "closed"}
+        words = {
+            "connected": "connected",
+            "connecting": "connecting",
+            "disconnected": "down",
+            "refused": "refused",
+            "closed": "closed",
+        }
         text = f"MQTT {words.get(self.state, self.state)}, {self.published} published"
         if self.queued:
             text += f", {self.queued} queued"
@@ -91,10 +96,17 @@ class MqttExporter:
     once, then feed it like any sink; :meth:`close` publishes ``offline`` and disconnects.
     """
 
-    def __init__(self, settings: MqttSettings, *, queue_size: int = DEFAULT_QUEUE,
-                 log: Callable[[str], None] | None = None, client_id: str | None = None,
-                 min_backoff: float = MIN_BACKOFF, max_backoff: float = MAX_BACKOFF,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        queue_size: int = DEFAULT_QUEUE,
+        log: Callable[[str], None] | None = None,
+        client_id: str | None = None,
+        min_backoff: float = MIN_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self._log = log or logger.info
         self._clock = clock
@@ -119,9 +131,9 @@ class MqttExporter:
         self._last_error: str | None = None
         self._last_logged: str | None = None
         self._base = settings.base_topic
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                   client_id=client_id or f"meterui-{uuid.uuid4().hex[:12]}",
-                                   clean_session=True)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"meterui-{uuid.uuid4().hex[:12]}", clean_session=True
+        )
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
         if settings.tls:
@@ -184,8 +196,14 @@ class MqttExporter:
 
     def status(self) -> ExporterStatus:
         with self._cond:
-            return ExporterStatus(self._state, self._published, len(self._queue), self._dropped,
-                                  self._last_error, self.settings.describe())
+            return ExporterStatus(
+                self._state,
+                self._published,
+                len(self._queue),
+                self._dropped,
+                self._last_error,
+                self.settings.describe(),
+            )
 
     # -- Sink --------------------------------------------------------------------------------------------
     def on_messages(self, messages: Sequence[Message], stats: PipelineStats | None = None) -> None:
@@ -306,11 +324,15 @@ class MqttExporter:
                 self._cond.notify_all()
 
     # -- paho callbacks (paho's network thread) -----------------------------------------------------------
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: Any, reason: Any,
-                    properties: Any = None) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         if reason.is_failure:
-            self._set_state("refused", f"the MQTT broker at {self.settings.describe()} refused the connection: "
-                            f"{reason} (check the user name and password); retrying")
+            self._set_state(
+                "refused",
+                f"the MQTT broker at {self.settings.describe()} refused the connection: "
+                f"{reason} (check the user name and password); retrying",
+            )
             return
         client.publish(status_topic(self._base), ONLINE, qos=1, retain=True)
         with self._cond:
@@ -319,25 +341,31 @@ class MqttExporter:
             self._cond.notify_all()
         self._set_state("connected", None, f"MQTT: connected to {self.settings.describe()}")
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: Any, reason: Any,
-                       properties: Any = None) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: Any, reason: Any, properties: Any = None
+    ) -> None:
         with self._cond:
             self._connected = False
             closing = self._closing
             self._cond.notify_all()
         if closing or self._state == "refused":
             return
-        self._set_state("disconnected", f"lost the MQTT broker at {self.settings.describe()} ({reason}); "
-                        "reconnecting, states are queued")
+        self._set_state(
+            "disconnected",
+            f"lost the MQTT broker at {self.settings.describe()} ({reason}); reconnecting, states are queued",
+        )
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         if self._state == "refused":
             return
-        self._set_state("disconnected", f"cannot reach the MQTT broker at {self.settings.describe()}; "
-                        "retrying with back-off, states are queued")
+        self._set_state(
+            "disconnected",
+            f"cannot reach the MQTT broker at {self.settings.describe()}; retrying with back-off, states are queued",
+        )
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: Any = None,
-                    properties: Any = None) -> None:
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason: Any = None, properties: Any = None
+    ) -> None:
         with self._cond:
             self._cond.notify_all()
 

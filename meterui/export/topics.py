@@ -102,8 +102,11 @@ def state_payload(msg: Message, received: float) -> dict[str, Any]:
     readings: dict[str, Any] = {}
     for r in msg.readings:
         readings[r.quantity or r.id] = r.value
-    return {"time": _iso(msg.received if msg.received is not None else received), "clock": msg.clock,
-            "readings": readings}
+    return {
+        "time": _iso(msg.received if msg.received is not None else received),
+        "clock": msg.clock,
+        "readings": readings,
+    }
 
 
 def sensor_kind(quantity: str, unit: str | None) -> SensorKind | None:

@@ -47,8 +47,10 @@ class MqttSettings:
 
     def __repr__(self) -> str:
         secret = "set" if self.password else "none"
-        return (f"MqttSettings({self.describe()}, password={secret}, ca_file={self.ca_file!r}, "
-                f"discovery_prefix={self.discovery_prefix!r}, interval={self.interval!r}, qos={self.qos})")
+        return (
+            f"MqttSettings({self.describe()}, password={secret}, ca_file={self.ca_file!r}, "
+            f"discovery_prefix={self.discovery_prefix!r}, interval={self.interval!r}, qos={self.qos})"
+        )
 
     __str__ = __repr__
 
@@ -63,7 +65,7 @@ def mask_url(url: str) -> str:
         return url
     netloc = parts.netloc
     at = netloc.rfind("@")
-    userinfo, hostport = netloc[:at], netloc[at + 1:]
+    userinfo, hostport = netloc[:at], netloc[at + 1 :]
     user = userinfo.split(":", 1)[0]
     return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
 
@@ -121,6 +123,15 @@ def parse_mqtt_url(
         raise MqttConfigError("the MQTT interval must be 0 or a positive number of seconds")
     if qos not in QOS_LEVELS:
         raise MqttConfigError("the MQTT QoS must be 0, 1 or 2")
-    return MqttSettings(host=host, port=port or DEFAULT_PORTS[scheme], tls=tls, username=username,
-                        password=password, base_topic=base, ca_file=ca_file, discovery_prefix=prefix,
-                        interval=float(interval), qos=qos)
+    return MqttSettings(
+        host=host,
+        port=port or DEFAULT_PORTS[scheme],
+        tls=tls,
+        username=username,
+        password=password,
+        base_topic=base,
+        ca_file=ca_file,
+        discovery_prefix=prefix,
+        interval=float(interval),
+        qos=qos,
+    )
