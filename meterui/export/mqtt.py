@@ -335,11 +335,11 @@ class MqttExporter:
             )
             return
         client.publish(status_topic(self._base), ONLINE, qos=1, retain=True)
+        self._set_state("connected", None, f"MQTT: connected to {self.settings.describe()}")
         with self._cond:
             self._pending_discovery = dict(self._discovery)  # retained, but the broker may have restarted
             self._connected = True
             self._cond.notify_all()
-        self._set_state("connected", None, f"MQTT: connected to {self.settings.describe()}")
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: Any, reason: Any, properties: Any = None
