@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from meterui.export.url import DEFAULT_DISCOVERY_PREFIX, PASSWORD_ENV, MqttConfigError, MqttSettings, parse_mqtt_url
 
 if TYPE_CHECKING:
+    from meterui.config import Config
     from meterui.export.mqtt import MqttExporter
     from meterui.pipeline import Pipeline, PipelineStats
     from meterui.protocol.message import Message
@@ -158,3 +159,16 @@ def run_service(
         if exporter is not None:
             exporter.close()
     return 0
+
+
+def settings_from_config(cfg: Config) -> MqttSettings | None:
+    """The exporter's settings from the config's [mqtt] section (``None`` when it has no URL)."""
+    if not cfg.mqtt_url:
+        return None
+    return parse_mqtt_url(
+        cfg.mqtt_url,
+        ca_file=cfg.mqtt_ca_file,
+        discovery_prefix=cfg.mqtt_discovery_prefix,
+        interval=cfg.mqtt_interval,
+        qos=cfg.mqtt_qos,
+    )
