@@ -382,3 +382,18 @@ def test_unreachable_broker_is_one_clear_line_and_feeding_never_blocks() -> None
         exp.close(timeout=1)
     assert sum("cannot reach" in line for line in log.lines) == 1
     assert log.lines[0] == f"MQTT: connecting to mqtt://127.0.0.1:{port}/t_none"
+
+
+def test_value_templates_render_as_home_assistant_would() -> None:
+    """The discovery templates, rendered with Jinja2 (Home Assistant's engine) on real state payloads."""
+    jinja2 = pytest.importorskip("jinja2")
+    from meterui.export.topics import SENSOR_BY_UNIT, value_template
+
+    env = jinja2.Environment()
+    state = state_payload(hdlc_message(), 0.0)
+    energy = env.from_string(value_template("active_energy_import", SENSOR_BY_UNIT["Wh"]))
+    power = env.from_string(value_template("active_power_import", SENSOR_BY_UNIT["W"]))
+    assert float(energy.render(value_json=state)) == pytest.approx(44228.0)  # Wh → kWh
+    assert power.render(value_json=state) == "2824"
+    # a message without the quantity renders empty, which Home Assistant ignores (keeps the last value)
+    assert power.render(value_json=state_payload(echonet_message(), 0.0) | {"readings": {}}) == ""

@@ -123,7 +123,8 @@ class ServiceLog:
     def finished(self, stats: PipelineStats, exporter: MqttExporter | None) -> None:
         self(f"{stats.source}: finished, {stats.frames_ok} message(s) ok, {stats.frames_bad} failed")
         if exporter is not None:
-            exporter.flush(FLUSH_SECONDS)
+            if exporter.status().state in ("connected", "connecting"):
+                exporter.flush(FLUSH_SECONDS)
             self(exporter.status().describe())
 
 
@@ -138,7 +139,18 @@ def run_service(
     import signal
 
     log = log or ServiceLog()
-    exporter = start_exporter(args, cli_error, log)
+    stopped = [False]
+
+    def stop(*_: object) -> None:
+        stopped[0] = True
+        pipeline.stop()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        exporter = start_exporter(args, cli_error, log)
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        raise
     last: list[PipelineStats] = []
 
     def on_messages(messages: list[Message], stats: PipelineStats) -> None:
@@ -147,9 +159,9 @@ def run_service(
             exporter.on_messages(messages, stats)
         last[:] = [stats]
 
-    previous = signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     try:
-        pipeline.run(on_messages, lambda: False)
+        if not stopped[0]:
+            pipeline.run(on_messages, lambda: stopped[0])
     except KeyboardInterrupt:
         pipeline.stop()
     finally:

@@ -165,7 +165,7 @@ class MqttExporter:
         if self._closed:
             return
         self._closed = True
-        if self._started:
+        if self._started and self._state in ("connected", "connecting"):  # not when the broker is known down
             self.flush(timeout)
         with self._cond:
             self._closing = True
