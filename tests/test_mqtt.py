@@ -279,18 +279,24 @@ def test_online_is_retained_while_running(broker: Broker) -> None:
 def test_interval_merges_readings_and_publishes_at_most_one_per_interval(broker: Broker) -> None:
     sub = Subscriber(broker.port, ["t_rate/+/state"])
     exp = exporter(broker.url(base="t_rate"), interval=10.0, discovery_prefix=None)
+    full = hdlc_message()  # the whole list, with the energy counter
+    full.received = 4.0
     try:
-        exp.on_messages([hdlc_power(p, t) for p, t in ((100, 0.0), (200, 4.0), (300, 9.0))], None)
+        exp.on_messages([hdlc_power(100, 0.0), full, hdlc_power(300, 9.0)], None)
         exp.on_messages([echonet_message(5)], None)  # another meter: its own interval
         exp.on_messages([hdlc_power(400, 10.0), hdlc_power(500, 15.0)], None)
         assert exp.flush(20)
-        states = sub.wait_for(lambda ms: len(ms) >= 3)
+        assert exp.status().published == 3  # 100, the merge up to 400, and the B-route meter
     finally:
-        exp.close()
-        sub.close()
-    powers = [m.json()["readings"]["active_power_import"] for m in states if KAMSTRUP_ID in m.topic]
-    assert powers == [100, 400]
-    assert exp.status().published == 3
+        exp.close()  # sends the state still held back (500)
+    states = sub.wait_for(lambda ms: sum(KAMSTRUP_ID in m.topic for m in ms) >= 3)
+    sub.close()
+    kamstrup = [m.json()["readings"] for m in states if KAMSTRUP_ID in m.topic]
+    assert [r["active_power_import"] for r in kamstrup] == [100, 400, 500]
+    assert "active_energy_import" not in kamstrup[0]
+    assert kamstrup[1]["active_energy_import"] == 44228000  # from the message at 4 s, not skipped
+    assert kamstrup[1]["voltage_l1"] == 230
+    assert exp.status().published == 4
 
 
 def test_broker_restart_loses_only_the_queue_overflow(tmp_path: Path) -> None:

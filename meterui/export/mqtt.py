@@ -165,6 +165,11 @@ class MqttExporter:
         if self._closed:
             return
         self._closed = True
+        with self._cond:  # states held back by the interval: the newest values go out before we leave
+            for meter, held in self._held.items():
+                self._enqueue(state_topic(self._base, meter), dumps(held))
+            self._held.clear()
+            self._cond.notify_all()
         if self._started and self._state in ("connected", "connecting"):  # not when the broker is known down
             self.flush(timeout)
         with self._cond:
@@ -251,10 +256,13 @@ class MqttExporter:
                 return
             self._held.pop(meter, None)
             self._last_sent[meter] = when
+        self._enqueue(state_topic(self._base, meter), dumps(payload))
+
+    def _enqueue(self, topic: str, payload: str) -> None:
         if len(self._queue) >= self._queue_size:
             self._queue.popleft()
             self._dropped += 1
-        self._queue.append((state_topic(self._base, meter), dumps(payload)))
+        self._queue.append((topic, payload))
 
     def _learn(self, meter: str, label: str, msg: Message) -> None:
         prefix = self.settings.discovery_prefix
