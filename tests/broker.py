@@ -46,10 +46,18 @@ def wait_for_port(port: int, timeout: float = 30.0) -> bool:
 class Broker:
     """One broker process; ``users`` maps user names to passwords (none: anonymous access)."""
 
-    def __init__(self, workdir: Path, users: dict[str, str] | None = None, kind: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        users: dict[str, str] | None = None,
+        kind: str | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.kind = kind or broker_kind()
         self.workdir = workdir
         self.users = users or {}
+        self.tls = tls
+        """(certificate, key) in PEM: the listener speaks TLS."""
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._config = self._write_config()
@@ -59,6 +67,8 @@ class Broker:
         passwd = self.workdir / "passwd"
         if self.kind == "mosquitto":
             lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr"]
+            if self.tls:
+                lines += [f"certfile {self.tls[0]}", f"keyfile {self.tls[1]}"]
             if os.geteuid() == 0:
                 lines.append("user root")  # else mosquitto switches to a user that cannot read workdir
             if self.users:
@@ -82,10 +92,10 @@ class Broker:
             plugins += ["  amqtt.plugins.authentication.FileAuthPlugin:", f"    password_file: {passwd}"]
         else:
             plugins += ["  amqtt.plugins.authentication.AnonymousAuthPlugin:", "    allow_anonymous: true"]
-        text = (
-            "\n".join(["listeners:", "  default:", "    type: tcp", f"    bind: 127.0.0.1:{self.port}", *plugins])
-            + "\n"
-        )
+        listener = ["listeners:", "  default:", "    type: tcp", f"    bind: 127.0.0.1:{self.port}"]
+        if self.tls:
+            listener += ["    ssl: true", f"    certfile: {self.tls[0]}", f"    keyfile: {self.tls[1]}"]
+        text = "\n".join([*listener, *plugins]) + "\n"
         path = self.workdir / "amqtt.yaml"
         path.write_text(text)
         return path
@@ -131,3 +141,50 @@ class Broker:
         if user:
             auth = user + (f":{password}" if password is not None else "") + "@"
         return f"mqtt://{auth}127.0.0.1:{self.port}" + (f"/{base}" if base else "")
+
+
+def make_certificates(workdir: Path) -> tuple[Path, Path, Path] | None:
+    """A throw-away CA and a server certificate for 127.0.0.1 (CA, cert, key), or None without openssl."""
+    if not shutil.which("openssl"):
+        return None
+    ca, ca_key = workdir / "ca.pem", workdir / "ca.key"
+    cert, key, csr, ext = workdir / "server.pem", workdir / "server.key", workdir / "server.csr", workdir / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    steps = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=meterui test CA",
+        ],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ],
+    ]
+    for step in steps:
+        subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True, cwd=workdir)
+    return ca, cert, key

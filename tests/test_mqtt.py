@@ -17,7 +17,7 @@ from meterui.export.url import MqttConfigError, mask_url, parse_mqtt_url
 from meterui.protocol import encode as E
 from meterui.protocol.decoder import decode_bytes
 from meterui.protocol.message import Message
-from tests.broker import Broker, free_port
+from tests.broker import Broker, free_port, make_certificates
 from tests.conftest import TEST_KEY, aidon_body, encrypted_mbus, kamstrup_body, plain_hdlc
 from tests.mqttutil import Gate, Subscriber
 
@@ -91,7 +91,7 @@ class Log:
 
 
 def exporter(url: str, log: Log | None = None, **kw: object) -> MqttExporter:
-    opts = {k: kw.pop(k) for k in ("discovery_prefix", "interval", "qos", "environ") if k in kw}
+    opts = {k: kw.pop(k) for k in ("discovery_prefix", "interval", "qos", "environ", "ca_file") if k in kw}
     settings = parse_mqtt_url(url, **opts)  # type: ignore[arg-type]
     exp = MqttExporter(settings, log=log, **kw)  # type: ignore[arg-type]
     exp.start()
@@ -403,3 +403,28 @@ def test_value_templates_render_as_home_assistant_would() -> None:
     assert power.render(value_json=state) == "2824"
     # a message without the quantity renders empty, which Home Assistant ignores (keeps the last value)
     assert power.render(value_json=state_payload(echonet_message(), 0.0) | {"readings": {}}) == ""
+
+
+def test_mqtts_with_a_ca_file(tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path)
+    if certs is None:
+        pytest.skip("openssl is not installed: no certificates for the TLS broker")
+    ca, cert, key = certs
+    broker = Broker(tmp_path / "b", tls=(cert, key))
+    broker.start()
+    log = Log()
+    good = exporter(f"mqtts://127.0.0.1:{broker.port}/t_tls", log, ca_file=str(ca))
+    bad_log = Log()
+    bad = exporter(f"mqtts://127.0.0.1:{broker.port}/t_tls", bad_log, max_backoff=1)  # the system CAs: untrusted
+    try:
+        good.on_messages([hdlc_message()], None)
+        assert good.flush(20)
+        assert good.status().published == 1
+        assert bad_log.wait_for("cannot reach")
+        assert bad.status().state == "disconnected"
+    finally:
+        good.close()
+        bad.close(timeout=1)
+        broker.stop()
+    assert any("connected to mqtts://127.0.0.1" in line for line in log.lines)
+    assert any("check the CA file" in line for line in bad_log.lines)

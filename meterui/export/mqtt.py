@@ -366,9 +366,11 @@ class MqttExporter:
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         if self._state == "refused":
             return
+        hint = " (or TLS failed: check the CA file)" if self.settings.tls else ""
         self._set_state(
             "disconnected",
-            f"cannot reach the MQTT broker at {self.settings.describe()}; retrying with back-off, states are queued",
+            f"cannot reach the MQTT broker at {self.settings.describe()}{hint}; retrying with back-off, "
+            "states are queued",
         )
 
     def _on_publish(
