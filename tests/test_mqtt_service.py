@@ -125,6 +125,10 @@ def test_last_will_when_the_service_is_killed(broker: Broker) -> None:
     # held by the broker for the next subscriber (amqtt 0.12 may hand it over twice)
     assert statuses and all(m.retain and m.payload == b"offline" for m in statuses)
     assert proc.stdout is not None and proc.stdout.read() == b""
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert f"meterui: {port} 2400 8N1: connected" in err.splitlines()
+    assert "MQTT: connected to mqtt://127.0.0.1" in err
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -160,3 +164,29 @@ def test_sigterm_stops_the_service_cleanly(broker: Broker, tmp_path: Path) -> No
     assert proc.returncode == 0, err
     assert out == b""
     assert [m.payload for m in sub.messages][-1] == b"offline"
+
+
+def test_service_log_says_each_change_once() -> None:
+    import io
+
+    from meterui.export.cli import ServiceLog
+    from meterui.pipeline import PipelineStats
+
+    out = io.StringIO()
+    log = ServiceLog(out)
+    stats = PipelineStats(source="/dev/ttyUSB0 2400 8E1", connected=True)
+    log.stats(stats)
+    log.stats(stats)
+    stats.decrypt_failures = 1
+    log.stats(stats)
+    stats.decrypt_failures = 5
+    log.stats(stats)
+    stats.connected, stats.last_error = False, "cannot open /dev/ttyUSB0: no such device"
+    log.stats(stats)
+    log.stats(stats)
+    assert out.getvalue().splitlines() == [
+        "meterui: /dev/ttyUSB0 2400 8E1: connected",
+        "meterui: 1 message(s) failed to decrypt or authenticate: check the key(s)",
+        "meterui: /dev/ttyUSB0 2400 8E1: disconnected",
+        "meterui: cannot open /dev/ttyUSB0: no such device",
+    ]
