@@ -17,6 +17,7 @@ from meterui.export.url import MqttConfigError, mask_url, parse_mqtt_url
 from meterui.protocol import encode as E
 from meterui.protocol.decoder import decode_bytes
 from meterui.protocol.message import Message
+from meterui.sinks.base import Sink
 from tests.broker import Broker, free_port, make_certificates
 from tests.conftest import TEST_KEY, aidon_body, encrypted_mbus, kamstrup_body, plain_hdlc
 from tests.mqttutil import Gate, Subscriber
@@ -260,6 +261,7 @@ def test_broute_echonet_message(broker: Broker) -> None:
 
 def test_online_is_retained_while_running(broker: Broker) -> None:
     exp = exporter(broker.url(base="t_online"))
+    assert isinstance(exp, Sink)  # what the pipeline's sink list will take
     try:
         exp.on_messages([hdlc_message()], None)
         assert exp.flush(20)
