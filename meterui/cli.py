@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--speed", default="max",
                    help="replay speed: max (default: every frame listed at once for inspection), or a factor "
                         "such as 1 (real time, following recorded timestamps) or 10")
+    from meterui.export.cli import add_mqtt_arguments  # --headless, --mqtt… (issue #11)
+
+    add_mqtt_arguments(r)
 
     m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
@@ -110,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="no UI: print decode JSON objects live, one per line")
     m.add_argument("--record", metavar="FILE", help="also record what is read to FILE")
     _broute_args(sub, m)
+    add_mqtt_arguments(m)
     return p
 
 

@@ -52,6 +52,12 @@ class Config:
     """IANA zone for meter clocks whose deviation is "not specified"; ``system``: the machine's zone."""
     broute_scan: str | None = None
     """The last B-route scan result (``PanDescriptor.to_config()``), so later starts skip the scan."""
+    # [mqtt] (issue #11): where the exporter publishes; the URL may hold a password (masked in repr)
+    mqtt_url: str | None = field(default=None, repr=False)
+    mqtt_ca_file: str | None = None
+    mqtt_discovery_prefix: str | None = "homeassistant"
+    mqtt_interval: float = 0.0
+    mqtt_qos: int = 0
 
     def describe_serial(self) -> str:
         """Line settings in the usual short form, e.g. ``2400 8E1``."""
@@ -63,6 +69,10 @@ class Config:
         for f in fields(self):
             value = getattr(self, f.name)
             shown = mask_key(value) if f.name in ("key", "auth_key") else repr(value)
+            if f.name == "mqtt_url" and value:
+                from meterui.export.url import mask_url
+
+                shown = repr(mask_url(value))
             parts.append(f"{f.name}={shown}")
         return f"Config({', '.join(parts)})"
 
@@ -190,6 +200,7 @@ def _from_dict(data: dict[str, Any]) -> Config:
         if PanDescriptor.from_config(scan) is None:
             raise ValueError("broute.scan must be 'channel pan_id addr lqi' in hex (delete it to scan again)")
         cfg.broute_scan = scan
+    _mqtt_from_dict(_table(data, "mqtt"), cfg)
     return cfg
 
 
@@ -242,6 +253,28 @@ def meter_profile(scale: str | None, timezone: str | None) -> MeterProfile | Non
     return MeterProfile(groups, tz)
 
 
+def _mqtt_from_dict(mqtt: dict[str, Any], cfg: Config) -> None:
+    """The [mqtt] section (issue #11), checked as ``--mqtt`` would be; errors never quote the password."""
+    from meterui.export.url import MqttConfigError, parse_mqtt_url
+
+    url = _get(mqtt, "mqtt", "url", (str,)) or None
+    ca_file = _get(mqtt, "mqtt", "ca_file", (str,)) or None
+    prefix = _get(mqtt, "mqtt", "discovery_prefix", (str,))
+    interval = _get(mqtt, "mqtt", "interval", (int, float))
+    qos = _get(mqtt, "mqtt", "qos", (int,))
+    cfg.mqtt_url, cfg.mqtt_ca_file = url, ca_file
+    if prefix is not None:
+        cfg.mqtt_discovery_prefix = prefix or None
+    cfg.mqtt_interval = float(interval) if interval is not None else 0.0
+    cfg.mqtt_qos = qos if qos is not None else 0
+    if url is not None:
+        try:
+            parse_mqtt_url(url, discovery_prefix=cfg.mqtt_discovery_prefix, interval=cfg.mqtt_interval,
+                           qos=cfg.mqtt_qos, environ={})
+        except MqttConfigError as exc:
+            raise ValueError(f"mqtt: {exc}") from exc
+
+
 # -- saving ----------------------------------------------------------------------------------------
 def _toml_string(text: str) -> str:
     out = []
@@ -285,6 +318,12 @@ def dumps(cfg: Config) -> str:
     lines.append("")
     if cfg.broute_scan:
         lines += ["[broute]", f"scan = {_toml_string(cfg.broute_scan)}", ""]
+    if cfg.mqtt_url:  # [mqtt] (issue #11): the file is 0600, so a password in the URL stays private
+        lines += ["[mqtt]", f"url = {_toml_string(cfg.mqtt_url)}"]
+        if cfg.mqtt_ca_file:
+            lines.append(f"ca_file = {_toml_string(cfg.mqtt_ca_file)}")
+        lines += [f"discovery_prefix = {_toml_string(cfg.mqtt_discovery_prefix or '')}",
+                  f"interval = {float(cfg.mqtt_interval)!r}", f"qos = {int(cfg.mqtt_qos)}", ""]
     return "\n".join(lines)
 
 

@@ -63,8 +63,16 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         cfg = Config(port=args.port, baudrate=args.baud, parity=args.parity, bytesize=args.bytesize,
                      stopbits=args.stopbits, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
                      timezone=getattr(args, "tz", None) or "system")
+        # MQTT / service mode (issue #11): until the pipeline takes a list of sinks, the exporter is fed from
+        # the headless callbacks; the integrator moves it onto the sink list (and into the app).
+        if args.headless:
+            from meterui.export.cli import run_service
+
+            return run_service(serial_pipeline(cfg, args.record), args, cli_error)
         if args.json:
-            return monitor_json(cfg, args.record, cli_error)
+            return monitor_json(cfg, args.record, cli_error, args)
+        if args.mqtt:
+            raise cli_error("--mqtt publishes with --headless or --json (not from the app yet)")
         return _run_app(lambda c: serial_pipeline(c, args.record) if c and c.port else None, cfg)
     if command == "demo":
         path = demo_capture_path()
@@ -89,6 +97,14 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         rcfg = Config(port=None, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
                       timezone=getattr(args, "tz", None) or "system")
         factory = _profile_factory(rcfg, getattr(args, "profile", None))
+        if args.headless:  # MQTT / service mode (issue #11), see monitor above
+            from meterui.export.cli import run_service
+
+            return run_service(Pipeline(ReplaySource(path, args.format), key=key, auth_key=auth, speed=speed,
+                                        decoder_factory=factory),
+                               args, cli_error)
+        if args.mqtt:
+            raise cli_error("--mqtt publishes with --headless (not from the app yet)")
         return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
                                            auth_key=c.auth_key if c else auth, speed=speed,
                                            decoder_factory=factory),
@@ -111,7 +127,8 @@ def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: boo
     return int(result or 0)
 
 
-def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception]) -> int:
+def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception],
+                 args: argparse.Namespace | None = None) -> int:
     """Headless monitor: print ``meterui decode --output json`` objects live, one per line."""
     from meterui.protocol.message import Message
     from meterui.render import render_json
@@ -126,6 +143,9 @@ def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception]) ->
     source.close()
     pipeline = serial_pipeline(cfg, record)
     last_error: list[str | None] = [None]
+    from meterui.export.cli import ServiceLog, start_exporter  # MQTT (issue #11): move onto the sink list
+
+    exporter = start_exporter(args, cli_error, ServiceLog()) if args is not None else None
 
     def emit(messages: list[Message], stats: object) -> None:
         for msg in messages:
@@ -135,11 +155,16 @@ def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception]) ->
         if err and err != last_error[0]:
             print(f"meterui: {err}", file=sys.stderr)
         last_error[0] = err
+        if exporter is not None:  # MQTT (issue #11): becomes one of the pipeline's sinks
+            exporter.on_messages(messages, stats)  # type: ignore[arg-type]
 
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     try:
         pipeline.run(emit, lambda: False)
     except KeyboardInterrupt:
         pipeline.stop()
+    finally:
+        if exporter is not None:
+            exporter.close()
     return 0
 
