@@ -186,6 +186,22 @@ def _speed(text: str) -> float:
     return value
 
 
+@contextlib.contextmanager
+def _few_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while decoding. Each message's tree links parent and
+    children, so it is freed by the collector, not by reference counting; at the default threshold
+    (700 allocations) the messages of one input chunk, still alive, are traversed and promoted over and
+    over, about 10 % of ``meterui decode``'s time. 20,000 keeps at most a few MB of garbage waiting."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from meterui.launch import launch
 
@@ -197,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "decode":
-            return cmd_decode(args)
+            with _few_gc_passes():
+                return cmd_decode(args)
         if args.command == "replay":
             args.speed_value = _speed(args.speed)
         return cmd_app(args)
