@@ -14,9 +14,9 @@ terminal drained as a real one would be.
    1,000,000) generated here from ``scripts/make_demo.py`` (the project's encoders: Aidon lists and
    encrypted Kaifa M-Bus pairs, cycled; written to a temporary file, several hundred MB, deleted
    afterwards). RSS is sampled every ``--sample`` s; progress is the share of the file the process has
-   read (/proc/PID/io); every few seconds ``?`` opens the help screen and ``?`` closes it, and the time
-   until the terminal shows each change is the key-response latency. The run ends when the whole file
-   is read and the app is idle again (CPU < 20 % over 2 s), or at ``--replay-timeout``.
+   read (its offset in the file, /proc/PID/fdinfo); every few seconds ``?`` opens the help screen and
+   ``?`` closes it, and the time until the terminal shows each change is the key-response latency.
+   The run ends when the whole file is read and the app is idle again (CPU < 20 % over 2 s), or at ``--replay-timeout``.
    **Memory must be bounded**: the peak RSS may exceed the RSS at 10 % of the file by at most
    max(64 MB, 50 %); otherwise, or if RSS passes ``--rss-limit-mb`` (the run is stopped there), or the
    replay does not finish, the benchmark prints why and exits with status 1.
@@ -150,11 +150,22 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _read_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    return 0
+def _file_position(pid: int, path: Path) -> int | None:
+    """Where the process is in ``path`` (its read offset), or None if it has not the file open."""
+    target = str(path.resolve())
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                for line in Path(f"/proc/{pid}/fdinfo/{fd}").read_text().splitlines():
+                    if line.startswith("pos:"):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return None
 
 
 # -- 1. first readings -----------------------------------------------------------------------------
@@ -250,14 +261,19 @@ def bench_replay(path: Path, size: int, args: argparse.Namespace) -> dict[str, A
     status = "finished"
     next_key = start + 3.0
     idle_since: tuple[float, int] | None = None
+    read = 0.0
     try:
         while True:
             now = time.monotonic()
             try:
-                rss, read = _rss_mb(pid), _read_bytes(pid) / size
+                rss, pos = _rss_mb(pid), _file_position(pid, path)
             except (FileNotFoundError, ProcessLookupError):
                 status = "the app exited during the replay"
                 break
+            if pos is not None:
+                read = pos / size
+            elif read > 0:  # opened before and closed since: read to the end
+                read = 1.0
             samples.append((now - start, min(read, 1.0), rss))
             if rss > args.rss_limit_mb:
                 status = f"RSS passed --rss-limit-mb {args.rss_limit_mb} MB: stopped"
