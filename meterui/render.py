@@ -5,10 +5,16 @@ UI-free (no Textual, no Rich): ``meterui decode`` imports this, and it must star
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from json.encoder import encode_basestring as _jstr  # json's own (C) string escaper, ensure_ascii=False
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+try:  # json's own C string escaper (ensure_ascii=False), without importing the json package at start-up
+    from _json import encode_basestring as _jstr
+except ImportError:  # pragma: no cover - Python builds without the C accelerator
+    from json.encoder import encode_basestring as _jstr
+
+if TYPE_CHECKING:
+    import json
 
 from meterui.protocol.decoder import DecoderStats
 from meterui.protocol.message import Message, Reading
@@ -87,8 +93,19 @@ def render_hex(msg: Message) -> str:
     return "\n".join(lines)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
-"""The JSON contract's encoding: ``json.dumps(msg.to_json(), ensure_ascii=False, separators=(", ", ": "))``."""
+_ENCODERS: list[json.JSONEncoder] = []
+
+
+def _encode(v: Any) -> str:
+    """The JSON contract's encoding, ``json.dumps(v, ensure_ascii=False, separators=(", ", ": "))``, for what
+    the fast paths below do not cover (json is imported on first use)."""
+    if not _ENCODERS:
+        import json
+
+        _ENCODERS.append(json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")))
+    return _ENCODERS[0].encode(v)
+
+
 _READING_KEYS = ("id", "quantity", "name", "value", "unit")
 _READING_PARTS: dict[tuple[Any, ...], tuple[str, str] | None] = {}
 """Encoded text around the value of a reading, per (type, id, quantity, name, unit): a meter sends the
@@ -98,7 +115,7 @@ _INF = float("inf")
 
 
 def _json_value(v: Any) -> str:
-    """``v`` encoded exactly as :data:`_ENCODER` does, with fast paths for the types readings hold."""
+    """``v`` encoded exactly as :func:`_encode` does, with fast paths for the types readings hold."""
     t = type(v)
     if t is str:
         return _jstr(v)
@@ -112,7 +129,7 @@ def _json_value(v: Any) -> str:
         return "true"
     if v is False:
         return "false"
-    return _ENCODER.encode(v)  # NaN, ±Infinity, subclasses, containers
+    return _encode(v)  # NaN, ±Infinity, subclasses, containers
 
 
 def _reading_parts(r: Reading) -> tuple[str, str] | None:
@@ -120,9 +137,8 @@ def _reading_parts(r: Reading) -> tuple[str, str] | None:
     if tuple(d) != _READING_KEYS or (d["id"], d["quantity"], d["name"], d["unit"]) != (r.id, r.quantity, r.name,
                                                                                         r.unit):
         return None  # Reading.to_json changed shape: stay correct, encode it in full
-    head = _ENCODER.encode({"id": d["id"], "quantity": d["quantity"], "name": d["name"]})
-    tail = _ENCODER.encode({"unit": d["unit"]})
-    return head[:-1] + ', "value": ', ", " + tail[1:]
+    return (f'{{"id": {_json_value(r.id)}, "quantity": {_json_value(r.quantity)}, "name": {_json_value(r.name)}, '
+            '"value": ', f', "unit": {_json_value(r.unit)}}}')
 
 
 def _json_reading(r: Reading) -> str:
@@ -130,21 +146,21 @@ def _json_reading(r: Reading) -> str:
         key = (type(r), r.id, r.quantity, r.name, r.unit)
         parts = _READING_PARTS.get(key, _UNSEEN)
     except TypeError:  # an unhashable field
-        return _ENCODER.encode(r.to_json())
+        return _encode(r.to_json())
     if parts is _UNSEEN:
         parts = _reading_parts(r)
         if len(_READING_PARTS) >= 4096:  # bounded, whatever the input
             _READING_PARTS.clear()
         _READING_PARTS[key] = parts
     if parts is None:
-        return _ENCODER.encode(r.to_json())
+        return _encode(r.to_json())
     return parts[0] + _json_value(r.value) + parts[1]
 
 
 def render_json(msg: Message) -> str:
     """One line of ``--output json``: byte for byte ``json.dumps(msg.to_json(), ensure_ascii=False,
     separators=(", ", ": "))`` (the public contract, :meth:`Message.to_json`), built without the
-    intermediate dicts. tests/test_render_json.py checks the equality on every kind of message."""
+    intermediate dicts. tests/test_fast_paths.py checks the equality on every kind of message."""
     err = msg.error
     error = "null" if err is None else (f'{{"layer": {_json_value(err.layer)}, '
                                         f'"message": {_json_value(err.message)}}}')
