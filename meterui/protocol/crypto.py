@@ -21,9 +21,11 @@ SC_COMPRESS = 0x80
 TAG_LEN = 12
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
 
 _AES: ModuleType | None = None
+_COMPARE: list[Callable[[bytes, bytes], bool]] = []
 
 
 def _aes() -> ModuleType:
@@ -34,6 +36,15 @@ def _aes() -> ModuleType:
 
         _AES = AES
     return _AES
+
+
+def _compare_digest() -> Callable[[bytes, bytes], bool]:
+    """``hmac.compare_digest``, imported on first use (hmac loads OpenSSL's hashlib)."""
+    if not _COMPARE:
+        from hmac import compare_digest
+
+        _COMPARE.append(compare_digest)
+    return _COMPARE[0]
 
 
 class _TagChecker:
@@ -96,10 +107,8 @@ _TAGS = _TagChecker()
 
 
 def _verify(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
-    from hmac import compare_digest
-
     if _TAGS.usable():
-        return compare_digest(_TAGS.tag(key, iv, aad, ciphertext)[:len(tag)], tag)
+        return _compare_digest()(_TAGS.tag(key, iv, aad, ciphertext)[:len(tag)], tag)
     AES = _aes()
     cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=len(tag))
     cipher.update(aad)
