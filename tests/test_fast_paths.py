@@ -299,12 +299,12 @@ def test_hex_digits_of_one_line(line: str, digits: str) -> None:
 # -- start-up and the garbage collector ----------------------------------------------------------
 
 
-def test_plaintext_decode_imports_no_aes_or_hmac(tmp_path: Path) -> None:
+def test_plaintext_decode_imports_no_aes_hmac_shutil_or_json(tmp_path: Path) -> None:
     path = tmp_path / "plain.hex"
     path.write_text(plain_hdlc(kamstrup_body()).hex())
     code = (
         "import sys; from meterui.cli import main; rc = main(['decode', sys.argv[1], '--output', 'json']); "
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('Crypto', 'hmac')); "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('Crypto', 'hmac', 'shutil', 'json')); "
         "assert rc == 0 and not bad, bad"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, cwd=ROOT, timeout=60)
@@ -340,3 +340,17 @@ def test_decode_restores_the_gc_thresholds(tmp_path: Path, capsys: pytest.Captur
     assert main(["decode", str(tmp_path / "missing.hex")]) == 2
     assert gc.get_threshold() == before
     assert "ok=1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", ["60", "133", "0", "junk", None])
+def test_help_width_follows_the_shutil_rule(monkeypatch: pytest.MonkeyPatch, columns: str | None) -> None:
+    import shutil
+
+    from meterui.cli import _HelpFormatter, _parser
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _HelpFormatter("meterui")._width == shutil.get_terminal_size().columns - 2
+    assert isinstance(_parser()._get_formatter(), _HelpFormatter)
