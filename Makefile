@@ -1,7 +1,7 @@
 # Developer shortcuts. Everything also works without make (see README.md).
 PY ?= .venv/bin/python
 
-.PHONY: venv test test-snapshot-update lint screenshots bench demo-capture demo
+.PHONY: venv test test-snapshot-update lint screenshots bench bench-quick demo-capture demo
 
 venv:
 	python3 -m venv .venv && .venv/bin/pip install -e ".[test]"
@@ -19,7 +19,10 @@ screenshots:
 	$(PY) scripts/screenshots.py
 
 bench:
-	$(PY) bench/bench_decode.py && $(PY) bench/bench_app.py
+	$(PY) bench/bench_decode.py --baseline-ref main && $(PY) bench/bench_app.py
+
+bench-quick:
+	$(PY) bench/bench_decode.py --quick --baseline-ref main && $(PY) bench/bench_app.py --quick
 
 demo-capture:
 	$(PY) scripts/make_demo.py

@@ -66,8 +66,40 @@ class _GuardedStdout:
         return getattr(self._stream, name)
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, without importing ``shutil`` (and bz2, lzma, locale with it) at start-up:
+    argparse makes a formatter for every ``add_argument``, and the default one asks shutil for the width."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser (and its sub-command parsers) with :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _ArgumentParser(
         prog="meterui",
         description="Terminal UI and decoder for smart-meter customer ports (HAN/HDLC, Austrian M-Bus, "
                     "B-route ECHONET Lite). Without a command: start the app on the saved configuration "
@@ -371,6 +403,22 @@ def _secrets(args: argparse.Namespace) -> list[bytes | str | None]:
     return found
 
 
+@contextlib.contextmanager
+def _few_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while decoding. Each message's tree links parent and
+    children, so it is freed by the collector, not by reference counting; at the default threshold
+    (700 allocations) the messages of one input chunk, still alive, are traversed and promoted over and
+    over, about 10 % of ``meterui decode``'s time. 20,000 keeps at most a few MB of garbage waiting."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from meterui.launch import launch
 
@@ -386,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = _GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
         if args.command == "decode":
-            return cmd_decode(args)
+            with _few_gc_passes():
+                return cmd_decode(args)
         if args.command == "simulate":
             return cmd_simulate(args)
         _check_app_args(args)

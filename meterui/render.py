@@ -5,11 +5,19 @@ UI-free (no Textual, no Rich): ``meterui decode`` imports this, and it must star
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+try:  # json's own C string escaper (ensure_ascii=False), without importing the json package at start-up
+    from _json import encode_basestring as _jstr
+except ImportError:  # pragma: no cover - Python builds without the C accelerator
+    from json.encoder import encode_basestring as _jstr
+
+if TYPE_CHECKING:
+    import json
 
 from meterui.protocol.decoder import DecoderStats
-from meterui.protocol.message import Message
+from meterui.protocol.message import Message, Reading
 from meterui.protocol.spans import Node
 from meterui.protocol.text import json_safe, printable
 
@@ -91,8 +99,86 @@ def render_hex(msg: Message) -> str:
     return _join(lines)
 
 
+_ENCODERS: list[json.JSONEncoder] = []
+
+
+def _encode(v: Any) -> str:
+    """The JSON contract's encoding, ``json.dumps(v, ensure_ascii=False, separators=(", ", ": "))``, for what
+    the fast paths below do not cover (json is imported on first use)."""
+    if not _ENCODERS:
+        import json
+
+        _ENCODERS.append(json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")))
+    return _ENCODERS[0].encode(v)
+
+
+_READING_KEYS = ("id", "quantity", "name", "value", "unit")
+_READING_PARTS: dict[tuple[Any, ...], tuple[str, str] | None] = {}
+"""Encoded text around the value of a reading, per (type, id, quantity, name, unit): a meter sends the
+same readings every push, so only the value needs encoding. ``None``: encode that reading in full."""
+_UNSEEN: tuple[str, str] = ("", "")
+_INF = float("inf")
+
+
+def _json_value(v: Any) -> str:
+    """``v`` encoded exactly as :func:`_encode` does, with fast paths for the types readings hold."""
+    t = type(v)
+    if t is str:
+        return _jstr(v)
+    if t is int:
+        return int.__repr__(v)
+    if t is float and v == v and v != _INF and v != -_INF:
+        return float.__repr__(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return _encode(v)  # NaN, ±Infinity, subclasses, containers
+
+
+def _reading_parts(r: Reading) -> tuple[str, str] | None:
+    d = r.to_json()
+    if tuple(d) != _READING_KEYS or (d["id"], d["quantity"], d["name"], d["unit"]) != (r.id, r.quantity, r.name,
+                                                                                        r.unit):
+        return None  # Reading.to_json changed shape: stay correct, encode it in full
+    return (f'{{"id": {_json_value(r.id)}, "quantity": {_json_value(r.quantity)}, "name": {_json_value(r.name)}, '
+            '"value": ', f', "unit": {_json_value(r.unit)}}}')
+
+
+def _json_reading(r: Reading) -> str:
+    try:
+        key = (type(r), r.id, r.quantity, r.name, r.unit)
+        parts = _READING_PARTS.get(key, _UNSEEN)
+    except TypeError:  # an unhashable field
+        return _encode(r.to_json())
+    if parts is _UNSEEN:
+        parts = _reading_parts(r)
+        if len(_READING_PARTS) >= 4096:  # bounded, whatever the input
+            _READING_PARTS.clear()
+        _READING_PARTS[key] = parts
+    if parts is None:
+        return _encode(r.to_json())
+    return parts[0] + _json_value(r.value) + parts[1]
+
+
 def render_json(msg: Message) -> str:
-    return json_safe(json.dumps(msg.to_json(), ensure_ascii=False, separators=(", ", ": ")))
+    """One line of ``--output json``: byte for byte ``json.dumps(msg.to_json(), ensure_ascii=False,
+    separators=(", ", ": "))`` (the public contract, :meth:`Message.to_json`), built without the
+    intermediate dicts. tests/test_fast_paths.py checks the equality on every kind of message."""
+    err = msg.error
+    error = "null" if err is None else (f'{{"layer": {_json_value(err.layer)}, '
+                                        f'"message": {_json_value(err.message)}}}')
+    offsets = ", ".join(f"[{_json_value(s)}, {_json_value(e)}]" for s, e in msg.offsets)
+    title = msg.system_title
+    readings = ", ".join([_json_reading(r) for r in msg.readings])
+    return json_safe(f'{{"index": {_json_value(msg.index)}, "protocol": {_json_value(msg.protocol)}, '
+            f'"ok": {"true" if err is None else "false"}, "error": {error}, "offsets": [{offsets}], '
+            f'"encrypted": {_json_value(msg.encrypted)}, "authenticated": {_json_value(msg.authenticated)}, '
+            f'"system_title": {"null" if title is None else _jstr(title.hex().upper())}, '
+            f'"invocation_counter": {_json_value(msg.invocation_counter)}, "clock": {_json_value(msg.clock)}, '
+            f'"readings": [{readings}]}}')
 
 
 def render_summary(stats: DecoderStats) -> str:

@@ -8,12 +8,9 @@ only). Without a tag, GCM decryption is AES-CTR from counter block IV ‖ 000000
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections import OrderedDict
-from typing import Any
-
-from Crypto.Cipher import AES
+from typing import TYPE_CHECKING, Any
 
 from meterui.protocol.errors import DecryptionError, KeyMissingError
 
@@ -22,6 +19,32 @@ SC_ENCRYPT = 0x20
 SC_BROADCAST = 0x40
 SC_COMPRESS = 0x80
 TAG_LEN = 12
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+_AES: ModuleType | None = None
+_COMPARE: list[Callable[[bytes, bytes], bool]] = []
+
+
+def _aes() -> ModuleType:
+    """``Crypto.Cipher.AES``, imported on first use: plaintext meters never pay for it (~15 ms at start-up)."""
+    global _AES
+    if _AES is None:
+        from Crypto.Cipher import AES
+
+        _AES = AES
+    return _AES
+
+
+def _compare_digest() -> Callable[[bytes, bytes], bool]:
+    """``hmac.compare_digest``, imported on first use (hmac loads OpenSSL's hashlib)."""
+    if not _COMPARE:
+        from hmac import compare_digest
+
+        _COMPARE.append(compare_digest)
+    return _COMPARE[0]
 
 
 class _TagChecker:
@@ -43,6 +66,7 @@ class _TagChecker:
         if state is None:
             from Crypto.Cipher import _mode_gcm
 
+            AES = _aes()
             ecb = AES.new(key, AES.MODE_ECB)
             ghash_c = _mode_gcm._ghash_clmul or _mode_gcm._ghash_portable
             state = (ecb, _mode_gcm._GHASH(ecb.encrypt(bytes(16)), ghash_c))
@@ -68,6 +92,7 @@ class _TagChecker:
         if self.enabled is None:
             try:
                 key, iv, aad, pt = bytes(range(16)), bytes(range(12)), b"\x30" + bytes(16), bytes(range(40))
+                AES = _aes()
                 cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=16)
                 cipher.update(aad)
                 ct, tag = cipher.encrypt_and_digest(pt)
@@ -83,7 +108,8 @@ _TAGS = _TagChecker()
 
 def _verify(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
     if _TAGS.usable():
-        return hmac.compare_digest(_TAGS.tag(key, iv, aad, ciphertext)[:len(tag)], tag)
+        return _compare_digest()(_TAGS.tag(key, iv, aad, ciphertext)[:len(tag)], tag)
+    AES = _aes()
     cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=len(tag))
     cipher.update(aad)
     try:
@@ -129,6 +155,7 @@ def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: b
                                   "key (or the frame was tampered with)")
         authenticated = True
     # GCM decryption is AES-CTR from the counter block IV ‖ 00000002 (NIST SP 800-38D §7.2)
+    AES = _aes()
     return AES.new(key, AES.MODE_CTR, nonce=iv, initial_value=2).decrypt(ciphertext), authenticated
 
 
@@ -136,6 +163,7 @@ def encrypt(system_title: bytes, invocation_counter: int, sc: int, plaintext: by
             auth_key: bytes | None = None) -> bytes:
     """Ciphertext (‖ tag when SC has the authentication bit): for test frames and the demo capture."""
     iv = system_title + invocation_counter.to_bytes(4, "big")
+    AES = _aes()
     if sc & SC_AUTH and not sc & SC_ENCRYPT:  # authentication only: plaintext ‖ GMAC(SC ‖ AK ‖ plaintext)
         cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=TAG_LEN)
         cipher.update(bytes([sc]) + (auth_key or b"") + plaintext)

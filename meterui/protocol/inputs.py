@@ -9,6 +9,8 @@ from meterui.protocol.errors import LineError
 _SEPARATORS = re.compile(r"[\s:,;\-]+|0[xX](?=[0-9a-fA-F])")
 """Between hex digits: whitespace, ``:``, ``,``, ``;``, ``-`` and ``0x`` prefixes."""
 _NOT_HEX = re.compile(r"[^0-9a-fA-F]")
+_PLAIN_HEX = re.compile(r"[0-9a-fA-F]*").fullmatch
+"""A line that is nothing but hex digits (the common case: one frame per line)."""
 
 
 class HexSyntaxError(LineError):
@@ -22,7 +24,16 @@ class HexSyntaxError(LineError):
 def hex_digits(line: str) -> str:
     """The hex digits of one line of hex text (``#`` starts a comment). Raises :class:`LineError`
     naming the first character that is not hex. The one syntax of hex input, captures and recordings."""
-    cleaned = _SEPARATORS.sub("", line.split("#", 1)[0])
+    text = line.split("#", 1)[0]
+    if _PLAIN_HEX(text):  # fast path: nothing to clean
+        return text
+    try:  # whole bytes apart by ASCII whitespace (e.g. "7E A0 ..."): what bytes.fromhex accepts
+        bytes.fromhex(text)
+    except ValueError:
+        pass
+    else:
+        return "".join(text.split())
+    cleaned = _SEPARATORS.sub("", text)
     bad = _NOT_HEX.search(cleaned)
     if bad:
         raise HexSyntaxError(bad.group(0))
@@ -107,6 +118,17 @@ class HexStream:
         return out
 
     def _digits(self, text: str, final: bool) -> bytes:
+        if not self._carry and not self._comment:
+            # Fast path: whole bytes separated by ASCII whitespace at most (no comments, no odd digit),
+            # which ``bytes.fromhex`` parses in one call. Anything else takes the line-by-line path below,
+            # which gives the same bytes for such text and names the line of any error.
+            try:
+                data = bytes.fromhex(text)
+            except ValueError:
+                pass
+            else:
+                self._line += text.count("\n") + text.count("\r") - text.count("\r\n")
+                return data
         digits: list[str] = [self._carry]
         for line in text.splitlines(keepends=True):
             body = line.splitlines()[0]
