@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from meterui.protocol.decoder import DecoderStats
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node
+from meterui.sinks.counters import PipelineStats
 
 LAYERS = ("line", "frame", "crypto", "apdu")
 
@@ -89,10 +89,10 @@ def render_json(msg: Message) -> str:
     return json.dumps(msg.to_json(), ensure_ascii=False, separators=(", ", ": "))
 
 
-def render_summary(stats: DecoderStats) -> str:
-    errors = " ".join(f"{layer}={stats.errors.get(layer, 0)}" for layer in LAYERS)
-    return (f"messages={stats.messages} ok={stats.ok} errors: {errors} "
-            f"(bytes={stats.bytes_in} unrecognised={stats.skipped_bytes})")
+def render_summary(stats: PipelineStats) -> str:
+    errors = " ".join(f"{layer}={stats.errors_by_layer.get(layer, 0)}" for layer in LAYERS)
+    return (f"messages={stats.frames} ok={stats.frames_ok} errors: {errors} "
+            f"(bytes={stats.bytes_received} unrecognised={stats.skipped_bytes})")
 
 
 RENDERERS = {"text": render_text, "tree": render_tree, "hex": render_hex, "json": render_json}

@@ -8,7 +8,7 @@ SKSTACK transcripts (Japanese B-route) go through :class:`~meterui.protocol.skst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from meterui.protocol import hdlc, mbus
@@ -43,26 +43,17 @@ BAUD_HINT = ("check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa an
 
 @dataclass
 class DecoderStats:
-    """Running counts for the line-health view and ``--output summary``."""
+    """The decoder's link-level counts. Messages are counted by the pipeline
+    (:class:`meterui.sinks.counters.Counters`), not here."""
 
     bytes_in: int = 0
     messages: int = 0
-    ok: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    frames_ok: int = 0
-    frames_bad: int = 0
+    """Messages produced (numbered) so far."""
+    checksum_ok: int = 0
+    """Link frames whose checksum passed."""
+    checksum_bad: int = 0
+    """Link frames whose checksum failed."""
     skipped_bytes: int = 0
-    decrypt_failures: int = 0
-
-    def count(self, msg: Message) -> None:
-        self.messages += 1
-        if msg.error is None:
-            self.ok += 1
-        else:
-            layer = msg.error.layer
-            self.errors[layer] = self.errors.get(layer, 0) + 1
-            if layer == "crypto":
-                self.decrypt_failures += 1
 
 
 def looks_like_skstack(head: bytes) -> bool:
@@ -176,7 +167,7 @@ class StreamDecoder:
         for msg in out:
             msg.index = self._index
             self._index += 1
-            self.stats.count(msg)
+            self.stats.messages += 1
         return out
 
     def _error_message(self, exc: MeterError, data: bytes, received: float | None) -> Message:
@@ -191,12 +182,12 @@ class StreamDecoder:
             return
         self._last_protocol = item.protocol
         if not item.valid:
-            self.stats.frames_bad += 1
+            self.stats.checksum_bad += 1
             if item.protocol == "hdlc":
                 self._abandon_segments(out, "a frame of the set was corrupted")
             out.append(self._bad_frame(item))
             return
-        self.stats.frames_ok += 1
+        self.stats.checksum_ok += 1
         self._seen_frame = True
         if item.protocol == "hdlc":
             self._hdlc(item, out)

@@ -27,12 +27,17 @@ class Chunk:
 class Source(Protocol):
     """A byte source.
 
-    Optional attributes the pipeline looks for (with ``getattr``), so other sources stay minimal:
+    Declared attributes (class attributes are enough):
 
-    * ``live: bool`` (default ``True``): live sources are not paced; replay sources (``False``) are.
-    * ``decoder_format: str`` (default ``"auto"``): the ``fmt`` to give the ``StreamDecoder``.
-    * ``reconnect(should_stop) -> bool``: reopen after a :class:`SourceError`; ``False`` when stopped.
+    * ``live: bool``: live sources are not paced; replay sources (``False``) are.
+    * ``decoder_format: str``: the ``fmt`` to give the ``StreamDecoder`` (``"auto"`` mostly).
+
+    Capabilities are separate protocols the pipeline checks with ``isinstance``:
+    :class:`ReconnectingSource`, :class:`WritableSource`, :class:`CancellableSource`.
     """
+
+    live: bool
+    decoder_format: str
 
     @property
     def description(self) -> str:
@@ -40,7 +45,8 @@ class Source(Protocol):
         ...
 
     def open(self) -> None:
-        """Open the source; raise :class:`SourceError` on failure."""
+        """Open the source; raise :class:`SourceError` on failure. Opening an open source is a no-op
+        for live sources (a port is opened once)."""
         ...
 
     def read(self, timeout: float = 0.2) -> Chunk | None:
@@ -59,7 +65,19 @@ class Source(Protocol):
 class ReconnectingSource(Source, Protocol):
     """A live source that can find its device again after it went away."""
 
-    def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool: ...
+    last_error: str | None
+    """The last failure to reopen, one line (set when :meth:`reconnect` gives up or keeps failing)."""
+
+    def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Reopen after a :class:`SourceError`, with backoff; ``False`` when ``should_stop()``."""
+        ...
+
+
+@runtime_checkable
+class CancellableSource(Source, Protocol):
+    """A source whose blocked :meth:`read` (or reconnect wait) can be interrupted from another thread."""
+
+    def cancel_read(self) -> None: ...
 
 
 @runtime_checkable
