@@ -142,31 +142,29 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from meterui.protocol.decoder import StreamDecoder
+    from meterui.pipeline import Pipeline
     from meterui.render import RENDERERS, render_summary
+    from meterui.sinks.output import RenderSink
+    from meterui.sources.stream import IterSource
 
     key, auth = _keys(args)
     stream = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
     out = sys.stdout
-    render = None if args.output == "summary" else RENDERERS[args.output]
-    decoder: StreamDecoder | None = None
     try:
-        for fmt, data in iter_input(stream, args.format, name):
-            if decoder is None:
-                decoder = StreamDecoder(key, auth, fmt, invert_deviation=args.invert_deviation)
-            msgs = decoder.feed(data)
-            if render is not None:
-                for msg in msgs:
-                    out.write(render(msg) + "\n")
-        if decoder is None:
-            decoder = StreamDecoder(key, auth, "raw")
-        msgs = decoder.flush()
-        if render is not None:
-            for msg in msgs:
-                out.write(render(msg) + "\n")
-        else:
-            out.write(render_summary(decoder.stats) + "\n")
+        source = IterSource(iter_input(stream, args.format, name), name)
+        pipeline = Pipeline(source, key=key, auth_key=auth, invert_deviation=args.invert_deviation,
+                            speed=float("inf"))
+        sink = None
+        if args.output != "summary":
+            sink = RenderSink(out, RENDERERS[args.output], on_failure=pipeline.stop)
+        pipeline.run(sinks=[sink] if sink is not None else [])
+        if source.failure is not None:
+            raise source.failure
+        if sink is not None and sink.failure is not None:
+            raise sink.failure
+        if sink is None:
+            out.write(render_summary(pipeline.stats) + "\n")
         out.flush()
     finally:
         if stream is not sys.stdin.buffer:
@@ -189,6 +187,7 @@ def _speed(text: str) -> float:
 def cmd_app(args: argparse.Namespace) -> int:
     from meterui.launch import launch
 
+    args.keys = _keys(args) if args.command in ("monitor", "replay") else (None, None)
     return launch(args, CliError)
 
 

@@ -1,9 +1,10 @@
 """The commissioning test: listen to a port for a few seconds and say, in plain words, what is wrong.
 
-UI-free. :func:`listen` drives an opened-or-not :class:`~meterui.sources.base.Source` and a
-:class:`~meterui.protocol.decoder.StreamDecoder` for N seconds, counting bytes, frames and decryptions,
-and ends with a :class:`Verdict`. :func:`verdict_for` is the pure part (counts and messages in, verdict
-out), so every verdict can be tested without a port. Run :func:`listen` in a worker thread: it blocks.
+UI-free. :func:`listen` runs the one :class:`~meterui.pipeline.Pipeline` over an opened-or-not
+:class:`~meterui.sources.base.Source` and a :class:`~meterui.protocol.decoder.StreamDecoder` for N
+seconds (its counting is the pipeline's), and ends with a :class:`Verdict`. :func:`verdict_for` is
+the pure part (counts and messages in, verdict out), so every verdict can be tested without a port.
+Run :func:`listen` in a worker thread: it blocks.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from meterui.pipeline import Pipeline
 from meterui.protocol.decoder import DecoderStats, StreamDecoder, looks_like_skstack
 from meterui.protocol.errors import KeyMissingError
 from meterui.protocol.message import Message, Reading
-from meterui.sources.base import Source, SourceError
+from meterui.sinks.base import PipelineEvent
+from meterui.sinks.counters import PipelineStats
+from meterui.sources.base import Chunk, Source
 
 Level = Literal["ok", "warn", "error"]
 
@@ -62,14 +66,16 @@ class ListenCounts:
     seconds: float
     elapsed: float = 0.0
     bytes_in: int = 0
-    frames_ok: int = 0
-    frames_bad: int = 0
+    checksum_ok: int = 0
+    """Link frames whose checksum passed."""
+    checksum_bad: int = 0
+    """Link frames whose checksum failed."""
     decrypt_ok: int = 0
     decrypt_failed: int = 0
     messages_ok: int = 0
 
     def copy(self) -> ListenCounts:
-        return ListenCounts(self.seconds, self.elapsed, self.bytes_in, self.frames_ok, self.frames_bad,
+        return ListenCounts(self.seconds, self.elapsed, self.bytes_in, self.checksum_ok, self.checksum_bad,
                             self.decrypt_ok, self.decrypt_failed, self.messages_ok)
 
 
@@ -130,14 +136,14 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
             "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
             "operators must activate it first). A P1 port only sends while Data Request is powered.",
             "no-bytes")
-    if good and stats.frames_bad <= max(stats.frames_ok, len(good)):
+    if good and stats.checksum_bad <= max(stats.checksum_ok, len(good)):
         title = f"All good: {_plural(len(good), 'message')} decoded"
         found = example_reading(good)
         if found is not None:
             title += f", e.g. {_format_reading(*found)}"
         problems = []
-        if stats.frames_bad:
-            problems.append(f"{_plural(stats.frames_bad, 'frame')} failed the checksum")
+        if stats.checksum_bad:
+            problems.append(f"{_plural(stats.checksum_bad, 'frame')} failed the checksum")
         if crypto:
             problems.append(f"{_plural(len(crypto), 'message')} could not be decrypted")
         if problems:
@@ -160,7 +166,7 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
             "error", "Key does not decrypt",
             "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
             "number, and look for mistyped digits.", "wrong-key")
-    if stats.frames_ok == 0 and stats.frames_bad == 0:
+    if stats.checksum_ok == 0 and stats.checksum_bad == 0:
         if _DSMR.search(head):
             return Verdict(
                 "warn", "P1 text telegrams received",
@@ -175,10 +181,10 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
             "error", "Bytes but no frames",
             "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
             "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).", "no-frames")
-    if stats.frames_bad > stats.frames_ok or not stats.frames_ok:
+    if stats.checksum_bad > stats.checksum_ok or not stats.checksum_ok:
         return Verdict(
             "error", "Frames with checksum errors",
-            f"{_plural(stats.frames_bad, 'frame')} failed the checksum, {stats.frames_ok} passed: noise on "
+            f"{_plural(stats.checksum_bad, 'frame')} failed the checksum, {stats.checksum_ok} passed: noise on "
             "the line or the wrong parity. Try 8N1 instead of 8E1 (or the reverse), and check the "
             "cable.", "bad-frames")
     first = next((m.error for m in messages if m.error is not None and m.error.layer == "apdu"), None)
@@ -195,6 +201,48 @@ def _port_error(message: str) -> Verdict:
                    "plugged in, and that no other program is using it.", "port-error")
 
 
+class _ListenSink:
+    """Keeps what the verdict needs: the first messages, the first bytes, the last good reading."""
+
+    name = "listen test"
+
+    def __init__(self, counts: ListenCounts, on_connected: Callable[[], None]) -> None:
+        self.counts = counts
+        self.messages: list[Message] = []
+        self.head = bytearray()
+        self.example: Message | None = None
+        self._on_connected = on_connected
+
+    def on_chunk(self, chunk: Chunk, sent: bool) -> None:
+        if not sent and len(self.head) < HEAD_BYTES:
+            self.head += chunk.data[:HEAD_BYTES - len(self.head)]
+
+    def tick(self) -> None:
+        pass
+
+    def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+        self.take(messages)
+        self.counts.decrypt_failed = stats.decrypt_failures
+
+    def take(self, messages: Sequence[Message]) -> None:
+        for msg in messages:
+            if len(self.messages) < MAX_MESSAGES:
+                self.messages.append(msg)
+            if msg.error is None:
+                self.counts.messages_ok += 1
+                if msg.readings:
+                    self.example = msg
+            if is_decrypt_ok(msg):
+                self.counts.decrypt_ok += 1
+
+    def on_event(self, event: PipelineEvent) -> None:
+        if event.kind == "connected":
+            self._on_connected()
+
+    def close(self) -> None:
+        pass
+
+
 def listen(
     source: Source,
     decoder: StreamDecoder,
@@ -205,69 +253,48 @@ def listen(
 ) -> ListenReport:
     """Read ``source`` for ``seconds`` and decode everything; never raises :class:`SourceError`.
 
-    Opens the source unless it is already open (``is_open``), and always closes it. A port that
-    cannot be opened, or goes away, ends the test early with a ``port-error`` verdict. ``on_progress``
-    gets a copy of the counts at most every :data:`PROGRESS_EVERY` seconds (it runs in this thread:
-    from a UI, post a message). ``should_stop`` is checked between reads (a read waits at most 0.2 s).
+    Opens the source unless it is already open, and always closes it. A port that cannot be opened,
+    or goes away, ends the test early with a ``port-error`` verdict. ``on_progress`` gets a copy of the
+    counts at most every :data:`PROGRESS_EVERY` seconds (it runs in this thread: from a UI, post a
+    message). ``should_stop`` is checked between reads (a read waits at most 0.2 s).
     """
     counts = ListenCounts(seconds)
-    messages: list[Message] = []
-    head = bytearray()
-    example: Message | None = None
-    error: str | None = None
+    start = clock()
+    last = start
 
-    def take(batch: list[Message]) -> None:
-        nonlocal example
-        for msg in batch:
-            if len(messages) < MAX_MESSAGES:
-                messages.append(msg)
-            if msg.error is None:
-                counts.messages_ok += 1
-                if msg.readings:
-                    example = msg
-            if is_decrypt_ok(msg):
-                counts.decrypt_ok += 1
+    def update() -> None:
         counts.bytes_in = decoder.stats.bytes_in
-        counts.frames_ok = decoder.stats.frames_ok
-        counts.frames_bad = decoder.stats.frames_bad
-        counts.decrypt_failed = decoder.stats.decrypt_failures
+        counts.checksum_ok = decoder.stats.checksum_ok
+        counts.checksum_bad = decoder.stats.checksum_bad
 
     def report(elapsed: float) -> None:
         if on_progress is not None:
+            update()
             counts.elapsed = min(elapsed, seconds)
             on_progress(counts.copy())
 
-    start = clock()
-    try:
-        if not getattr(source, "is_open", False):
-            source.open()
-        report(0.0)
-        last = start
-        while True:
-            now = clock()
-            if now - start >= seconds or (should_stop is not None and should_stop()):
-                break
-            chunk = source.read(min(0.2, max(0.01, seconds - (now - start))))
-            if chunk is not None:
-                if len(head) < HEAD_BYTES:
-                    head += chunk.data[:HEAD_BYTES - len(head)]
-                take(decoder.feed(chunk.data, chunk.received))
-            now = clock()
-            if now - last >= PROGRESS_EVERY:
-                last = now
-                report(now - start)
-    except SourceError as exc:
-        error = str(exc)
-    except EOFError:  # a replay file ran out: judge what we have
-        pass
-    finally:
-        source.close()
-    take(decoder.flush_garbage())
+    def done() -> bool:
+        nonlocal last
+        now = clock()
+        if now - last >= PROGRESS_EVERY:
+            last = now
+            report(now - start)
+        return now - start >= seconds or (should_stop is not None and should_stop())
+
+    sink = _ListenSink(counts, lambda: report(0.0))
+    pipeline = Pipeline(source, live=True, reconnect=False, fmt=decoder.fmt,
+                        decoder_factory=lambda _fmt: decoder, sinks=[sink])
+    pipeline.run(finish_when=done)
+    stats = pipeline.stats
+    error = stats.last_error
+    sink.take(decoder.flush_garbage())
+    update()
+    counts.decrypt_failed = stats.decrypt_failures
     counts.elapsed = seconds if error is None else min(clock() - start, seconds)
     if on_progress is not None:
         on_progress(counts.copy())
     if error is not None and counts.bytes_in == 0:
         verdict = _port_error(error)
     else:
-        verdict = verdict_for(decoder.stats, messages, bytes(head))
-    return ListenReport(counts, verdict, error, example, messages)
+        verdict = verdict_for(decoder.stats, sink.messages, bytes(sink.head))
+    return ListenReport(counts, verdict, error, sink.example, sink.messages)

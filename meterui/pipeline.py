@@ -110,6 +110,7 @@ class Pipeline:
         sinks: Sequence[Sink] = (),
         session: Session | None = None,
         live: bool | None = None,
+        reconnect: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if session is not None and not isinstance(source, WritableSource):
@@ -131,6 +132,8 @@ class Pipeline:
         self.live_buffer = max(1, live_buffer)
         self._decoder_factory = decoder_factory
         self.live: bool = source.live if live is None else live
+        self.reconnect = reconnect
+        """Reconnect a live :class:`ReconnectingSource` that went away (else the run ends)."""
         self._clock = clock
         self._cond = threading.Condition()
         self._paused = False
@@ -225,6 +228,7 @@ class Pipeline:
         self._pass_bytes = 0
         self._counters = Counters(self._stats)
         self._should_stop: Callable[[], bool] = lambda: False
+        self._finish_when: Callable[[], bool] = lambda: False
         self._sinks: list[Sink] = []
         self._module_event: str | None = None
         self._wake_at: float | None = None
@@ -233,14 +237,18 @@ class Pipeline:
         return self._stop.is_set() or self._should_stop()
 
     def run(self, on_messages: OnMessages | None = None, should_stop: Callable[[], bool] | None = None,
-            *, sinks: Sequence[Sink] = ()) -> None:
+            *, sinks: Sequence[Sink] = (), finish_when: Callable[[], bool] | None = None) -> None:
         """Loop until the replay ends or ``should_stop()``; never raises.
 
         The batches go to the pipeline's ``sinks``, then to ``sinks`` given here, then to
-        ``on_messages`` (a callback, kept for callers that need no more than that).
+        ``on_messages`` (a callback, kept for callers that need no more than that). ``should_stop``
+        cancels (what is not posted yet is dropped); ``finish_when`` ends the run like the end of a
+        replay (everything decoded so far is posted), e.g. when a listen test's time is up.
         """
         self._reset_run_state()
         self._stop.clear()
+        if finish_when is not None:
+            self._finish_when = finish_when
         self._sinks = [*self.sinks, *sinks]
         if on_messages is not None:
             self._sinks.append(CallbackSink(on_messages))
@@ -278,7 +286,7 @@ class Pipeline:
             self.source.open()
         except (SourceError, OSError) as exc:
             self._stats.last_error = str(exc)
-            if not self.live or not isinstance(self.source, ReconnectingSource):
+            if not self.live or not self.reconnect or not isinstance(self.source, ReconnectingSource):
                 self._event("error", str(exc), trouble=True)
                 return False
             self._event("disconnected", str(exc), trouble=True)
@@ -303,6 +311,9 @@ class Pipeline:
 
     def _loop(self) -> None:
         while not self._stopping():
+            if self._finish_when():
+                self._drain()
+                break
             self._tick()
             with self._cond:
                 paused, speed = self._paused, self._speed
@@ -343,6 +354,13 @@ class Pipeline:
                 timeout = max(0.0, min(timeout, self._wake_at - self._clock()))
             self._read(timeout)
         # what is left of the batch goes out from run() with the final stats
+
+    def _drain(self) -> None:
+        """Emit everything decoded but not yet emitted (no pacing)."""
+        while self._pending:
+            msg, media = self._pending.popleft()
+            now = time.monotonic()
+            self._emit(msg, media, now, now)
 
     def _paused_pass(self) -> None:
         self._post(force=True)
@@ -621,19 +639,16 @@ class Pipeline:
     def _source_failed(self, error: str) -> None:
         self._stats.last_error = error
         self._enqueue(self._flush_decoder(), None)
-        if not self.live or not isinstance(self.source, ReconnectingSource):
+        if not self.live or not self.reconnect or not isinstance(self.source, ReconnectingSource):
             self._event("error", error, trouble=True)
             self._finished = True
             return
         self._stats.connected = False
         self._event("disconnected", error, trouble=True)
+        self._drain()  # show what was decoded before the device went away
         if self.session is not None:
             self.session.on_connection(False, self._clock())
             self._session_poll()
-        while self._pending:  # show what was decoded before the device went away
-            msg, media = self._pending.popleft()
-            now = time.monotonic()
-            self._emit(msg, media, now, now)
         self._post(force=True, allow_empty=True)
         if self._reconnect():
             self._stats.connected = True

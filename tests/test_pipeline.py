@@ -6,7 +6,6 @@ Every test drives the real StreamDecoder with real sources (files in tmp_path, a
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
 import subprocess
@@ -23,14 +22,16 @@ from meterui.pipeline import MAX_BATCH, Pipeline, PipelineStats
 from meterui.protocol.message import Message
 from meterui.sources import Chunk, Recorder, ReplaySource, SerialSource, read_recording
 
-VECTORS = json.loads(Path("/work/shared/vectors/hdlc.json").read_text())
-FRAMES = [bytes.fromhex(f) for v in VECTORS for f in v["frames_hex"]]
+DATA = Path(__file__).resolve().parent / "data" / "hdlc_vectors.hex"
+"""The Kamstrup frames of the reference vectors (see the file's header for where they come from)."""
+FRAMES = [bytes.fromhex(line.split("#")[0]) for line in DATA.read_text().splitlines()
+          if line.split("#")[0].strip()]
 KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 
 
 def hex_file(path: Path, frames: list[bytes]) -> Path:
     with path.open("w") as f:
-        f.write("# Kamstrup frames from /work/shared/vectors/hdlc.json\n")
+        f.write("# Kamstrup frames from tests/data/hdlc_vectors.hex\n")
         for frame in frames:
             f.write(frame.hex(" ").upper() + "  # one frame\n")
     return path

@@ -742,11 +742,11 @@ class SetupWizard(ModalScreen[Config | None]):
 
     def _show_counts(self, c: ListenCounts) -> None:
         self.query_one("#listen-progress", ProgressBar).update(total=c.seconds, progress=c.elapsed)
-        bad = "bold red" if c.frames_bad else ""
+        bad = "bold red" if c.checksum_bad else ""
         failed = "bold red" if c.decrypt_failed else ""
         self.query_one("#counters", Static).update(Text.assemble(
             "Bytes ", (f"{c.bytes_in:<7}", "bold"),
-            "Frames ok ", (f"{c.frames_ok:<4}", "bold"), "bad ", (f"{c.frames_bad:<5}", bad or "bold"),
+            "Frames ok ", (f"{c.checksum_ok:<4}", "bold"), "bad ", (f"{c.checksum_bad:<5}", bad or "bold"),
             "Decrypted ok ", (f"{c.decrypt_ok:<4}", "bold"), "failed ", (f"{c.decrypt_failed}", failed or "bold"),
         ))
 

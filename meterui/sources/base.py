@@ -36,8 +36,15 @@ class Source(Protocol):
     :class:`ReconnectingSource`, :class:`WritableSource`, :class:`CancellableSource`.
     """
 
-    live: bool
-    decoder_format: str
+    @property
+    def live(self) -> bool:
+        """Live sources are not paced; replays are (a class attribute is enough)."""
+        ...
+
+    @property
+    def decoder_format(self) -> str:
+        """The ``fmt`` for the ``StreamDecoder`` (a class attribute is enough)."""
+        ...
 
     @property
     def description(self) -> str:
@@ -65,8 +72,10 @@ class Source(Protocol):
 class ReconnectingSource(Source, Protocol):
     """A live source that can find its device again after it went away."""
 
-    last_error: str | None
-    """The last failure to reopen, one line (set when :meth:`reconnect` gives up or keeps failing)."""
+    @property
+    def last_error(self) -> str | None:
+        """The last failure to reopen, one line (set when :meth:`reconnect` gives up or keeps failing)."""
+        ...
 
     def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool:
         """Reopen after a :class:`SourceError`, with backoff; ``False`` when ``should_stop()``."""
