@@ -22,8 +22,11 @@ class HandoffSink:
     """Posts each batch with ``post(batch, stats)`` (e.g. as a Textual message) and waits for
     :meth:`taken` before the next one. Events go to ``on_event`` when given."""
 
-    def __init__(self, post: Callable[[list[Message], PipelineStats], None],
-                 on_event: Callable[[PipelineEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        post: Callable[[list[Message], PipelineStats], None],
+        on_event: Callable[[PipelineEvent], None] | None = None,
+    ) -> None:
         self._post = post
         self._on_event = on_event
         self._free = threading.Event()

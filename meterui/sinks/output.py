@@ -20,8 +20,14 @@ class RenderSink:
 
     name = "output"
 
-    def __init__(self, out: TextIO, render: Callable[[Message], str], *, flush: bool = False,
-                 on_failure: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        render: Callable[[Message], str],
+        *,
+        flush: bool = False,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
         self.out = out
         self.render = render
         self.flush = flush
