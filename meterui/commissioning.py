@@ -17,8 +17,9 @@ from typing import Literal
 
 from meterui.pipeline import Pipeline
 from meterui.protocol.decoder import DecoderStats, StreamDecoder, looks_like_skstack
-from meterui.protocol.errors import KeyMissingError
+from meterui.protocol.errors import ErrorKind, KeyMissingError
 from meterui.protocol.message import Message, Reading
+from meterui.quantities import QUANTITY
 from meterui.sinks.base import PipelineEvent
 from meterui.sinks.counters import PipelineStats
 from meterui.sources.base import Chunk, Source
@@ -33,15 +34,10 @@ PROGRESS_EVERY = 0.1
 """Seconds between ``on_progress`` calls (plus one at the start and one at the end)."""
 
 _DSMR = re.compile(rb"/[A-Za-z]{3}\d|\r?\n\d-\d:\d+\.\d+\.\d+\(")
-_SHORT_NAMES = {
-    "active_power_import": "P+",
-    "active_power_export": "P-",
-    "reactive_power_import": "Q+",
-    "reactive_power_export": "Q-",
-    "voltage_l1": "U1",
-    "current_l1": "I1",
-    "active_energy_import": "A+",
-}
+_EXAMPLE_QUANTITIES = ("active_power_import", "active_power_export", "reactive_power_import",
+                       "reactive_power_export", "voltage_l1", "current_l1", "active_energy_import")
+"""The readings worth quoting in a verdict, best first."""
+_SHORT_NAMES = {quantity: QUANTITY[quantity].short for quantity in _EXAMPLE_QUANTITIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +89,7 @@ class ListenReport:
 
 
 def is_auth_failure(msg: Message) -> bool:
-    err = msg.error
-    return err is not None and err.layer == "crypto" and err.message.startswith("authentication failed")
+    return msg.error is not None and msg.error.kind is ErrorKind.AUTH_FAILED
 
 
 def is_decrypt_ok(msg: Message) -> bool:

@@ -422,3 +422,68 @@ def test_collecting_sink_keeps_at_most_its_limit(tmp_path: Path) -> None:
     Pipeline(ReplaySource(path), speed=math.inf, sinks=[sink]).run()
     assert [m.index for m in sink.messages] == [0, 1]
     assert sink.stats is not None and sink.stats.frames == len(FRAMES)
+
+
+# -- typed errors -----------------------------------------------------------------------------------
+def _encrypted_frames() -> tuple[bytes, bytes]:
+    """An encrypted + authenticated HDLC frame (tag) and an encrypted one without a tag, built here."""
+    from meterui.protocol import encode as E
+
+    body = E.array([E.structure(E.obis("1.0.1.7.0.255"), E.u32(1234), E.structure(E.i8(0), E.enum(27)))])
+    apdu = E.data_notification(body, dt=E.cosem_datetime(None))
+    title = b"KFM\x00\x00\x00\x00\x01"
+    tagged = E.hdlc_frame(E.LLC + E.glo_ciphering(apdu, title, 1, KEY_A, 0x30, AUTH_A))
+    untagged = E.hdlc_frame(E.LLC + E.glo_ciphering(apdu, title, 2, KEY_A, 0x20))
+    return tagged, untagged
+
+
+KEY_A = bytes(range(16))
+AUTH_A = bytes(range(16, 32))
+
+
+def test_crypto_failures_have_a_kind_not_just_a_wording() -> None:
+    from meterui.commissioning import is_auth_failure
+    from meterui.protocol.decoder import decode_bytes
+    from meterui.protocol.errors import AuthenticationError, DecryptGarbageError, ErrorKind, KeyMissingError
+
+    tagged, untagged = _encrypted_frames()
+    good = decode_bytes(tagged, KEY_A, AUTH_A)[0]
+    assert good.error is None and good.readings
+    missing = decode_bytes(tagged)[0]
+    assert isinstance(missing.error, KeyMissingError) and missing.error.kind is ErrorKind.KEY_MISSING
+    wrong_auth = decode_bytes(tagged, KEY_A, bytes(16))[0]
+    assert isinstance(wrong_auth.error, AuthenticationError) and is_auth_failure(wrong_auth)
+    garbage = decode_bytes(untagged, bytes(16))[0]
+    assert isinstance(garbage.error, DecryptGarbageError) and garbage.error.kind is ErrorKind.DECRYPT_GARBAGE
+    assert not is_auth_failure(garbage) and not is_auth_failure(missing)
+    noise = decode_bytes(b"\x55" * 40)[0]
+    assert noise.error is not None and noise.error.kind is ErrorKind.NOISE
+
+
+# -- the quantities vocabulary ----------------------------------------------------------------------
+def test_every_quantity_the_decoder_tables_emit_is_in_the_vocabulary_with_a_fitting_unit() -> None:
+    from meterui.protocol import echonet, obis
+    from meterui.quantities import QUANTITIES, to_canonical
+
+    emitted = [(info.quantity, info.unit) for info in obis.OBIS_TABLE.values() if info.quantity]
+    for table in echonet.PROPERTY_TABLES.values():
+        for spec in table.values():
+            emitted += [(spec.quantity, spec.unit)] if spec.quantity else []
+            emitted += [(part, spec.unit) for part in spec.parts if part]
+    assert emitted, "no decoder table found"
+    for quantity, unit in emitted:
+        assert quantity in QUANTITIES, quantity
+        if unit is not None:
+            assert to_canonical(quantity, 1.0, unit) is not None, (quantity, unit)
+
+
+def test_to_canonical_converts_prefixes_and_never_guesses() -> None:
+    from meterui.quantities import canonical_unit, to_canonical
+
+    assert canonical_unit("active_power_import") == "W"
+    assert to_canonical("active_power_import", 2.5, "kW") == 2500.0
+    assert to_canonical("active_energy_import", 3.0, "kWh") == 3000.0
+    assert to_canonical("active_power_import", 7.0, "W") == 7.0
+    assert to_canonical("active_power_import", 1.0, None) is None
+    assert to_canonical("active_power_import", 1.0, "V") is None
+    assert to_canonical("meter_id", 1.0, "W") is None

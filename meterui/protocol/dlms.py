@@ -8,7 +8,7 @@ import contextlib
 
 from meterui.protocol import axdr, crypto
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_iso
-from meterui.protocol.errors import DecodeError, DecryptionError, MeterError, TruncatedError
+from meterui.protocol.errors import DecodeError, DecryptGarbageError, MeterError, TruncatedError
 from meterui.protocol.message import Reading
 from meterui.protocol.readings import apply_notes, interpret_tape
 from meterui.protocol.spans import Node
@@ -374,7 +374,7 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
     decode_apdu_buffer(plaintext, "apdu", apdu, inner, opts)
     if inner.error is not None and not authenticated and sc & crypto.SC_ENCRYPT:
         # Without a tag a wrong key is only visible as plaintext that does not parse.
-        res.error = DecryptionError("decryption produced garbage: the encryption key is probably wrong "
+        res.error = DecryptGarbageError("decryption produced garbage: the encryption key is probably wrong "
                                     f"({inner.error.message})", offset=inner.error.offset)
         return stop  # nothing read from garbage is a reading
     if inner.error is not None:

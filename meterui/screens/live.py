@@ -62,8 +62,7 @@ def derive_notice(model: MeterModel, stats: PipelineStats | None) -> str | None:
     last_is_crypto = last_error is not None and last_error.layer == "crypto"
     if stats.frames_ok and not last_is_crypto:
         return None  # decrypting fine now (the failures were earlier)
-    if last_is_crypto and not isinstance(last_error, KeyMissingError) and \
-            "key is needed" not in str(last_error):
+    if last_is_crypto and not isinstance(last_error, KeyMissingError):
         return KEY_WRONG_NOTICE
     return KEY_MISSING_NOTICE
 
