@@ -56,6 +56,17 @@ class DecoderStats:
     skipped_bytes: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class DecodeContext:
+    """What a message's decoding depended on besides its own bytes (kept with it in the frame store).
+
+    ``echonet`` is the sender's ECHONET scaling state after the message, ``(coefficient D3, unit E1)``.
+    """
+
+    invert_deviation: bool = False
+    echonet: tuple[int | None, int | None] | None = None
+
+
 def looks_like_skstack(head: bytes) -> bool:
     """Does the start of a stream look like SKSTACK module output: a line beginning with a module
     response or command (``ERXUDP``, ``EVENT``, ``OK``, ``FAIL ER``, ``SK…``)?"""
@@ -70,6 +81,7 @@ class StreamDecoder:
         if fmt not in ("auto", "raw", "skstack"):
             raise ValueError(f"unknown stream format {fmt!r}")
         self.options = DecodeOptions(key, auth_key, invert_deviation)
+        self._context = DecodeContext(invert_deviation)
         self.fmt = fmt
         self.stats = DecoderStats()
         self._framer = LinkFramer()
@@ -164,11 +176,29 @@ class StreamDecoder:
         return self._sk
 
     def _number(self, out: list[Message]) -> list[Message]:
+        plain = self._context
         for msg in out:
             msg.index = self._index
             self._index += 1
             self.stats.messages += 1
+            msg.context = plain
+            if msg.protocol == "echonet" and self._sk is not None and msg.meter is not None:
+                state = self._sk.states.get(msg.meter.upper())
+                if state is not None:
+                    msg.context = DecodeContext(plain.invert_deviation, (state.coefficient, state.unit_code))
         return out
+
+    def restore(self, context: DecodeContext | None, meter: str | None = None) -> None:
+        """Decode as a message with ``context`` was decoded (its options and, for ``meter``, its ECHONET
+        scaling state): for decoding a stored message again."""
+        if context is None:
+            return
+        self.options.invert_deviation = context.invert_deviation
+        self._context = DecodeContext(context.invert_deviation)
+        if context.echonet is not None and meter is not None:
+            from meterui.protocol.echonet import EchonetState
+
+            self._skstack().states[meter.upper()] = EchonetState(*context.echonet)
 
     def _error_message(self, exc: MeterError, data: bytes, received: float | None) -> Message:
         root = Node("", "unrecognised data", "data", 0, len(data))
