@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -77,6 +77,12 @@ def format_chunk(chunk: Chunk, received: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_sent(chunk: Chunk, sent: float) -> str:
+    """The text for bytes written to the source: one ``# tx t=<time> <hex>`` comment line."""
+    groups = " ".join(chunk.data[i:i + 2].hex().upper() for i in range(0, len(chunk.data), 2))
+    return f"{TX_PREFIX}{sent:.6f} {groups}\n"
+
+
 class Recorder:
     """Appends chunks to a recording, flushing at most once a second (a crash loses about 1 s).
 
@@ -118,32 +124,27 @@ class Recorder:
 
     def write(self, chunk: Chunk) -> None:
         """Append one chunk; a chunk without a time is stamped with the current time."""
-        if self._file is None:
-            raise SourceError(f"recording {self.path} is closed")
-        if not chunk.data:
-            return
-        received = chunk.received if chunk.received is not None else time.time()
-        try:
-            self._file.write(format_chunk(chunk, received))
-        except OSError as exc:
-            raise SourceError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
-        self.chunks += 1
-        self.bytes += len(chunk.data)
-        self.maybe_flush()
+        if self._append(chunk, format_chunk):
+            self.chunks += 1
+            self.bytes += len(chunk.data)
 
     def write_sent(self, chunk: Chunk) -> None:
         """Append bytes that were written to the source, as one ``# tx t=… HEX`` comment line."""
+        self._append(chunk, format_sent)
+
+    def _append(self, chunk: Chunk, fmt: Callable[[Chunk, float], str]) -> bool:
+        """Write ``fmt(chunk, time)``; ``False`` for an empty chunk. Raises :class:`SourceError`."""
         if self._file is None:
             raise SourceError(f"recording {self.path} is closed")
         if not chunk.data:
-            return
-        sent = chunk.received if chunk.received is not None else time.time()
-        groups = " ".join(chunk.data[i:i + 2].hex().upper() for i in range(0, len(chunk.data), 2))
+            return False
+        stamp = chunk.received if chunk.received is not None else time.time()
         try:
-            self._file.write(f"{TX_PREFIX}{sent:.6f} {groups}\n")
+            self._file.write(fmt(chunk, stamp))
         except OSError as exc:
             raise SourceError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
         self.maybe_flush()
+        return True
 
     def maybe_flush(self) -> None:
         if self._file is not None and time.monotonic() - self._last_flush >= self.flush_interval:
