@@ -428,14 +428,15 @@ class Pipeline:
     def _post(self, force: bool = False, allow_empty: bool = False) -> bool:
         """Hand the batch to the sinks when due (or forced); ``True`` if it posted.
 
-        Waits first, stop-aware, until every bounded sink has taken the previous batch.
+        A batch that is due waits while a bounded sink (the UI) still holds the previous one; a full
+        (``MAX_BATCH``) or forced batch blocks, stop-aware, until it has taken it.
         """
         now = time.monotonic()
         if not self._batch and not allow_empty:
             return False
         if not force and now - self._last_post < MIN_POST_INTERVAL:
             return False
-        if not self._consumers_ready():
+        if not self._consumers_ready(block=force):
             return False
         batch, self._batch = self._batch, []
         self._last_post = time.monotonic()
@@ -451,10 +452,16 @@ class Pipeline:
                 self._sink_failed(sink, exc)
         return True
 
-    def _consumers_ready(self) -> bool:
-        """Wait until every :class:`BoundedSink` took the last batch; ``False`` when stopping."""
+    def _consumers_ready(self, block: bool) -> bool:
+        """Has every :class:`BoundedSink` taken the last batch? With ``block`` (a full or forced batch),
+        wait until they have, stop-aware (``False`` when stopping); else answer at once, and the
+        decoder goes on filling the batch meanwhile (up to :data:`MAX_BATCH`)."""
         for sink in self._sinks:
             if not isinstance(sink, BoundedSink):
+                continue
+            if not block:
+                if not sink.wait_ready(0):
+                    return False
                 continue
             while not sink.wait_ready(_READY_SLICE):
                 if self._stopping():
