@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from meterui import __version__
+from meterui.protocol.links import INPUT_FORMATS
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode a capture headlessly (no UI)",
                        description="Decode a capture file or stdin and print the messages.")
     d.add_argument("input", nargs="?", default="-", help="capture file, or - for stdin (default)")
-    d.add_argument("--format", choices=["auto", "hex", "raw", "skstack"], default="auto",
+    d.add_argument("--format", choices=INPUT_FORMATS, default="auto",
                    help="input format (default: auto-detect)")
     _key_args(d)
     d.add_argument("--output", choices=["text", "json", "tree", "hex", "summary"], default="text",
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="open a recorded file for step-through inspection")
     r.add_argument("file", help="recording, hex, raw or SKSTACK transcript file")
-    r.add_argument("--format", choices=["auto", "hex", "raw", "skstack"], default="auto")
+    r.add_argument("--format", choices=INPUT_FORMATS, default="auto")
     _key_args(r)
     r.add_argument("--speed", default="max",
                    help="replay speed: max (default: every frame listed at once for inspection), or a factor "

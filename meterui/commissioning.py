@@ -9,15 +9,15 @@ Run :func:`listen` in a worker thread: it blocks.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from meterui.pipeline import Pipeline
-from meterui.protocol.decoder import DecoderStats, StreamDecoder, looks_like_skstack
+from meterui.protocol.decoder import DecoderStats, StreamDecoder
 from meterui.protocol.errors import ErrorKind, KeyMissingError
+from meterui.protocol.links import recognise_text
 from meterui.protocol.message import Message, Reading
 from meterui.quantities import QUANTITY
 from meterui.sinks.base import PipelineEvent
@@ -33,7 +33,6 @@ MAX_MESSAGES = 256
 PROGRESS_EVERY = 0.1
 """Seconds between ``on_progress`` calls (plus one at the start and one at the end)."""
 
-_DSMR = re.compile(rb"/[A-Za-z]{3}\d|\r?\n\d-\d:\d+\.\d+\.\d+\(")
 _EXAMPLE_QUANTITIES = ("active_power_import", "active_power_export", "reactive_power_import",
                        "reactive_power_export", "voltage_l1", "current_l1", "active_energy_import")
 """The readings worth quoting in a verdict, best first."""
@@ -162,12 +161,13 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
             "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
             "number, and look for mistyped digits.", "wrong-key")
     if stats.checksum_ok == 0 and stats.checksum_bad == 0:
-        if _DSMR.search(head):
+        text = recognise_text(head)
+        if text == "dsmr":
             return Verdict(
                 "warn", "P1 text telegrams received",
                 "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
                 "decode P1 text yet.", "p1-text")
-        if looks_like_skstack(head):
+        if text == "skstack":
             return Verdict(
                 "warn", "Module answers, but no meter data yet",
                 "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "

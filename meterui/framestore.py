@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from meterui.protocol.links import is_link_buffer, redecode_format
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node, Span
 
@@ -31,8 +32,6 @@ DEFAULT_MAX_INDEX = 20_000
 _CACHE = 16
 """Re-decoded older messages kept, so stepping back and forth through old frames is instant."""
 
-_LINK_BUFFER = re.compile(r"^(frame\d*|line|data)$")
-"""Buffers that hold bytes as they came off the wire (the rest are derived from them)."""
 
 VERDICTS = ("all", "bad", "ok")
 
@@ -67,7 +66,7 @@ class FrameSummary:
 
 
 def summarize(msg: Message, number: int) -> FrameSummary:
-    raw = b"".join(data for name, data in msg.buffers.items() if _LINK_BUFFER.match(name))
+    raw = b"".join(data for name, data in msg.buffers.items() if is_link_buffer(name))
     return FrameSummary(
         index=number,
         received=msg.received,
@@ -277,7 +276,7 @@ class FrameStore:
         """
         from meterui.protocol.decoder import StreamDecoder
 
-        fmt = "skstack" if summary.protocol == "echonet" else "raw"
+        fmt = redecode_format(summary.protocol)
         dec = StreamDecoder(self.key, self.auth_key, fmt, invert_deviation=self.invert_deviation)
         dec.restore(summary.context, summary.meter)
         messages = dec.feed(summary.raw, summary.received) + dec.flush()

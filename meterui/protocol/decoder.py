@@ -23,6 +23,7 @@ from meterui.protocol.dlms import (
 )
 from meterui.protocol.errors import DecodeError, FramingError, LineError, MeterError
 from meterui.protocol.framing import Garbage, LinkFrame, LinkFramer
+from meterui.protocol.links import LINKS, frame_node, stream_format
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node
 
@@ -105,7 +106,7 @@ class StreamDecoder:
             if len(content) < 32 and b"\n" not in content:
                 return []
             data, self._head = self._head, b""
-            self.fmt = "skstack" if looks_like_skstack(data) else "raw"
+            self.fmt = stream_format(data)
         return self._number(self._process(data, received))
 
     def _process(self, data: bytes, received: float | None) -> list[Message]:
@@ -128,7 +129,7 @@ class StreamDecoder:
         out: list[Message] = []
         if self.fmt == "auto":
             data, self._head = self._head, b""
-            self.fmt = "skstack" if looks_like_skstack(data) else "raw"
+            self.fmt = stream_format(data)
             if data:
                 out.extend(self._process(data, None))
         try:
@@ -211,18 +212,17 @@ class StreamDecoder:
             self._garbage(item, out)
             return
         self._last_protocol = item.protocol
+        link = LINKS[item.protocol]
         if not item.valid:
             self.stats.checksum_bad += 1
-            if item.protocol == "hdlc":
-                self._abandon_segments(out, "a frame of the set was corrupted")
+            if link.abandon is not None:
+                link.abandon(self, out, "a frame of the set was corrupted")
             out.append(self._bad_frame(item))
             return
         self.stats.checksum_ok += 1
         self._seen_frame = True
-        if item.protocol == "hdlc":
-            self._hdlc(item, out)
-        else:
-            self._mbus_frame(item, out)
+        assert link.assemble is not None, f"{link.name} frames need an assembler"
+        link.assemble(self, item, out)
 
     def _garbage(self, g: Garbage, out: list[Message]) -> None:
         n = len(g.data)
@@ -237,10 +237,7 @@ class StreamDecoder:
 
     def _bad_frame(self, f: LinkFrame) -> Message:
         root = Node("", f"{f.protocol.upper()} frame (invalid)", "frame", 0, len(f.raw))
-        if f.protocol == "hdlc":
-            hdlc.frame_nodes(f, "frame", root)
-        else:
-            mbus.frame_nodes(f, "frame", root)
+        frame_node(f, "frame", root)
         reason = f.reason
         if "corrupted" in reason or "cut short" in reason:
             reason += f"; if this repeats, {BAUD_HINT}"
@@ -278,8 +275,8 @@ class StreamDecoder:
         out.append(self._hdlc_message(group, payload))
 
     def _frames_root(self, frames: list[LinkFrame], protocol: str) -> tuple[Node, dict[str, bytes], list[str]]:
-        label = "HDLC" if protocol == "hdlc" else "M-Bus"
-        root = Node("", f"{label} message", "frame" if len(frames) == 1 else "frame1", 0, len(frames[0].raw))
+        first = "frame" if len(frames) == 1 else "frame1"
+        root = Node("", f"{LINKS[protocol].title} message", first, 0, len(frames[0].raw))
         names = ["frame"] if len(frames) == 1 else [f"frame{i + 1}" for i in range(len(frames))]
         buffers = {name: fr.raw for name, fr in zip(names, frames, strict=True)}
         return root, buffers, names
@@ -288,7 +285,7 @@ class StreamDecoder:
         frames = [fr for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "hdlc")
         for fr, name in zip(frames, names, strict=True):
-            hdlc.frame_nodes(fr, name, root)
+            frame_node(fr, name, root)
         res = ApduResult()
         if payload:
             buffers["payload"] = payload
@@ -324,7 +321,7 @@ class StreamDecoder:
         frames = [fr for group, _, _ in blocks for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "hdlc")
         for fr, name in zip(frames, names, strict=True):
-            hdlc.frame_nodes(fr, name, root)
+            frame_node(fr, name, root)
         payload_parts: list[bytes] = []
         joined: list[bytes] = []
         res = ApduResult()
@@ -379,7 +376,7 @@ class StreamDecoder:
             frames = [fr for fr, _ in group]
             root, buffers, names = self._frames_root(frames, "hdlc")
             for fr, name in zip(frames, names, strict=True):
-                hdlc.frame_nodes(fr, name, root)
+                frame_node(fr, name, root)
             payload = b"".join(fr.raw[h.info_start:h.info_end] for fr, h in group)
             if payload:
                 buffers["payload"] = payload
@@ -429,7 +426,7 @@ class StreamDecoder:
         frames = [fr for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "mbus")
         for fr, name in zip(frames, names, strict=True):
-            mbus.frame_nodes(fr, name, root)
+            frame_node(fr, name, root)
         payload = b"".join(fr.raw[h.data_start:h.data_end] for fr, h in group)
         res = ApduResult()
         if payload:
