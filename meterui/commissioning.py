@@ -16,7 +16,7 @@ from typing import Literal
 
 from meterui.pipeline import Pipeline
 from meterui.protocol.decoder import DecoderStats, StreamDecoder
-from meterui.protocol.errors import ErrorKind, KeyMissingError
+from meterui.protocol.errors import ErrorKind
 from meterui.protocol.links import recognise_text
 from meterui.protocol.message import Message, Reading
 from meterui.quantities import QUANTITY
@@ -116,6 +116,77 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the diagnosis looks at: counts from the decoder or the pipeline, the crypto failures seen and
+    the first bytes of the stream."""
+
+    bytes_in: int
+    checksum_ok: int
+    checksum_bad: int
+    messages_ok: int
+    messages_bad: int
+    crypto: frozenset[ErrorKind] = frozenset()
+    """The kinds of the crypto errors seen (``KEY_MISSING``, ``AUTH_FAILED``…)."""
+    head: bytes = b""
+
+    @classmethod
+    def of_messages(cls, stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Evidence:
+        errors = [m.error for m in messages if m.error is not None]
+        return cls(stats.bytes_in, stats.checksum_ok, stats.checksum_bad, len(messages) - len(errors),
+                   len(errors), frozenset(e.kind for e in errors if e.layer == "crypto"), head)
+
+    @classmethod
+    def of_stats(cls, stats: PipelineStats, crypto: frozenset[ErrorKind] = frozenset()) -> Evidence:
+        return cls(stats.bytes_received, stats.checksum_ok, stats.checksum_bad, stats.frames_ok, stats.frames_bad,
+                   crypto)
+
+
+def diagnose(evidence: Evidence) -> str:
+    """The one diagnosis of a stream that shows no readings (yet): a code for what is wrong.
+
+    ``no-bytes``, ``ok``, ``no-key``, ``auth-failed``, ``wrong-key``, ``p1-text``, ``module-text``,
+    ``no-frames``, ``bad-frames`` or ``undecoded``. The wizard's :func:`verdict_for` and the live
+    screen's empty state (:func:`empty_hint`) word it for their reader.
+    """
+    e = evidence
+    if e.bytes_in == 0:
+        return "no-bytes"
+    if e.messages_ok and e.checksum_bad <= max(e.checksum_ok, e.messages_ok):
+        return "ok"
+    if ErrorKind.KEY_MISSING in e.crypto:
+        return "no-key"
+    if ErrorKind.AUTH_FAILED in e.crypto:
+        return "auth-failed"
+    if e.crypto:
+        return "wrong-key"
+    if e.checksum_ok == 0 and e.checksum_bad == 0:
+        text = recognise_text(e.head)
+        return {"dsmr": "p1-text", "skstack": "module-text"}.get(text or "", "no-frames")
+    if e.checksum_bad > e.checksum_ok or not e.checksum_ok:
+        return "bad-frames"
+    return "undecoded"
+
+
+def empty_hint(stats: PipelineStats) -> str:
+    """The live screen's hint while no reading shows (Textual markup), from :func:`diagnose`."""
+    code = diagnose(Evidence.of_stats(stats))
+    if code == "no-bytes":
+        if stats.finished:
+            return "The file held no bytes."
+        return ("Meters push a reading every 1 to 10 seconds. If nothing arrives, check the cable and that "
+                "the grid operator has enabled the customer port.")
+    if code == "ok" or stats.frames_ok:
+        return "Frames arrive, but they carried no readings yet."
+    if stats.frames_bad:
+        layers = ", ".join(f"{n} {layer}" for layer, n in sorted(stats.errors_by_layer.items()))
+        return (f"{stats.frames_bad} message(s) arrived but none could be read ({layers} errors).\n"
+                "Check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
+                "2400 8E1), or press [b]i[/b] to inspect the frames.")
+    return (f"{stats.bytes_received} bytes received, no complete frame yet. If this persists, "
+            "check the baud rate and parity.")
+
+
 def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
     """Turn the decoder's counts and messages into a verdict with a next step. Pure.
 
@@ -124,13 +195,14 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
     """
     good = [m for m in messages if m.error is None]
     crypto = [m for m in messages if m.error is not None and m.error.layer == "crypto"]
-    if stats.bytes_in == 0:
+    code = diagnose(Evidence.of_messages(stats, messages, head))
+    if code == "no-bytes":
         return Verdict(
             "error", "No bytes at all",
             "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
             "operators must activate it first). A P1 port only sends while Data Request is powered.",
             "no-bytes")
-    if good and stats.checksum_bad <= max(stats.checksum_ok, len(good)):
+    if code == "ok":
         title = f"All good: {_plural(len(good), 'message')} decoded"
         found = example_reading(good)
         if found is not None:
@@ -145,38 +217,37 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
                            f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
                            "happening, check the cable and the parity.", "ok")
         return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
-    if any(isinstance(m.error, KeyMissingError) for m in crypto):
+    if code == "no-key":
         return Verdict(
             "warn", "Frames OK but encrypted, and no key",
             "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
             "GUEK or 'Schlüssel'). Go Back to the Keys step.", "no-key")
-    if any(is_auth_failure(m) for m in crypto):
+    if code == "auth-failed":
         return Verdict(
             "error", "Authentication failed",
             "Check the authentication key (and the encryption key: a wrong one fails the same way). "
             "Both come from your grid operator and are different for every meter.", "auth-failed")
-    if crypto:
+    if code == "wrong-key":
         return Verdict(
             "error", "Key does not decrypt",
             "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
             "number, and look for mistyped digits.", "wrong-key")
-    if stats.checksum_ok == 0 and stats.checksum_bad == 0:
-        text = recognise_text(head)
-        if text == "dsmr":
-            return Verdict(
-                "warn", "P1 text telegrams received",
-                "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
-                "decode P1 text yet.", "p1-text")
-        if text == "skstack":
-            return Verdict(
-                "warn", "Module answers, but no meter data yet",
-                "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
-                "for you: log it in with your B-route ID and password first.", "module-text")
+    if code == "p1-text":
+        return Verdict(
+            "warn", "P1 text telegrams received",
+            "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
+            "decode P1 text yet.", "p1-text")
+    if code == "module-text":
+        return Verdict(
+            "warn", "Module answers, but no meter data yet",
+            "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
+            "for you: log it in with your B-route ID and password first.", "module-text")
+    if code == "no-frames":
         return Verdict(
             "error", "Bytes but no frames",
             "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
             "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).", "no-frames")
-    if stats.checksum_bad > stats.checksum_ok or not stats.checksum_ok:
+    if code == "bad-frames":
         return Verdict(
             "error", "Frames with checksum errors",
             f"{_plural(stats.checksum_bad, 'frame')} failed the checksum, {stats.checksum_ok} passed: noise on "

@@ -487,3 +487,26 @@ def test_to_canonical_converts_prefixes_and_never_guesses() -> None:
     assert to_canonical("active_power_import", 1.0, None) is None
     assert to_canonical("active_power_import", 1.0, "V") is None
     assert to_canonical("meter_id", 1.0, "W") is None
+
+
+# -- one diagnosis ----------------------------------------------------------------------------------
+def test_the_wizard_and_the_live_screen_share_one_diagnosis(tmp_path: Path) -> None:
+    from meterui.commissioning import Evidence, diagnose, empty_hint, verdict_for
+    noise = b"\x55\xaa" * 40
+    path = hex_file(tmp_path / "noise.hex", [noise])
+    sink = CollectingSink()
+    pipeline = Pipeline(ReplaySource(path), speed=math.inf, sinks=[sink])
+    pipeline.run()
+    stats = pipeline.stats
+    assert diagnose(Evidence.of_stats(stats)) == "no-frames"
+    assert empty_hint(stats).startswith(f"{stats.frames_bad} message(s) arrived but none could be read")
+    decoder = StreamDecoder()
+    messages = decoder.feed(noise) + decoder.flush()
+    assert verdict_for(decoder.stats, messages).code == "no-frames"
+
+    frame_decoder = StreamDecoder()
+    good = frame_decoder.feed(FRAMES[0]) + frame_decoder.flush()
+    ok = PipelineStats(source="x", bytes_received=len(FRAMES[0]), frames_ok=1, checksum_ok=1)
+    assert diagnose(Evidence.of_stats(ok)) == "ok" == diagnose(Evidence.of_messages(frame_decoder.stats, good))
+    assert empty_hint(ok) == "Frames arrive, but they carried no readings yet."
+    assert diagnose(Evidence.of_stats(PipelineStats(source="x"))) == "no-bytes"
