@@ -42,7 +42,7 @@ from meterui.presets import PARITY_NAMES, PRESETS, Preset, countries, get_preset
 from meterui.protocol.decoder import StreamDecoder
 from meterui.protocol.errors import KeyFormatError
 from meterui.protocol.keys import parse_key
-from meterui.sources.base import Source
+from meterui.sources.base import Source, line_settings
 from meterui.sources.serial_port import PortInfo, SerialSource, list_serial_ports
 
 STEPS: list[tuple[str, str]] = [
@@ -549,7 +549,7 @@ class SetupWizard(ModalScreen[Config | None]):
 
     def _show_serial_summary(self) -> None:
         baud, parity, bytesize, stop = self.serial_settings()
-        line = f"{baud} {bytesize}{parity}{stop}"
+        line = line_settings(baud, bytesize, parity, stop)
         p = self.preset
         text = Text.assemble("Settings: ", (line, "bold"))
         if p.id != "generic":

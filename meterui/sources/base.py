@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
+def format_stopbits(stopbits: float) -> str:
+    """``1``, ``1.5``, ``2``."""
+    return str(int(stopbits)) if float(stopbits).is_integer() else f"{stopbits:g}"
+
+
+def line_settings(baudrate: int, bytesize: int, parity: str, stopbits: float) -> str:
+    """Serial line settings in the usual short form, e.g. ``2400 8E1`` (``1.5`` stop bits stay ``1.5``)."""
+    return f"{baudrate} {bytesize}{parity.upper()}{format_stopbits(stopbits)}"
+
+
 class SourceError(Exception):
     """A source cannot be opened or read. The message is one line, meant for the user."""
 

@@ -21,7 +21,7 @@ from typing import Any
 import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
 from serial.tools import list_ports  # type: ignore[import-untyped]
 
-from meterui.sources.base import Chunk, SourceError
+from meterui.sources.base import Chunk, SourceError, format_stopbits, line_settings
 
 try:  # termios.error is not an OSError; pyserial lets it escape from tcsetattr on POSIX
     from termios import error as _TermiosError
@@ -86,10 +86,6 @@ def list_serial_ports() -> list[PortInfo]:
     return sorted(ports, key=lambda p: _natural_key(p.device))
 
 
-def _format_stopbits(stopbits: float) -> str:
-    return str(int(stopbits)) if float(stopbits).is_integer() else f"{stopbits:g}"
-
-
 def _reason(exc: BaseException) -> str:
     """A one-line reason for an OS/pyserial error, without a Python traceback."""
     code = getattr(exc, "errno", None)
@@ -143,7 +139,7 @@ class SerialSource:
 
     # -- description --------------------------------------------------------------------------------
     def describe_line(self) -> str:
-        return f"{self.baudrate} {self.bytesize}{self.parity}{_format_stopbits(self.stopbits)}"
+        return line_settings(self.baudrate, self.bytesize, self.parity, self.stopbits)
 
     @property
     def description(self) -> str:
@@ -213,7 +209,7 @@ class SerialSource:
             with contextlib.suppress(*_DEVICE_ERRORS):
                 probe.close()
             value = wanted[name]
-            shown = _format_stopbits(value) if name == "stopbits" else str(value)
+            shown = format_stopbits(value) if name == "stopbits" else str(value)
             plain = _PARITY_WORDS.get(str(value)) if name == "parity" else None
             return f"{_LABELS[name]} {shown}" + (f" ({plain})" if plain else "")
         return None
