@@ -670,7 +670,16 @@ class Pipeline:
         source = self.source
         if not isinstance(source, ReconnectingSource):
             return False
-        ok = bool(source.reconnect(self._stopping))
+        reported = [source.last_error]
+
+        def should_stop() -> bool:  # called between attempts: say once why reopening fails
+            error = source.last_error
+            if error and error != reported[0]:
+                reported[0] = self._stats.last_error = error
+                self._event("error", error, trouble=True)
+            return self._stopping()
+
+        ok = bool(source.reconnect(should_stop))
         if not ok and source.last_error:
             self._stats.last_error = str(source.last_error)
         return ok
