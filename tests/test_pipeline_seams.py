@@ -341,19 +341,13 @@ def test_an_open_that_the_os_refuses_names_the_setting() -> None:
 
 # -- monitor --json ---------------------------------------------------------------------------------
 def _lines(fd: int, count: int, timeout: float = 15.0) -> list[str]:
-    lines: list[str] = []
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while len(lines) < count and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            buf += chunk
-            *done, buf = buf.split(b"\n")
-            lines += [d.decode() for d in done]
-    return lines
+    from tests.test_monitor import _read_lines
+
+    class _Fd:
+        def fileno(self) -> int:
+            return fd
+
+    return _read_lines(_Fd(), count, timeout)
 
 
 def _write_when_open(
