@@ -187,46 +187,6 @@ def empty_hint(stats: PipelineStats) -> str:
             "check the baud rate and parity.")
 
 
-_STATIC_VERDICTS: dict[str, tuple[Level, str, str]] = {
-    "no-bytes": (
-        "error", "No bytes at all",
-        "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
-        "operators must activate it first). A P1 port only sends while Data Request is powered."
-    ),
-    "no-key": (
-        "warn", "Frames OK but encrypted, and no key",
-        "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
-        "GUEK or 'Schlüssel'). Go Back to the Keys step."
-    ),
-    "auth-failed": (
-        "error", "Authentication failed",
-        "Check the authentication key (and the encryption key: a wrong one fails the same way). "
-        "Both come from your grid operator and are different for every meter."
-    ),
-    "wrong-key": (
-        "error", "Key does not decrypt",
-        "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
-        "number, and look for mistyped digits."
-    ),
-    "p1-text": (
-        "warn", "P1 text telegrams received",
-        "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
-        "decode P1 text yet."
-    ),
-    "module-text": (
-        "warn", "Module answers, but no meter data yet",
-        "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
-        "for you: log it in with your B-route ID and password first."
-    ),
-    "no-frames": (
-        "error", "Bytes but no frames",
-        "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
-        "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse)."
-    ),
-}
-"""The verdicts whose words do not depend on the counts, by :func:`diagnose` code."""
-
-
 def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
     """Turn the decoder's counts and messages into a verdict with a next step. Pure.
 
@@ -236,8 +196,12 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
     good = [m for m in messages if m.error is None]
     crypto = [m for m in messages if m.error is not None and m.error.layer == "crypto"]
     code = diagnose(Evidence.of_messages(stats, messages, head))
-    if code in _STATIC_VERDICTS:
-        return Verdict(*_STATIC_VERDICTS[code], code)
+    if code == "no-bytes":
+        return Verdict(
+            "error", "No bytes at all",
+            "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
+            "operators must activate it first). A P1 port only sends while Data Request is powered.",
+            "no-bytes")
     if code == "ok":
         title = f"All good: {_plural(len(good), 'message')} decoded"
         found = example_reading(good)
@@ -253,6 +217,36 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
                            f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
                            "happening, check the cable and the parity.", "ok")
         return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
+    if code == "no-key":
+        return Verdict(
+            "warn", "Frames OK but encrypted, and no key",
+            "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
+            "GUEK or 'Schlüssel'). Go Back to the Keys step.", "no-key")
+    if code == "auth-failed":
+        return Verdict(
+            "error", "Authentication failed",
+            "Check the authentication key (and the encryption key: a wrong one fails the same way). "
+            "Both come from your grid operator and are different for every meter.", "auth-failed")
+    if code == "wrong-key":
+        return Verdict(
+            "error", "Key does not decrypt",
+            "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
+            "number, and look for mistyped digits.", "wrong-key")
+    if code == "p1-text":
+        return Verdict(
+            "warn", "P1 text telegrams received",
+            "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
+            "decode P1 text yet.", "p1-text")
+    if code == "module-text":
+        return Verdict(
+            "warn", "Module answers, but no meter data yet",
+            "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
+            "for you: log it in with your B-route ID and password first.", "module-text")
+    if code == "no-frames":
+        return Verdict(
+            "error", "Bytes but no frames",
+            "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
+            "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).", "no-frames")
     if code == "bad-frames":
         return Verdict(
             "error", "Frames with checksum errors",
