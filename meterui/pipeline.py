@@ -230,6 +230,8 @@ class Pipeline:
         self._should_stop: Callable[[], bool] = lambda: False
         self._finish_when: Callable[[], bool] = lambda: False
         self._sinks: list[Sink] = []
+        self._byte_sinks: list[ByteSink] = []
+        self._bounded_sinks: list[BoundedSink] = []
         self._module_event: str | None = None
         self._wake_at: float | None = None
 
@@ -252,6 +254,7 @@ class Pipeline:
         self._sinks = [*self.sinks, *sinks]
         if on_messages is not None:
             self._sinks.append(CallbackSink(on_messages))
+        self._sort_sinks()
         self._should_stop = should_stop if should_stop is not None else (lambda: False)
         stopped_by_caller = False
         try:
@@ -329,8 +332,11 @@ class Pipeline:
                 message, media = self._pending[0]
                 due = self._due(media, speed, now)
                 if due <= now:
-                    self._pending.popleft()
-                    self._emit(message, media, due, now)
+                    if self.live or math.isinf(speed):
+                        self._drain()  # unpaced: everything decoded goes into the batch at once
+                    else:
+                        self._pending.popleft()
+                        self._emit(message, media, due, now)
                     self._post(force=len(self._batch) >= MAX_BATCH)
                     continue
                 if self._post():
@@ -356,11 +362,16 @@ class Pipeline:
         # what is left of the batch goes out from run() with the final stats
 
     def _drain(self) -> None:
-        """Emit everything decoded but not yet emitted (no pacing)."""
-        while self._pending:
-            msg, media = self._pending.popleft()
-            now = time.monotonic()
+        """Emit everything decoded but not yet emitted (no pacing), posting each batch that fills up."""
+        pending = self._pending
+        now = time.monotonic()
+        while pending:
+            msg, media = pending.popleft()
             self._emit(msg, media, now, now)
+            if len(self._batch) >= MAX_BATCH:
+                self._post(force=True)
+                if self._stopping():
+                    return
 
     def _paused_pass(self) -> None:
         self._post(force=True)
@@ -452,13 +463,16 @@ class Pipeline:
                 self._sink_failed(sink, exc)
         return True
 
+    def _sort_sinks(self) -> None:
+        """Note which sinks also take bytes or pace the pipeline (checked once, not per message)."""
+        self._byte_sinks = [sink for sink in self._sinks if isinstance(sink, ByteSink)]
+        self._bounded_sinks = [sink for sink in self._sinks if isinstance(sink, BoundedSink)]
+
     def _consumers_ready(self, block: bool) -> bool:
         """Has every :class:`BoundedSink` taken the last batch? With ``block`` (a full or forced batch),
         wait until they have, stop-aware (``False`` when stopping); else answer at once, and the
         decoder goes on filling the batch meanwhile (up to :data:`MAX_BATCH`)."""
-        for sink in self._sinks:
-            if not isinstance(sink, BoundedSink):
-                continue
+        for sink in self._bounded_sinks:
             if not block:
                 if not sink.wait_ready(0):
                     return False
@@ -468,16 +482,20 @@ class Pipeline:
                     return False
         return True
 
-    def _sink_failed(self, sink: Sink, exc: Exception) -> None:
+    def _sink_failed(self, sink: object, exc: Exception) -> None:
         log.error("a sink failed; it gets no more data", exc_info=exc)
-        name = getattr(sink, "name", type(sink).__name__)
-        self._stats.last_error = f"{name} stopped: {type(exc).__name__}: {exc}"
-        if sink in self._sinks:
+        self._stats.last_error = f"{self._drop_sink(sink)} stopped: {type(exc).__name__}: {exc}"
+
+    def _drop_sink(self, failed: object) -> str:
+        """Take a failed sink out of the run and close it; returns its name for the message."""
+        for sink in [s for s in self._sinks if s is failed]:
             self._sinks.remove(sink)
-        try:
-            sink.close()
-        except Exception:
-            log.debug("closing a failed sink failed", exc_info=True)
+            try:
+                sink.close()
+            except Exception:
+                log.debug("closing a failed sink failed", exc_info=True)
+        self._sort_sinks()
+        return str(getattr(failed, "name", type(failed).__name__))
 
     def _event(self, kind: EventKind, text: str, trouble: bool = False) -> None:
         event = PipelineEvent(kind, text, self._clock(), trouble)
@@ -488,12 +506,11 @@ class Pipeline:
                 self._sink_failed(sink, exc)
 
     def _tick(self) -> None:
-        for sink in list(self._sinks):
-            if isinstance(sink, ByteSink):
-                try:
-                    sink.tick()
-                except Exception as exc:
-                    self._sink_failed(sink, exc)
+        for sink in self._byte_sinks:
+            try:
+                sink.tick()
+            except Exception as exc:
+                self._sink_failed(sink, exc)
         if self._wake_at is not None and self._clock() >= self._wake_at:
             self._session_poll()
 
@@ -539,20 +556,12 @@ class Pipeline:
         self._enqueue(messages, chunk.received)
 
     def _to_byte_sinks(self, chunk: Chunk, sent: bool) -> None:
-        for sink in list(self._sinks):
-            if not isinstance(sink, ByteSink):
-                continue
+        for sink in list(self._byte_sinks):
             try:
                 sink.on_chunk(chunk, sent)
             except (SourceError, OSError) as exc:
-                self._stats.last_error = f"{getattr(sink, 'name', type(sink).__name__)} stopped: {exc}"
+                self._stats.last_error = f"{self._drop_sink(sink)} stopped: {exc}"
                 self._event("sink", self._stats.last_error, trouble=True)
-                if sink in self._sinks:
-                    self._sinks.remove(sink)
-                try:
-                    sink.close()
-                except (SourceError, OSError):
-                    log.debug("closing a failed byte sink failed", exc_info=True)
 
     # -- the session ---------------------------------------------------------------------------------
     def _session_start(self) -> None:
