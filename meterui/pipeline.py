@@ -21,14 +21,12 @@ are reconnected with backoff, and the run ends at the end of a replay (unless ``
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from meterui.protocol.message import Message
 from meterui.sessions.base import Session
@@ -46,7 +44,17 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats",
            "clock_seconds"]
 
-log = logging.getLogger(__name__)
+
+class _LazyLog:
+    """The module's logger, imported on first use (``decode`` starts faster without ``logging``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger(__name__), name)
+
+
+log = _LazyLog()
 
 MIN_POST_INTERVAL = 0.05
 """At most ~20 batches a second."""
@@ -72,6 +80,8 @@ class Decoder(Protocol):
 
 def clock_seconds(clock: str) -> float | None:
     """A message's ISO clock as seconds (naive clocks read as UTC: only differences are used)."""
+    from datetime import UTC, datetime
+
     try:
         stamp = datetime.fromisoformat(clock)
     except ValueError:
