@@ -28,6 +28,7 @@ from meterui.model import MeterModel
 from meterui.pipeline import Pipeline, PipelineStats
 from meterui.screens.help import HelpScreen
 from meterui.screens.live import LiveScreen
+from meterui.sinks.handoff import HandoffSink
 from meterui.widgets.playstate import PlayState
 
 if TYPE_CHECKING:
@@ -163,10 +164,11 @@ class MeterApp(App[int]):
         worker = get_current_worker()
 
         def deliver(messages: list[Any], stats: PipelineStats) -> None:
-            if not worker.is_cancelled:
-                self.post_message(MessagesDecoded(messages, stats))
+            if worker.is_cancelled or not self.post_message(MessagesDecoded(messages, stats, ui.taken)):
+                ui.taken()
 
-        pipeline.run(deliver, lambda: worker.is_cancelled)
+        ui = HandoffSink(deliver)  # the decoder waits for the UI instead of queueing batches
+        pipeline.run(None, lambda: worker.is_cancelled, sinks=[ui])
         if not worker.is_cancelled:
             self.post_message(SourceFinished(pipeline.stats))
 
@@ -178,18 +180,21 @@ class MeterApp(App[int]):
     # -- data --------------------------------------------------------------------------------------
     @on(MessagesDecoded)
     def _messages(self, event: MessagesDecoded) -> None:
-        if self.stats is not None and event.stats.loops != self.stats.loops:
-            self.model.clear()  # a looping replay restarted: its clock went back, start the charts afresh
-        if event.messages:
-            if self.pipeline is not None and not self.pipeline.live:
-                last = event.messages[-1].received
-                if last is not None:
-                    self._media_offset = last - self.clock()
-            self.model.update(event.messages, now=self.now())
-            self.frames.add(event.messages)
-        self.stats = event.stats
-        self._update_play_state()
-        self._schedule_refresh()
+        try:
+            if self.stats is not None and event.stats.loops != self.stats.loops:
+                self.model.clear()  # a looping replay restarted: its clock went back, start the charts afresh
+            if event.messages:
+                if self.pipeline is not None and not self.pipeline.live:
+                    last = event.messages[-1].received
+                    if last is not None:
+                        self._media_offset = last - self.clock()
+                self.model.update(event.messages, now=self.now())
+                self.frames.add(event.messages)
+            self.stats = event.stats
+            self._update_play_state()
+            self._schedule_refresh()
+        finally:
+            event.taken()  # the pipeline waits for this before the next batch
 
     @on(SourceFinished)
     def _finished(self, event: SourceFinished) -> None:

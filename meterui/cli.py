@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from meterui import __version__
+from meterui.protocol.links import INPUT_FORMATS
 
 if TYPE_CHECKING:
     from meterui.protocol.lists import MeterProfile
@@ -111,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode a capture headlessly (no UI)",
                        description="Decode a capture file or stdin and print the messages.")
     d.add_argument("input", nargs="?", default="-", help="capture file, or - for stdin (default)")
-    d.add_argument("--format", choices=["auto", "hex", "raw", "skstack"], default="auto",
+    d.add_argument("--format", choices=INPUT_FORMATS, default="auto",
                    help="input format (default: auto-detect)")
     _key_args(d)
     d.add_argument("--output", choices=["text", "json", "tree", "hex", "summary"], default="text",
@@ -124,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="open a recorded file for step-through inspection")
     r.add_argument("file", help="recording, hex, raw or SKSTACK transcript file")
-    r.add_argument("--format", choices=["auto", "hex", "raw", "skstack"], default="auto")
+    r.add_argument("--format", choices=INPUT_FORMATS, default="auto")
     _key_args(r)
     _profile_args(r, "system")
     r.add_argument("--speed", default="max",
@@ -171,7 +172,7 @@ def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterPr
 
 
 # -- B-route (issue #10): monitor credentials and the virtual Wi-SUN module ----------------------
-def _broute_args(sub: argparse._SubParsersAction[argparse.ArgumentParser], monitor: argparse.ArgumentParser) -> None:
+def _broute_args(sub: argparse._SubParsersAction[Any], monitor: argparse.ArgumentParser) -> None:
     monitor.add_argument("--broute-id", metavar="ID",
                          help="B-route ID (32 characters; or METERUI_BROUTE_ID): talk to a Wi-SUN module")
     monitor.add_argument("--broute-password", metavar="PW",
@@ -321,33 +322,33 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    from meterui.pipeline import Pipeline
     from meterui.protocol.decoder import StreamDecoder
     from meterui.render import RENDERERS, render_summary
+    from meterui.sinks.output import RenderSink
+    from meterui.sources.stream import IterSource
 
     key, auth = _keys(args)
     profile = _profile(args)
     stream = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
     out = sys.stdout
-    render = None if args.output == "summary" else RENDERERS[args.output]
-    decoder: StreamDecoder | None = None
     try:
-        for fmt, data in iter_input(stream, args.format, name):
-            if decoder is None:
-                decoder = StreamDecoder(key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile,
-                                        hold_unscaled=True)
-            msgs = decoder.feed(data)
-            if render is not None:
-                for msg in msgs:
-                    out.write(render(msg) + "\n")
-        if decoder is None:
-            decoder = StreamDecoder(key, auth, "raw")
-        msgs = decoder.flush()
-        if render is not None:
-            for msg in msgs:
-                out.write(render(msg) + "\n")
-        else:
-            out.write(render_summary(decoder.stats) + "\n")
+        source = IterSource(iter_input(stream, args.format, name), name)
+        pipeline = Pipeline(source, key=key, auth_key=auth, invert_deviation=args.invert_deviation,
+                            speed=float("inf"), decoder_factory=lambda fmt: StreamDecoder(
+                                key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile,
+                                hold_unscaled=True))
+        sink = None
+        if args.output != "summary":
+            sink = RenderSink(out, RENDERERS[args.output], on_failure=pipeline.stop)
+        pipeline.run(sinks=[sink] if sink is not None else [])
+        if source.failure is not None:
+            raise source.failure
+        if sink is not None and sink.failure is not None:
+            raise sink.failure
+        if sink is None:
+            out.write(render_summary(pipeline.stats) + "\n")
         out.flush()
     finally:
         if stream is not sys.stdin.buffer:
@@ -422,6 +423,7 @@ def _few_gc_passes() -> Iterator[None]:
 def cmd_app(args: argparse.Namespace) -> int:
     from meterui.launch import launch
 
+    args.keys = _keys(args) if args.command in ("monitor", "replay") else (None, None)
     return launch(args, CliError)
 
 

@@ -1,23 +1,28 @@
 """The commissioning test: listen to a port for a few seconds and say, in plain words, what is wrong.
 
-UI-free. :func:`listen` drives an opened-or-not :class:`~meterui.sources.base.Source` and a
-:class:`~meterui.protocol.decoder.StreamDecoder` for N seconds, counting bytes, frames and decryptions,
-and ends with a :class:`Verdict`. :func:`verdict_for` is the pure part (counts and messages in, verdict
-out), so every verdict can be tested without a port. Run :func:`listen` in a worker thread: it blocks.
+UI-free. :func:`listen` runs the one :class:`~meterui.pipeline.Pipeline` over an opened-or-not
+:class:`~meterui.sources.base.Source` and a :class:`~meterui.protocol.decoder.StreamDecoder` for N
+seconds (its counting is the pipeline's), and ends with a :class:`Verdict`. :func:`verdict_for` is
+the pure part (counts and messages in, verdict out), so every verdict can be tested without a port.
+Run :func:`listen` in a worker thread: it blocks.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from meterui.protocol.decoder import DecoderStats, StreamDecoder, looks_like_skstack
-from meterui.protocol.errors import KeyMissingError
+from meterui.pipeline import Pipeline
+from meterui.protocol.decoder import DecoderStats, StreamDecoder
+from meterui.protocol.errors import ErrorKind
+from meterui.protocol.links import recognise_text
 from meterui.protocol.message import Message, Reading
-from meterui.sources.base import Source, SourceError
+from meterui.quantities import QUANTITY
+from meterui.sinks.base import PipelineEvent
+from meterui.sinks.counters import PipelineStats
+from meterui.sources.base import Chunk, Source
 
 Level = Literal["ok", "warn", "error"]
 
@@ -28,16 +33,10 @@ MAX_MESSAGES = 256
 PROGRESS_EVERY = 0.1
 """Seconds between ``on_progress`` calls (plus one at the start and one at the end)."""
 
-_DSMR = re.compile(rb"/[A-Za-z]{3}\d|\r?\n\d-\d:\d+\.\d+\.\d+\(")
-_SHORT_NAMES = {
-    "active_power_import": "P+",
-    "active_power_export": "P-",
-    "reactive_power_import": "Q+",
-    "reactive_power_export": "Q-",
-    "voltage_l1": "U1",
-    "current_l1": "I1",
-    "active_energy_import": "A+",
-}
+_EXAMPLE_QUANTITIES = ("active_power_import", "active_power_export", "reactive_power_import",
+                       "reactive_power_export", "voltage_l1", "current_l1", "active_energy_import")
+"""The readings worth quoting in a verdict, best first."""
+_SHORT_NAMES = {quantity: QUANTITY[quantity].short for quantity in _EXAMPLE_QUANTITIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +61,16 @@ class ListenCounts:
     seconds: float
     elapsed: float = 0.0
     bytes_in: int = 0
-    frames_ok: int = 0
-    frames_bad: int = 0
+    checksum_ok: int = 0
+    """Link frames whose checksum passed."""
+    checksum_bad: int = 0
+    """Link frames whose checksum failed."""
     decrypt_ok: int = 0
     decrypt_failed: int = 0
     messages_ok: int = 0
 
     def copy(self) -> ListenCounts:
-        return ListenCounts(self.seconds, self.elapsed, self.bytes_in, self.frames_ok, self.frames_bad,
+        return ListenCounts(self.seconds, self.elapsed, self.bytes_in, self.checksum_ok, self.checksum_bad,
                             self.decrypt_ok, self.decrypt_failed, self.messages_ok)
 
 
@@ -87,8 +88,7 @@ class ListenReport:
 
 
 def is_auth_failure(msg: Message) -> bool:
-    err = msg.error
-    return err is not None and err.layer == "crypto" and err.message.startswith("authentication failed")
+    return msg.error is not None and msg.error.kind is ErrorKind.AUTH_FAILED
 
 
 def is_decrypt_ok(msg: Message) -> bool:
@@ -116,6 +116,77 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the diagnosis looks at: counts from the decoder or the pipeline, the crypto failures seen and
+    the first bytes of the stream."""
+
+    bytes_in: int
+    checksum_ok: int
+    checksum_bad: int
+    messages_ok: int
+    messages_bad: int
+    crypto: frozenset[ErrorKind] = frozenset()
+    """The kinds of the crypto errors seen (``KEY_MISSING``, ``AUTH_FAILED``…)."""
+    head: bytes = b""
+
+    @classmethod
+    def of_messages(cls, stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Evidence:
+        errors = [m.error for m in messages if m.error is not None]
+        return cls(stats.bytes_in, stats.checksum_ok, stats.checksum_bad, len(messages) - len(errors),
+                   len(errors), frozenset(e.kind for e in errors if e.layer == "crypto"), head)
+
+    @classmethod
+    def of_stats(cls, stats: PipelineStats, crypto: frozenset[ErrorKind] = frozenset()) -> Evidence:
+        return cls(stats.bytes_received, stats.checksum_ok, stats.checksum_bad, stats.frames_ok, stats.frames_bad,
+                   crypto)
+
+
+def diagnose(evidence: Evidence) -> str:
+    """The one diagnosis of a stream that shows no readings (yet): a code for what is wrong.
+
+    ``no-bytes``, ``ok``, ``no-key``, ``auth-failed``, ``wrong-key``, ``p1-text``, ``module-text``,
+    ``no-frames``, ``bad-frames`` or ``undecoded``. The wizard's :func:`verdict_for` and the live
+    screen's empty state (:func:`empty_hint`) word it for their reader.
+    """
+    e = evidence
+    if e.bytes_in == 0:
+        return "no-bytes"
+    if e.messages_ok and e.checksum_bad <= max(e.checksum_ok, e.messages_ok):
+        return "ok"
+    if ErrorKind.KEY_MISSING in e.crypto:
+        return "no-key"
+    if ErrorKind.AUTH_FAILED in e.crypto:
+        return "auth-failed"
+    if e.crypto:
+        return "wrong-key"
+    if e.checksum_ok == 0 and e.checksum_bad == 0:
+        text = recognise_text(e.head)
+        return {"dsmr": "p1-text", "skstack": "module-text"}.get(text or "", "no-frames")
+    if e.checksum_bad > e.checksum_ok or not e.checksum_ok:
+        return "bad-frames"
+    return "undecoded"
+
+
+def empty_hint(stats: PipelineStats) -> str:
+    """The live screen's hint while no reading shows (Textual markup), from :func:`diagnose`."""
+    code = diagnose(Evidence.of_stats(stats))
+    if code == "no-bytes":
+        if stats.finished:
+            return "The file held no bytes."
+        return ("Meters push a reading every 1 to 10 seconds. If nothing arrives, check the cable and that "
+                "the grid operator has enabled the customer port.")
+    if code == "ok" or stats.frames_ok:
+        return "Frames arrive, but they carried no readings yet."
+    if stats.frames_bad:
+        layers = ", ".join(f"{n} {layer}" for layer, n in sorted(stats.errors_by_layer.items()))
+        return (f"{stats.frames_bad} message(s) arrived but none could be read ({layers} errors).\n"
+                "Check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
+                "2400 8E1), or press [b]i[/b] to inspect the frames.")
+    return (f"{stats.bytes_received} bytes received, no complete frame yet. If this persists, "
+            "check the baud rate and parity.")
+
+
 def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
     """Turn the decoder's counts and messages into a verdict with a next step. Pure.
 
@@ -124,20 +195,21 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
     """
     good = [m for m in messages if m.error is None]
     crypto = [m for m in messages if m.error is not None and m.error.layer == "crypto"]
-    if stats.bytes_in == 0:
+    code = diagnose(Evidence.of_messages(stats, messages, head))
+    if code == "no-bytes":
         return Verdict(
             "error", "No bytes at all",
             "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
             "operators must activate it first). A P1 port only sends while Data Request is powered.",
             "no-bytes")
-    if good and stats.frames_bad <= max(stats.frames_ok, len(good)):
+    if code == "ok":
         title = f"All good: {_plural(len(good), 'message')} decoded"
         found = example_reading(good)
         if found is not None:
             title += f", e.g. {_format_reading(*found)}"
         problems = []
-        if stats.frames_bad:
-            problems.append(f"{_plural(stats.frames_bad, 'frame')} failed the checksum")
+        if stats.checksum_bad:
+            problems.append(f"{_plural(stats.checksum_bad, 'frame')} failed the checksum")
         if crypto:
             problems.append(f"{_plural(len(crypto), 'message')} could not be decrypted")
         if problems:
@@ -145,40 +217,40 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
                            f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
                            "happening, check the cable and the parity.", "ok")
         return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
-    if any(isinstance(m.error, KeyMissingError) for m in crypto):
+    if code == "no-key":
         return Verdict(
             "warn", "Frames OK but encrypted, and no key",
             "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
             "GUEK or 'Schlüssel'). Go Back to the Keys step.", "no-key")
-    if any(is_auth_failure(m) for m in crypto):
+    if code == "auth-failed":
         return Verdict(
             "error", "Authentication failed",
             "Check the authentication key (and the encryption key: a wrong one fails the same way). "
             "Both come from your grid operator and are different for every meter.", "auth-failed")
-    if crypto:
+    if code == "wrong-key":
         return Verdict(
             "error", "Key does not decrypt",
             "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
             "number, and look for mistyped digits.", "wrong-key")
-    if stats.frames_ok == 0 and stats.frames_bad == 0:
-        if _DSMR.search(head):
-            return Verdict(
-                "warn", "P1 text telegrams received",
-                "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
-                "decode P1 text yet.", "p1-text")
-        if looks_like_skstack(head):
-            return Verdict(
-                "warn", "Module answers, but no meter data yet",
-                "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
-                "for you: log it in with your B-route ID and password first.", "module-text")
+    if code == "p1-text":
+        return Verdict(
+            "warn", "P1 text telegrams received",
+            "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
+            "decode P1 text yet.", "p1-text")
+    if code == "module-text":
+        return Verdict(
+            "warn", "Module answers, but no meter data yet",
+            "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
+            "for you: log it in with your B-route ID and password first.", "module-text")
+    if code == "no-frames":
         return Verdict(
             "error", "Bytes but no frames",
             "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
             "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).", "no-frames")
-    if stats.frames_bad > stats.frames_ok or not stats.frames_ok:
+    if code == "bad-frames":
         return Verdict(
             "error", "Frames with checksum errors",
-            f"{_plural(stats.frames_bad, 'frame')} failed the checksum, {stats.frames_ok} passed: noise on "
+            f"{_plural(stats.checksum_bad, 'frame')} failed the checksum, {stats.checksum_ok} passed: noise on "
             "the line or the wrong parity. Try 8N1 instead of 8E1 (or the reverse), and check the "
             "cable.", "bad-frames")
     first = next((m.error for m in messages if m.error is not None and m.error.layer == "apdu"), None)
@@ -195,6 +267,48 @@ def _port_error(message: str) -> Verdict:
                    "plugged in, and that no other program is using it.", "port-error")
 
 
+class _ListenSink:
+    """Keeps what the verdict needs: the first messages, the first bytes, the last good reading."""
+
+    name = "listen test"
+
+    def __init__(self, counts: ListenCounts, on_connected: Callable[[], None]) -> None:
+        self.counts = counts
+        self.messages: list[Message] = []
+        self.head = bytearray()
+        self.example: Message | None = None
+        self._on_connected = on_connected
+
+    def on_chunk(self, chunk: Chunk, sent: bool) -> None:
+        if not sent and len(self.head) < HEAD_BYTES:
+            self.head += chunk.data[:HEAD_BYTES - len(self.head)]
+
+    def tick(self) -> None:
+        pass
+
+    def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+        self.take(messages)
+        self.counts.decrypt_failed = stats.decrypt_failures
+
+    def take(self, messages: Sequence[Message]) -> None:
+        for msg in messages:
+            if len(self.messages) < MAX_MESSAGES:
+                self.messages.append(msg)
+            if msg.error is None:
+                self.counts.messages_ok += 1
+                if msg.readings:
+                    self.example = msg
+            if is_decrypt_ok(msg):
+                self.counts.decrypt_ok += 1
+
+    def on_event(self, event: PipelineEvent) -> None:
+        if event.kind == "connected":
+            self._on_connected()
+
+    def close(self) -> None:
+        pass
+
+
 def listen(
     source: Source,
     decoder: StreamDecoder,
@@ -205,69 +319,48 @@ def listen(
 ) -> ListenReport:
     """Read ``source`` for ``seconds`` and decode everything; never raises :class:`SourceError`.
 
-    Opens the source unless it is already open (``is_open``), and always closes it. A port that
-    cannot be opened, or goes away, ends the test early with a ``port-error`` verdict. ``on_progress``
-    gets a copy of the counts at most every :data:`PROGRESS_EVERY` seconds (it runs in this thread:
-    from a UI, post a message). ``should_stop`` is checked between reads (a read waits at most 0.2 s).
+    Opens the source unless it is already open, and always closes it. A port that cannot be opened,
+    or goes away, ends the test early with a ``port-error`` verdict. ``on_progress`` gets a copy of the
+    counts at most every :data:`PROGRESS_EVERY` seconds (it runs in this thread: from a UI, post a
+    message). ``should_stop`` is checked between reads (a read waits at most 0.2 s).
     """
     counts = ListenCounts(seconds)
-    messages: list[Message] = []
-    head = bytearray()
-    example: Message | None = None
-    error: str | None = None
+    start = clock()
+    last = start
 
-    def take(batch: list[Message]) -> None:
-        nonlocal example
-        for msg in batch:
-            if len(messages) < MAX_MESSAGES:
-                messages.append(msg)
-            if msg.error is None:
-                counts.messages_ok += 1
-                if msg.readings:
-                    example = msg
-            if is_decrypt_ok(msg):
-                counts.decrypt_ok += 1
+    def update() -> None:
         counts.bytes_in = decoder.stats.bytes_in
-        counts.frames_ok = decoder.stats.frames_ok
-        counts.frames_bad = decoder.stats.frames_bad
-        counts.decrypt_failed = decoder.stats.decrypt_failures
+        counts.checksum_ok = decoder.stats.checksum_ok
+        counts.checksum_bad = decoder.stats.checksum_bad
 
     def report(elapsed: float) -> None:
         if on_progress is not None:
+            update()
             counts.elapsed = min(elapsed, seconds)
             on_progress(counts.copy())
 
-    start = clock()
-    try:
-        if not getattr(source, "is_open", False):
-            source.open()
-        report(0.0)
-        last = start
-        while True:
-            now = clock()
-            if now - start >= seconds or (should_stop is not None and should_stop()):
-                break
-            chunk = source.read(min(0.2, max(0.01, seconds - (now - start))))
-            if chunk is not None:
-                if len(head) < HEAD_BYTES:
-                    head += chunk.data[:HEAD_BYTES - len(head)]
-                take(decoder.feed(chunk.data, chunk.received))
-            now = clock()
-            if now - last >= PROGRESS_EVERY:
-                last = now
-                report(now - start)
-    except SourceError as exc:
-        error = str(exc)
-    except EOFError:  # a replay file ran out: judge what we have
-        pass
-    finally:
-        source.close()
-    take(decoder.flush_garbage())
+    def done() -> bool:
+        nonlocal last
+        now = clock()
+        if now - last >= PROGRESS_EVERY:
+            last = now
+            report(now - start)
+        return now - start >= seconds or (should_stop is not None and should_stop())
+
+    sink = _ListenSink(counts, lambda: report(0.0))
+    pipeline = Pipeline(source, live=True, reconnect=False, fmt=decoder.fmt,
+                        decoder_factory=lambda _fmt: decoder, sinks=[sink])
+    pipeline.run(finish_when=done)
+    stats = pipeline.stats
+    error = stats.last_error
+    sink.take(decoder.flush_garbage())
+    update()
+    counts.decrypt_failed = stats.decrypt_failures
     counts.elapsed = seconds if error is None else min(clock() - start, seconds)
     if on_progress is not None:
         on_progress(counts.copy())
     if error is not None and counts.bytes_in == 0:
         verdict = _port_error(error)
     else:
-        verdict = verdict_for(decoder.stats, messages, bytes(head))
-    return ListenReport(counts, verdict, error, example, messages)
+        verdict = verdict_for(decoder.stats, sink.messages, bytes(sink.head))
+    return ListenReport(counts, verdict, error, sink.example, sink.messages)

@@ -61,8 +61,9 @@ class Config:
 
     def describe_serial(self) -> str:
         """Line settings in the usual short form, e.g. ``2400 8E1``."""
-        stop = str(int(self.stopbits)) if float(self.stopbits).is_integer() else f"{self.stopbits:g}"
-        return f"{self.baudrate} {self.bytesize}{self.parity}{stop}"
+        from meterui.sources.base import line_settings
+
+        return line_settings(self.baudrate, self.bytesize, self.parity, self.stopbits)
 
     def __repr__(self) -> str:
         parts = []

@@ -21,7 +21,9 @@ import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from meterui.protocol.links import is_link_buffer, redecode_format
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node, Span
 
@@ -30,8 +32,6 @@ DEFAULT_MAX_INDEX = 20_000
 _CACHE = 16
 """Re-decoded older messages kept, so stepping back and forth through old frames is instant."""
 
-_LINK_BUFFER = re.compile(r"^(frame\d*|line|data)$")
-"""Buffers that hold bytes as they came off the wire (the rest are derived from them)."""
 
 VERDICTS = ("all", "bad", "ok")
 
@@ -57,6 +57,8 @@ class FrameSummary:
     """The ids of its readings (OBIS ``A.B.C.D.E.F`` or ECHONET EPC), for search."""
     decoder_index: int = 0
     """``Message.index`` as the decoder numbered it."""
+    context: Any = None
+    """``Message.context``: the options and protocol state it was decoded with (re-decoding uses them)."""
 
     @property
     def ok(self) -> bool:
@@ -64,7 +66,7 @@ class FrameSummary:
 
 
 def summarize(msg: Message, number: int) -> FrameSummary:
-    raw = b"".join(data for name, data in msg.buffers.items() if _LINK_BUFFER.match(name))
+    raw = b"".join(data for name, data in msg.buffers.items() if is_link_buffer(name))
     return FrameSummary(
         index=number,
         received=msg.received,
@@ -78,6 +80,7 @@ def summarize(msg: Message, number: int) -> FrameSummary:
         raw=raw,
         reading_ids=tuple(dict.fromkeys(r.id for r in msg.readings)),
         decoder_index=msg.index,
+        context=msg.context,
     )
 
 
@@ -267,13 +270,15 @@ class FrameStore:
     def redecode(self, summary: FrameSummary) -> Message:
         """Decode a summary's raw bytes again with a fresh decoder and the store's keys.
 
-        Context from earlier messages is not replayed: a meter id learnt from an earlier frame is
-        restored from the summary; ECHONET coefficients sent in an earlier response are not.
+        The context the message was decoded with travels with it (``FrameSummary.context``): its
+        options (the deviation sign) and the ECHONET coefficient (D3) and unit (E1) sent in earlier
+        responses; a meter id learnt from an earlier frame is restored from the summary.
         """
         from meterui.protocol.decoder import StreamDecoder
 
-        fmt = "skstack" if summary.protocol == "echonet" else "raw"
+        fmt = redecode_format(summary.protocol)
         dec = StreamDecoder(self.key, self.auth_key, fmt, invert_deviation=self.invert_deviation)
+        dec.restore(summary.context, summary.meter)
         messages = dec.feed(summary.raw, summary.received) + dec.flush()
         if not messages:  # pragma: no cover - a decoder always reports what it was fed
             raise LookupError(f"message #{summary.index} did not decode again")

@@ -1,6 +1,7 @@
 """Start the app (or the headless JSON monitor) from parsed command-line arguments.
 
-Kept apart from :mod:`meterui.cli` so that ``meterui decode`` never imports Textual.
+Kept apart from :mod:`meterui.cli` so that ``meterui decode`` never imports Textual. This module does
+not import :mod:`meterui.cli` (the CLI parses the keys into ``args.keys`` and passes its error type).
 """
 
 from __future__ import annotations
@@ -9,14 +10,20 @@ import argparse
 import math
 import signal
 import sys
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meterui.config import Config, ConfigError, config_path, load_config
 from meterui.pipeline import Pipeline
+from meterui.sinks.base import Sink
 from meterui.sources.base import SourceError
 from meterui.sources.recording import Recorder
 from meterui.sources.replay import ReplaySource
+
+if TYPE_CHECKING:
+    from meterui.sources.serial_port import SerialSource
 
 DEMO_KEY = bytes(range(16))
 """The demo capture's Austrian meter is encrypted under the public test key 000102…0F."""
@@ -27,14 +34,17 @@ def demo_capture_path() -> Path:
     return Path(str(resources.files("meterui") / "data" / DEMO_FILE))
 
 
-def serial_pipeline(cfg: Config, record: str | None = None) -> Pipeline:
+def serial_pipeline(cfg: Config, record: str | None = None, sinks: Sequence[Sink] = (),
+                    source: SerialSource | None = None) -> Pipeline:
+    """The pipeline on ``cfg``'s port (or on ``source``, already opened once: it is not opened again)."""
     from meterui.sources.serial_port import SerialSource
 
     assert cfg.port
-    source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
+    if source is None:
+        source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
     recorder = Recorder(record, source.description) if record else None
     return Pipeline(source, key=cfg.key, auth_key=cfg.auth_key, invert_deviation=cfg.invert_deviation,
-                    recorder=recorder, decoder_factory=_profile_factory(cfg))
+                    recorder=recorder, decoder_factory=_profile_factory(cfg), sinks=sinks)
 
 
 def _profile_factory(cfg: Config, profile: object = None):  # type: ignore[no-untyped-def]
@@ -57,9 +67,7 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
     """Run the command in ``args.command`` (None, demo, replay, monitor)."""
     command = args.command
     if command == "monitor":
-        from meterui.cli import _keys
-
-        key, auth = _keys(args)
+        key, auth = args.keys
         cfg = Config(port=args.port, baudrate=args.baud, parity=args.parity, bytesize=args.bytesize,
                      stopbits=args.stopbits, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
                      timezone=getattr(args, "tz", None) or "system")
@@ -82,9 +90,7 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         return _run_app(lambda c: Pipeline(ReplaySource(path), key=DEMO_KEY, loop=True, speed=1.0), cfg,
                         title="meterui demo")
     if command == "replay":
-        from meterui.cli import _keys
-
-        key, auth = _keys(args)
+        key, auth = args.keys
         path = Path(args.file)
         if not path.is_file():
             raise cli_error(f"{path}: no such file")
@@ -129,42 +135,36 @@ def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: boo
 
 def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception],
                  args: argparse.Namespace | None = None) -> int:
-    """Headless monitor: print ``meterui decode --output json`` objects live, one per line."""
-    from meterui.protocol.message import Message
+    """Headless monitor: print ``meterui decode --output json`` objects live, one per line, and each
+    change of the port's state on stderr, one line each. The port is opened once."""
     from meterui.render import render_json
+    from meterui.sinks.output import EventLogSink, RenderSink
     from meterui.sources.serial_port import SerialSource
 
     assert cfg.port
     source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
     try:
-        source.open()
+        source.open()  # a port that cannot be opened at start is a one-line error, exit 2
     except SourceError as exc:
         raise cli_error(str(exc)) from None
-    source.close()
-    pipeline = serial_pipeline(cfg, record)
-    last_error: list[str | None] = [None]
-    from meterui.export.cli import ServiceLog, start_exporter  # MQTT (issue #11): move onto the sink list
+    try:
+        pipeline = serial_pipeline(cfg, record, source=source)
+    except SourceError as exc:
+        source.close()
+        raise cli_error(str(exc)) from None
+    output = RenderSink(sys.stdout, render_json, flush=True, on_failure=pipeline.stop)
+    pipeline.sinks += [output, EventLogSink(sys.stderr)]
+    from meterui.export.cli import ServiceLog, start_exporter  # MQTT (issue #11)
 
     exporter = start_exporter(args, cli_error, ServiceLog()) if args is not None else None
-
-    def emit(messages: list[Message], stats: object) -> None:
-        for msg in messages:
-            sys.stdout.write(render_json(msg) + "\n")
-        sys.stdout.flush()
-        err = getattr(stats, "last_error", None)
-        if err and err != last_error[0]:
-            print(f"meterui: {err}", file=sys.stderr)
-        last_error[0] = err
-        if exporter is not None:  # MQTT (issue #11): becomes one of the pipeline's sinks
-            exporter.on_messages(messages, stats)  # type: ignore[arg-type]
-
+    if exporter is not None:
+        pipeline.sinks.append(exporter)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     try:
-        pipeline.run(emit, lambda: False)
+        pipeline.run()
     except KeyboardInterrupt:
         pipeline.stop()
     finally:
         if exporter is not None:
             exporter.close()
     return 0
-

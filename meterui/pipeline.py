@@ -1,11 +1,17 @@
-"""One pipeline for live and replay data: source → decoder → batches of messages for the UI.
+"""One pipeline for live and replay data: source → decoder → sinks.
 
 :class:`Pipeline` runs in the calling thread (a Textual thread worker, a CLI loop or a test) and hands
-batches of :class:`~meterui.protocol.message.Message` to a callback together with a
-:class:`PipelineStats` snapshot. Replays are paced: by the recorded timestamps when the chunks carry
-them, else by the meter's own clock in the messages (the meter's cadence), else one message every
-``cadence`` seconds, all divided by ``speed`` (``math.inf`` = as fast as
-possible). Batches are posted at most ~20 times a second so a fast replay cannot flood a UI.
+batches of :class:`~meterui.protocol.message.Message` to every sink (:mod:`meterui.sinks`) together with
+a :class:`PipelineStats` snapshot, and :class:`~meterui.sinks.base.PipelineEvent` objects when the
+port comes or goes, a replay ends or a session moves on. Sinks that consume at their own pace (the UI:
+:class:`~meterui.sinks.base.BoundedSink`) make the pipeline wait, stop-aware, before the next batch, so
+the decoder never runs more than one batch ahead of them. A :class:`~meterui.sessions.base.Session`
+(optional) talks to the device through a :class:`~meterui.sources.base.WritableSource`; what it writes
+goes to the byte sinks (the recording) marked as sent.
+
+Replays are paced: by the recorded timestamps when the chunks carry them, else by the meter's own clock
+in the messages (the meter's cadence), else one message every ``cadence`` seconds, all divided by
+``speed`` (``math.inf`` = as fast as possible). Batches are posted at most ~20 times a second.
 
 The controls (:meth:`pause`, :meth:`resume`, :meth:`toggle_pause`, :meth:`set_speed`, :meth:`step`,
 :meth:`stop`) are thread-safe. :meth:`run` never raises: source errors end up in the stats, live sources
@@ -15,84 +21,67 @@ are reconnected with backoff, and the run ends at the end of a replay (unless ``
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from meterui.protocol.message import Message
-from meterui.sources.base import Chunk, Source, SourceError
+from meterui.sessions.base import Session
+from meterui.sinks.base import BoundedSink, ByteSink, EventKind, PipelineEvent, Sink
+from meterui.sinks.basic import CallbackSink, OnMessages
+from meterui.sinks.counters import Counters, PipelineStats
+from meterui.sinks.recording import RecordingSink
+from meterui.sources.base import CancellableSource, Chunk, ReconnectingSource, Source, SourceError, WritableSource
 from meterui.sources.recording import Recorder
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from meterui.protocol.decoder import DecoderStats
+    from meterui.protocol.skstack import SkEvent
+
+__all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats",
+           "clock_seconds"]
+
+
+class _LazyLog:
+    """The module's logger, imported on first use (``decode`` starts faster without ``logging``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger(__name__), name)
+
+
+log = _LazyLog()
 
 MIN_POST_INTERVAL = 0.05
 """At most ~20 batches a second."""
 MAX_BATCH = 500
 """A batch is posted early when it gets this long (bounds memory at max speed)."""
-_PUSH_WINDOW = 32
+_READY_SLICE = 0.05
+"""How long one wait for a busy consumer lasts before the pipeline checks whether it should stop."""
 
 
 class Decoder(Protocol):
     """What the pipeline needs from :class:`meterui.protocol.decoder.StreamDecoder`."""
+
+    @property
+    def stats(self) -> DecoderStats: ...
+
+    @property
+    def last_module_event(self) -> SkEvent | None: ...
 
     def feed(self, data: bytes, received: float | None = None) -> list[Message]: ...
 
     def flush(self) -> list[Message]: ...
 
 
-@dataclass(slots=True)
-class PipelineStats:
-    """A snapshot of the pipeline's state, handed to the UI with every batch."""
-
-    source: str
-    """The source description, e.g. ``/dev/ttyUSB0 2400 8E1`` or ``replay capture.hex``."""
-    bytes_received: int = 0
-    frames_ok: int = 0
-    frames_bad: int = 0
-    errors_by_layer: dict[str, int] = field(default_factory=dict)
-    decrypt_failures: int = 0
-    """Messages that failed at the ``crypto`` layer (wrong or missing key, failed authentication)."""
-    skipped_bytes: int = 0
-    """Bytes the decoder could not place in any message (from its stats, when it has them)."""
-    last_message_time: float | None = None
-    """UNIX time of the last message posted (its arrival time, or the wall clock when unknown)."""
-    mean_push_interval: float | None = None
-    """Mean seconds between recent messages' arrival times (``None`` when times are unknown)."""
-    connected: bool = False
-    last_error: str | None = None
-    paused: bool = False
-    speed: float = 1.0
-    finished: bool = False
-    """The run is over (end of a replay, or a fatal error)."""
-    loops: int = 0
-    """How many times a looping replay restarted."""
-    dropped: int = 0
-    """Live messages dropped because the pause buffer was full."""
-    module_event: str | None = None
-    """The newest B-route module event (``EVENT 25 PANA connected``, ``FAIL ER04 …``), if any."""
-    module_trouble: bool = False
-    """That event means the link is down or throttled, or a command failed."""
-
-    @property
-    def frames(self) -> int:
-        return self.frames_ok + self.frames_bad
-
-    def copy(self) -> PipelineStats:
-        return replace(self, errors_by_layer=dict(self.errors_by_layer))
-
-
-OnMessages = Callable[[list[Message], PipelineStats], None]
-
-
 def clock_seconds(clock: str) -> float | None:
     """A message's ISO clock as seconds (naive clocks read as UTC: only differences are used)."""
+    from datetime import UTC, datetime
+
     try:
         stamp = datetime.fromisoformat(clock)
     except ValueError:
@@ -103,11 +92,14 @@ def clock_seconds(clock: str) -> float | None:
 
 
 class Pipeline:
-    """Owns a source and a decoder; :meth:`run` loops read → decode → pace → post.
+    """Owns a source and a decoder; :meth:`run` loops read → decode → pace → post to the sinks.
 
-    ``recorder``, when given, receives every chunk read (and is closed when :meth:`run` ends).
+    ``sinks`` receive every batch and event (and are closed when :meth:`run` ends); adding one needs no
+    change here. ``recorder``, when given, is one more sink (:class:`~meterui.sinks.recording.RecordingSink`).
     ``decoder_factory(fmt)`` builds the decoder (default: ``StreamDecoder(key, auth_key, fmt)``);
-    ``fmt`` defaults to the source's ``decoder_format``.
+    ``fmt`` defaults to the source's ``decoder_format``. ``live`` defaults to the source's ``live``.
+    ``session`` needs a :class:`~meterui.sources.base.WritableSource`. ``clock`` is the UNIX-time clock
+    given to the session.
     """
 
     def __init__(
@@ -125,7 +117,14 @@ class Pipeline:
         recorder: Recorder | None = None,
         live_buffer: int = 1000,
         decoder_factory: Callable[[str], Decoder] | None = None,
+        sinks: Sequence[Sink] = (),
+        session: Session | None = None,
+        live: bool | None = None,
+        reconnect: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if session is not None and not isinstance(source, WritableSource):
+            raise ValueError(f"a session needs a source that can write; {source.description} cannot")
         self.source = source
         self.key = key
         self.auth_key = auth_key
@@ -136,9 +135,16 @@ class Pipeline:
         self.max_gap = max(0.0, max_gap)
         """Longer silences in a recording (e.g. between two sessions) are shortened to this."""
         self.recorder = recorder
+        self.sinks: list[Sink] = list(sinks)
+        if recorder is not None:
+            self.sinks.append(RecordingSink(recorder))
+        self.session = session
         self.live_buffer = max(1, live_buffer)
         self._decoder_factory = decoder_factory
-        self.live: bool = bool(getattr(source, "live", True))
+        self.live: bool = source.live if live is None else live
+        self.reconnect = reconnect
+        """Reconnect a live :class:`ReconnectingSource` that went away (else the run ends)."""
+        self._clock = clock
         self._cond = threading.Condition()
         self._paused = False
         self._resumed = False
@@ -206,10 +212,9 @@ class Pipeline:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        cancel = getattr(self.source, "cancel_read", None)
-        if cancel is not None:
+        if isinstance(self.source, CancellableSource):
             try:
-                cancel()
+                self.source.cancel_read()
             except Exception:  # shutdown must not fail because a source could not be interrupted
                 log.debug("cancel_read failed", exc_info=True)
 
@@ -231,60 +236,81 @@ class Pipeline:
         self._eof = False
         self._finished = False
         self._pass_bytes = 0
-        self._push_times: deque[float] = deque(maxlen=_PUSH_WINDOW)
-        self._last_push: float | None = None
+        self._counters = Counters(self._stats)
         self._should_stop: Callable[[], bool] = lambda: False
-        self._on_messages: OnMessages | None = None
+        self._finish_when: Callable[[], bool] = lambda: False
+        self._sinks: list[Sink] = []
+        self._byte_sinks: list[ByteSink] = []
+        self._bounded_sinks: list[BoundedSink] = []
+        self._module_event: str | None = None
+        self._wake_at: float | None = None
 
     def _stopping(self) -> bool:
         return self._stop.is_set() or self._should_stop()
 
-    def run(self, on_messages: OnMessages, should_stop: Callable[[], bool]) -> None:
-        """Loop until the replay ends or ``should_stop()``; never raises."""
+    def run(self, on_messages: OnMessages | None = None, should_stop: Callable[[], bool] | None = None,
+            *, sinks: Sequence[Sink] = (), finish_when: Callable[[], bool] | None = None) -> None:
+        """Loop until the replay ends or ``should_stop()``; never raises.
+
+        The batches go to the pipeline's ``sinks``, then to ``sinks`` given here, then to
+        ``on_messages`` (a callback, kept for callers that need no more than that). ``should_stop``
+        cancels (what is not posted yet is dropped); ``finish_when`` ends the run like the end of a
+        replay (everything decoded so far is posted), e.g. when a listen test's time is up.
+        """
         self._reset_run_state()
         self._stop.clear()
-        self._on_messages = on_messages
-        self._should_stop = should_stop
+        if finish_when is not None:
+            self._finish_when = finish_when
+        self._sinks = [*self.sinks, *sinks]
+        if on_messages is not None:
+            self._sinks.append(CallbackSink(on_messages))
+        self._sort_sinks()
+        self._should_stop = should_stop if should_stop is not None else (lambda: False)
         stopped_by_caller = False
         try:
             if self._open():
+                self._session_start()
                 self._loop()
             stopped_by_caller = self._stopping()
         except Exception as exc:  # run() never raises: report and end
             log.exception("pipeline failed")
             self._stats.last_error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
+            self._session_stop()
             try:
                 self.source.close()
             except Exception:
                 log.debug("closing the source failed", exc_info=True)
-            if self.recorder is not None:
-                try:
-                    self.recorder.close()
-                except Exception as exc:
-                    self._stats.last_error = str(exc)
             self._stats.connected = False
             self._stats.finished = True
         if not stopped_by_caller:
-            batch, self._batch = self._batch, []
+            if not self.live:
+                self._event("finished", f"{self._stats.source}: end of the capture")
+            self._post(force=True, allow_empty=True)
+        for sink in self._sinks:
             try:
-                on_messages(batch, self._snapshot())
-            except Exception:
-                log.exception("on_messages failed")
+                sink.close()
+            except Exception as exc:
+                log.debug("closing a sink failed", exc_info=True)
+                self._stats.last_error = str(exc)
 
     def _open(self) -> bool:
         try:
             self.source.open()
         except (SourceError, OSError) as exc:
             self._stats.last_error = str(exc)
-            if not self.live or getattr(self.source, "reconnect", None) is None:
+            if not self.live or not self.reconnect or not isinstance(self.source, ReconnectingSource):
+                self._event("error", str(exc), trouble=True)
                 return False
+            self._event("disconnected", str(exc), trouble=True)
             self._post(force=True, allow_empty=True)
             if not self._reconnect():
                 return False
         self._stats.source = self.source.description
         self._stats.connected = True
-        fmt = self.fmt or str(getattr(self.source, "decoder_format", "auto"))
+        if self.live:
+            self._event("connected", f"{self.source.description}: connected")
+        fmt = self.fmt or self.source.decoder_format
         self._decoder = self._make_decoder(fmt)
         return True
 
@@ -298,8 +324,10 @@ class Pipeline:
 
     def _loop(self) -> None:
         while not self._stopping():
-            if self.recorder is not None:
-                self._recorder_call(self.recorder.maybe_flush)
+            if self._finish_when():
+                self._drain()
+                break
+            self._tick()
             with self._cond:
                 paused, speed = self._paused, self._speed
                 if self._resumed:
@@ -314,8 +342,11 @@ class Pipeline:
                 message, media = self._pending[0]
                 due = self._due(media, speed, now)
                 if due <= now:
-                    self._pending.popleft()
-                    self._emit(message, media, due, now)
+                    if self.live or math.isinf(speed):
+                        self._drain()  # unpaced: everything decoded goes into the batch at once
+                    else:
+                        self._pending.popleft()
+                        self._emit(message, media, due, now)
                     self._post(force=len(self._batch) >= MAX_BATCH)
                     continue
                 if self._post():
@@ -335,8 +366,22 @@ class Pipeline:
             timeout = 0.2
             if self._batch:
                 timeout = max(0.0, min(timeout, MIN_POST_INTERVAL - (now - self._last_post)))
+            if self._wake_at is not None:
+                timeout = max(0.0, min(timeout, self._wake_at - self._clock()))
             self._read(timeout)
         # what is left of the batch goes out from run() with the final stats
+
+    def _drain(self) -> None:
+        """Emit everything decoded but not yet emitted (no pacing), posting each batch that fills up."""
+        pending = self._pending
+        now = time.monotonic()
+        while pending:
+            msg, media = pending.popleft()
+            self._emit(msg, media, now, now)
+            if len(self._batch) >= MAX_BATCH:
+                self._post(force=True)
+                if self._stopping():
+                    return
 
     def _paused_pass(self) -> None:
         self._post(force=True)
@@ -399,46 +444,97 @@ class Pipeline:
         if media is not None:
             self._last_media = media
         self._batch.append(message)
-        stats = self._stats
-        if message.error is None:
-            stats.frames_ok += 1
-        else:
-            stats.frames_bad += 1
-            layer = message.error.layer
-            stats.errors_by_layer[layer] = stats.errors_by_layer.get(layer, 0) + 1
-            if layer == "crypto":  # as StreamDecoder's stats count them (a missing key included)
-                stats.decrypt_failures += 1
-        stats.last_message_time = message.received if message.received is not None else time.time()
-        if message.received is not None and message.error is None:
-            if self._last_push is not None and message.received - self._last_push > 1e-3:
-                self._push_times.append(message.received - self._last_push)
-                stats.mean_push_interval = sum(self._push_times) / len(self._push_times)
-            if self._last_push is None or message.received > self._last_push:
-                self._last_push = message.received
+        self._counters.count(message)
 
     def _post(self, force: bool = False, allow_empty: bool = False) -> bool:
-        """Hand the batch to the callback when due (or forced); ``True`` if it posted."""
+        """Hand the batch to the sinks when due (or forced); ``True`` if it posted.
+
+        A batch that is due waits while a bounded sink (the UI) still holds the previous one; a full
+        (``MAX_BATCH``) or forced batch blocks, stop-aware, until it has taken it.
+        """
         now = time.monotonic()
         if not self._batch and not allow_empty:
             return False
         if not force and now - self._last_post < MIN_POST_INTERVAL:
             return False
+        if not self._consumers_ready(block=force):
+            return False
         batch, self._batch = self._batch, []
-        self._last_post = now
-        assert self._on_messages is not None
-        self._on_messages(batch, self._snapshot())
+        self._last_post = time.monotonic()
+        module = self._decoder.last_module_event if self._decoder is not None else None
+        if module is not None and module.summary != self._module_event:
+            self._module_event = module.summary
+            self._event("module", module.summary, module.trouble)
+        snapshot = self._snapshot()
+        for sink in list(self._sinks):
+            try:
+                sink.on_messages(batch, snapshot)
+            except Exception as exc:  # one broken sink must not stop the others or the run
+                self._sink_failed(sink, exc)
         return True
+
+    def _sort_sinks(self) -> None:
+        """Note which sinks also take bytes or pace the pipeline (checked once, not per message)."""
+        self._byte_sinks = [sink for sink in self._sinks if isinstance(sink, ByteSink)]
+        self._bounded_sinks = [sink for sink in self._sinks if isinstance(sink, BoundedSink)]
+
+    def _consumers_ready(self, block: bool) -> bool:
+        """Has every :class:`BoundedSink` taken the last batch? With ``block`` (a full or forced batch),
+        wait until they have, stop-aware (``False`` when stopping); else answer at once, and the
+        decoder goes on filling the batch meanwhile (up to :data:`MAX_BATCH`)."""
+        for sink in self._bounded_sinks:
+            if not block:
+                if not sink.wait_ready(0):
+                    return False
+                continue
+            while not sink.wait_ready(_READY_SLICE):
+                if self._stopping():
+                    return False
+        return True
+
+    def _sink_failed(self, sink: object, exc: Exception) -> None:
+        # the traceback only at debug level: an exception's text may quote what it was handed
+        log.error("a sink failed (%s); it gets no more data", type(exc).__name__)
+        log.debug("sink failure", exc_info=exc)
+        self._stats.last_error = f"{self._drop_sink(sink)} stopped: {type(exc).__name__}: {exc}"
+
+    def _drop_sink(self, failed: object) -> str:
+        """Take a failed sink out of the run and close it; returns its name for the message."""
+        for sink in [s for s in self._sinks if s is failed]:
+            self._sinks.remove(sink)
+            try:
+                sink.close()
+            except Exception:
+                log.debug("closing a failed sink failed", exc_info=True)
+        self._sort_sinks()
+        return str(getattr(failed, "name", type(failed).__name__))
+
+    def _event(self, kind: EventKind, text: str, trouble: bool = False) -> None:
+        event = PipelineEvent(kind, text, self._clock(), trouble)
+        for sink in list(self._sinks):
+            try:
+                sink.on_event(event)
+            except Exception as exc:
+                self._sink_failed(sink, exc)
+
+    def _tick(self) -> None:
+        for sink in self._byte_sinks:
+            try:
+                sink.tick()
+            except Exception as exc:
+                self._sink_failed(sink, exc)
+        if self._wake_at is not None and self._clock() >= self._wake_at:
+            self._session_poll()
 
     def _snapshot(self) -> PipelineStats:
         stats = self._stats
         if self._decoder is not None:
-            decoder_stats: Any = getattr(self._decoder, "stats", None)
-            skipped = getattr(decoder_stats, "skipped_bytes", None)
-            if isinstance(skipped, int):
-                stats.skipped_bytes = skipped
-            event = getattr(self._decoder, "last_module_event", None)
+            self._counters.take_decoder(self._decoder.stats)
+            event = self._decoder.last_module_event
             if event is not None:
                 stats.module_event, stats.module_trouble = event.summary, event.trouble
+        if self.session is not None:
+            stats.session_state = self.session.state
         return stats.copy()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -459,21 +555,68 @@ class Pipeline:
     def _take(self, chunk: Chunk) -> None:
         self._stats.bytes_received += len(chunk.data)
         self._pass_bytes += len(chunk.data)
-        if self.recorder is not None:
-            recorder = self.recorder
-            self._recorder_call(lambda: recorder.write(chunk))
+        self._to_byte_sinks(chunk, sent=False)
+        session = self.session
+        if session is not None:
+            session.on_bytes(chunk.data, self._clock())
+            self._session_poll()
         assert self._decoder is not None
-        self._enqueue(self._decoder.feed(chunk.data, chunk.received), chunk.received)
+        messages = self._decoder.feed(chunk.data, chunk.received)
+        if session is not None:
+            session.on_messages(messages, self._clock())
+            self._session_poll()
+        self._enqueue(messages, chunk.received)
 
-    def _recorder_call(self, action: Callable[[], None]) -> None:
+    def _to_byte_sinks(self, chunk: Chunk, sent: bool) -> None:
+        for sink in list(self._byte_sinks):
+            try:
+                sink.on_chunk(chunk, sent)
+            except (SourceError, OSError) as exc:
+                self._stats.last_error = f"{self._drop_sink(sink)} stopped: {exc}"
+                self._event("sink", self._stats.last_error, trouble=True)
+
+    # -- the session ---------------------------------------------------------------------------------
+    def _session_start(self) -> None:
+        if self.session is not None:
+            self.session.start(self._clock())
+            self._session_poll()
+
+    def _session_poll(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        output = session.poll(self._clock())
+        self._wake_at = output.wake_at
+        self._stats.session_state = session.state
+        for event in output.events:
+            self._event("session", event.text, event.trouble)
+        for data in output.writes:
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        """Write a session's bytes to the source and record them as sent (dropped while disconnected)."""
+        if not data:
+            return
+        if not self._stats.connected or not isinstance(self.source, WritableSource):
+            log.debug("not connected: %d byte(s) of the session not sent", len(data))
+            return
         try:
-            action()
+            self.source.write(data)
         except (SourceError, OSError) as exc:
-            self._stats.last_error = f"recording stopped: {exc}"
-            recorder, self.recorder = self.recorder, None
-            if recorder is not None:
-                with contextlib.suppress(OSError):
-                    recorder.close()
+            self._stats.last_error = str(exc) or type(exc).__name__
+            self._event("error", self._stats.last_error, trouble=True)
+            return
+        self._to_byte_sinks(Chunk(bytes(data), self._clock()), sent=True)
+
+    def _session_stop(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            session.stop(self._clock())
+            self._session_poll()
+        except Exception:  # the end of a run must not fail because of the session
+            log.exception("stopping the session failed")
 
     def _flush_decoder(self) -> list[Message]:
         return self._decoder.flush() if self._decoder is not None else []
@@ -524,28 +667,40 @@ class Pipeline:
     def _source_failed(self, error: str) -> None:
         self._stats.last_error = error
         self._enqueue(self._flush_decoder(), None)
-        reconnect = getattr(self.source, "reconnect", None)
-        if not self.live or reconnect is None:
+        if not self.live or not self.reconnect or not isinstance(self.source, ReconnectingSource):
+            self._event("error", error, trouble=True)
             self._finished = True
             return
         self._stats.connected = False
-        while self._pending:  # show what was decoded before the device went away
-            msg, media = self._pending.popleft()
-            now = time.monotonic()
-            self._emit(msg, media, now, now)
+        self._event("disconnected", error, trouble=True)
+        self._drain()  # show what was decoded before the device went away
+        if self.session is not None:
+            self.session.on_connection(False, self._clock())
+            self._session_poll()
         self._post(force=True, allow_empty=True)
         if self._reconnect():
             self._stats.connected = True
             self._stats.source = self.source.description
+            self._event("connected", f"{self.source.description}: connected again")
+            if self.session is not None:
+                self.session.on_connection(True, self._clock())
+                self._session_poll()
             self._post(force=True, allow_empty=True)
 
     def _reconnect(self) -> bool:
-        reconnect = getattr(self.source, "reconnect", None)
-        if reconnect is None:
+        source = self.source
+        if not isinstance(source, ReconnectingSource):
             return False
-        ok = bool(reconnect(self._stopping))
-        if not ok:
-            error = getattr(self.source, "last_error", None)
-            if error:
-                self._stats.last_error = str(error)
+        reported = [source.last_error]
+
+        def should_stop() -> bool:  # called between attempts: say once why reopening fails
+            error = source.last_error
+            if error and error != reported[0]:
+                reported[0] = self._stats.last_error = error
+                self._event("error", error, trouble=True)
+            return self._stopping()
+
+        ok = bool(source.reconnect(should_stop))
+        if not ok and source.last_error:
+            self._stats.last_error = str(source.last_error)
         return ok

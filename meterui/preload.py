@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from meterui.pipeline import PipelineStats
-from meterui.protocol.decoder import StreamDecoder
+from meterui.pipeline import Pipeline
 from meterui.protocol.message import Message
+from meterui.sinks.basic import CollectingSink
+from meterui.sinks.counters import Counters, PipelineStats
 from meterui.sources.replay import ReplaySource
 
 
-def decode_capture(path: Path, key: bytes | None = None, auth_key: bytes | None = None,
-                   limit: int | None = None) -> tuple[list[Message], PipelineStats]:
-    """The first ``limit`` messages of a capture (all when None) and the stats a pipeline would report."""
-    source = ReplaySource(path)
-    source.open()
-    decoder = StreamDecoder(key, auth_key, source.decoder_format)
-    messages: list[Message] = []
-    try:
-        while limit is None or len(messages) < limit:
-            try:
-                chunk = source.read(0)
-            except EOFError:
-                messages.extend(decoder.flush())
-                break
-            if chunk is None:
-                continue
-            messages.extend(decoder.feed(chunk.data, chunk.received))
-    finally:
-        source.close()
-    if limit is not None:
-        messages = messages[:limit]
-    stats = PipelineStats(source=source.description)
-    times = [m.received for m in messages if m.received is not None]
-    for msg in messages:
-        stats.bytes_received += msg.size
-        if msg.error is None:
-            stats.frames_ok += 1
-        else:
-            stats.frames_bad += 1
-            stats.errors_by_layer[msg.error.layer] = stats.errors_by_layer.get(msg.error.layer, 0) + 1
-            if msg.error.layer == "crypto":
-                stats.decrypt_failures += 1
-    stats.skipped_bytes = decoder.stats.skipped_bytes
-    stats.connected = True
-    if times:
-        stats.last_message_time = times[-1]
-        if len(times) > 1:
-            stats.mean_push_interval = (times[-1] - times[0]) / (len(times) - 1)
+def decode_capture(
+    path: Path, key: bytes | None = None, auth_key: bytes | None = None, limit: int | None = None
+) -> tuple[list[Message], PipelineStats]:
+    """The first ``limit`` messages of a capture (all when None) and the stats a pipeline would report
+    for exactly those messages (bytes are the messages' own bytes; skipped bytes those of the
+    unrecognised-bytes messages among them; link checksums are not counted)."""
+    sink = CollectingSink(limit)
+    pipeline = Pipeline(ReplaySource(path), key=key, auth_key=auth_key, speed=math.inf, sinks=[sink])
+    pipeline.run(finish_when=lambda: sink.full)
+    messages = sink.messages
+    # the counts of exactly these messages, whatever the pipeline read ahead (deterministic)
+    stats = PipelineStats(source=pipeline.stats.source, connected=True)
+    Counters(stats).count_all(messages)
+    stats.bytes_received = sum(msg.size for msg in messages)
+    stats.skipped_bytes = sum(msg.size for msg in messages if msg.layer == "line")
     return messages, stats

@@ -42,7 +42,9 @@ class Preset:
     @property
     def serial(self) -> str:
         """Line settings in the short form, e.g. ``2400 8E1``."""
-        return f"{self.baudrate} {self.bytesize}{self.parity}{self.stopbits}"
+        from meterui.sources.base import line_settings
+
+        return line_settings(self.baudrate, self.bytesize, self.parity, self.stopbits)
 
     @property
     def label(self) -> str:

@@ -16,10 +16,10 @@ except ImportError:  # pragma: no cover - Python builds without the C accelerato
 if TYPE_CHECKING:
     import json
 
-from meterui.protocol.decoder import DecoderStats
 from meterui.protocol.message import Message, Reading
 from meterui.protocol.spans import Node
 from meterui.protocol.text import json_safe, printable
+from meterui.sinks.counters import PipelineStats
 
 LAYERS = ("line", "frame", "crypto", "apdu")
 
@@ -181,10 +181,10 @@ def render_json(msg: Message) -> str:
             f'"readings": [{readings}]}}')
 
 
-def render_summary(stats: DecoderStats) -> str:
-    errors = " ".join(f"{layer}={stats.errors.get(layer, 0)}" for layer in LAYERS)
-    return (f"messages={stats.messages} ok={stats.ok} errors: {errors} "
-            f"(bytes={stats.bytes_in} unrecognised={stats.skipped_bytes})")
+def render_summary(stats: PipelineStats) -> str:
+    errors = " ".join(f"{layer}={stats.errors_by_layer.get(layer, 0)}" for layer in LAYERS)
+    return (f"messages={stats.frames} ok={stats.frames_ok} errors: {errors} "
+            f"(bytes={stats.bytes_received} unrecognised={stats.skipped_bytes})")
 
 
 RENDERERS = {"text": render_text, "tree": render_tree, "hex": render_hex, "json": render_json}

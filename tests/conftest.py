@@ -20,6 +20,7 @@ from meterui.protocol import encode as E
 from meterui.protocol.decoder import StreamDecoder, decode_bytes
 from meterui.protocol.message import Message
 from meterui.protocol.spans import tiling_gaps
+from meterui.quantities import QUANTITIES as ALL_QUANTITIES
 
 VECTORS_DIR = Path(__file__).resolve().parent / "data" / "vectors"
 requires_vectors = pytest.mark.usefixtures("vectors_dir")
@@ -31,15 +32,7 @@ AUTH_KEY_HEX = "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"
 AUTH_KEY = bytes.fromhex(AUTH_KEY_HEX)
 SYSTEM_TITLE = bytes.fromhex("4B414D4500000001")  # "KAME" + serial
 
-QUANTITIES = frozenset({
-    "active_power_import", "active_power_export", "reactive_power_import", "reactive_power_export",
-    "active_power_import_l1", "active_power_import_l2", "active_power_import_l3",
-    "active_power_export_l1", "active_power_export_l2", "active_power_export_l3",
-    "voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2", "current_l3",
-    "active_energy_import", "active_energy_export", "reactive_energy_import", "reactive_energy_export",
-    "active_energy_import_t1", "active_energy_import_t2", "active_energy_export_t1", "active_energy_export_t2",
-    "power_factor", "frequency", "meter_id", "meter_type", "list_id", "meter_clock", "gas_volume",
-})
+QUANTITIES = ALL_QUANTITIES  # the vocabulary lives in meterui.quantities
 UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "Wh", "kWh", "varh", "kvarh", "V", "A", "Hz", "m3"})
 JSON_KEYS = {"index", "protocol", "ok", "error", "offsets", "encrypted", "authenticated", "system_title",
              "invocation_counter", "clock", "readings"}

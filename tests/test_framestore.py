@@ -133,3 +133,47 @@ def test_error_spans() -> None:
     assert error_spans(msgs[0]) == []
     spans = error_spans(msgs[1])
     assert Span("frame", 225, 227) in spans  # the FCS
+
+
+# -- re-decoding keeps the context ----------------------------------------------------------------
+def _echonet_transcript() -> bytes:
+    """Three ERXUDP lines from one meter: D3 = 10 and E1 = 0x01 (0.1 kWh) first, then E0 twice."""
+    from meterui.protocol import encode as E
+
+    scaling = E.echonet_frame([(0xD3, (10).to_bytes(4, "big")), (0xE1, b"\x01")], tid=1)
+    first = E.echonet_frame([(0xE0, (12345).to_bytes(4, "big"))], tid=2)
+    second = E.echonet_frame([(0xE0, (12346).to_bytes(4, "big"))], tid=3)
+    return b"".join(E.erxudp_line(f) for f in (scaling, first, second))
+
+
+def test_redecoding_keeps_echonet_scaling_from_earlier_messages() -> None:
+    from meterui.protocol.decoder import StreamDecoder
+
+    dec = StreamDecoder(fmt="skstack")
+    msgs = dec.feed(_echonet_transcript()) + dec.flush()
+    assert [m.ok for m in msgs] == [True, True, True]
+    energy = next(r for r in msgs[1].readings if r.id == "E0")
+    assert (energy.value, energy.unit) == (12345 * 10 * 0.1, "kWh")
+    store = FrameStore(max_full=1, max_index=10)
+    store.add(msgs)
+    assert not store.is_full(1)
+    again = store.message(1)  # decoded again from its raw line, without the D3/E1 message
+    assert [(r.id, r.value, r.unit) for r in again.readings] == [(r.id, r.value, r.unit) for r in msgs[1].readings]
+
+
+def test_redecoding_keeps_the_deviation_option() -> None:
+    from datetime import datetime
+
+    from meterui.protocol import encode as E
+    from meterui.protocol.decoder import StreamDecoder
+
+    body = E.array([E.structure(E.obis("1.0.1.7.0.255"), E.u32(500), E.structure(E.i8(0), E.enum(27)))])
+    clock = E.cosem_datetime(datetime(2024, 3, 1, 12, 0, 0), deviation=-60)
+    frames = [E.hdlc_frame(E.LLC + E.data_notification(body, dt=clock)) for _ in range(2)]
+    inverted = StreamDecoder(invert_deviation=True).feed(b"".join(frames))
+    plain = StreamDecoder().feed(frames[0])
+    assert inverted[0].clock != plain[0].clock  # the option changes the decode
+    store = FrameStore(max_full=1, max_index=10)  # the store's own option is the default
+    store.add(inverted)
+    assert not store.is_full(0)
+    assert store.message(0).clock == inverted[0].clock

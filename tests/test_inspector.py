@@ -284,7 +284,8 @@ async def test_failed_frame_shows_layer_and_bytes() -> None:
         await pilot.press("p", "p")
         await pilot.pause()
         assert screen.selected == 1
-        assert _status(screen).startswith("frame error: FCS mismatch")
+        status = _status(screen)  # the remedy first (issue #6 item 14), then the fault
+        assert status.startswith("frame error: ") and status.endswith("FCS mismatch") and "baud rate" in status
         assert Span("frame", 225, 227) in hexview.error_spans
         node = tree.cursor_node
         assert node is not None and node.data is not None and node.data.key == "fcs"

@@ -125,7 +125,7 @@ def test_verdict_checksum_errors() -> None:
     bad = bytearray(FRAME)
     bad[30] ^= 0x10  # inside the information field: the FCS fails, the header still checks out
     dec, msgs = decoded(bytes(bad) * 3)
-    assert dec.stats.frames_bad >= 2 and dec.stats.frames_ok == 0
+    assert dec.stats.checksum_bad >= 2 and dec.stats.checksum_ok == 0
     v = verdict_for(dec.stats, msgs)
     assert (v.level, v.code, v.title) == ("error", "bad-frames", "Frames with checksum errors")
     assert "parity" in v.advice
@@ -183,7 +183,7 @@ def test_verdict_undecodable_content() -> None:
 def test_verdict_p1_text() -> None:
     telegram = b"/ELL5\\253833635_A\r\n\r\n0-0:1.0.0(210217184019W)\r\n1-0:1.7.0(00.345*kW)\r\n!ABCD\r\n"
     dec, msgs = decoded(telegram)
-    if dec.stats.frames_ok or any(m.ok for m in msgs):  # pragma: no cover - once P1 decoding lands
+    if dec.stats.checksum_ok or any(m.ok for m in msgs):  # pragma: no cover - once P1 decoding lands
         pytest.skip("the decoder reads P1 now")
     v = verdict_for(dec.stats, msgs, telegram)
     assert (v.level, v.code) == ("warn", "p1-text")
@@ -236,7 +236,7 @@ def test_listen_on_a_pty(pty: tuple[int, str]) -> None:
         thread.join()
     assert report.error is None
     assert report.verdict.code == "ok"
-    assert report.counts.frames_ok >= 2 and report.counts.bytes_in >= 2 * len(FRAME)
+    assert report.counts.checksum_ok >= 2 and report.counts.bytes_in >= 2 * len(FRAME)
     assert progress[0].elapsed == 0 and progress[-1].elapsed == 60.0
     assert report.example is not None
 

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from meterui.protocol.errors import DecryptionError, KeyMissingError
+from meterui.protocol.errors import AuthenticationError, DecryptionError, KeyMissingError
 
 SC_AUTH = 0x10
 SC_ENCRYPT = 0x20
@@ -140,7 +140,7 @@ def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: b
         # authentication only: the "ciphertext" is the plaintext APDU, the tag is a GMAC over it
         if tag is not None and key is not None and auth_key is not None:
             if not _verify(key, iv, bytes([sc]) + auth_key + ciphertext, b"", tag):
-                raise DecryptionError("authentication failed: check the authentication key and the "
+                raise AuthenticationError("authentication failed: check the authentication key and the "
                                       "encryption key (or the frame was tampered with)")
             return ciphertext, True
         return ciphertext, False
@@ -151,7 +151,7 @@ def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: b
     authenticated = False
     if tag is not None and auth_key is not None:
         if not _verify(key, iv, bytes([sc]) + auth_key, ciphertext, tag):
-            raise DecryptionError("authentication failed: check the authentication key and the encryption "
+            raise AuthenticationError("authentication failed: check the authentication key and the encryption "
                                   "key (or the frame was tampered with)")
         authenticated = True
     # GCM decryption is AES-CTR from the counter block IV ‖ 00000002 (NIST SP 800-38D §7.2)

@@ -8,7 +8,7 @@ SKSTACK transcripts (Japanese B-route) go through :class:`~meterui.protocol.skst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from meterui.protocol import hdlc, mbus
@@ -23,6 +23,7 @@ from meterui.protocol.dlms import (
 )
 from meterui.protocol.errors import DecodeError, FramingError, LineError, MeterError
 from meterui.protocol.framing import Garbage, LinkFrame, LinkFramer
+from meterui.protocol.links import LINKS, frame_node, stream_format
 from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node
@@ -46,26 +47,28 @@ BAUD_HINT = ("check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa an
 
 @dataclass
 class DecoderStats:
-    """Running counts for the line-health view and ``--output summary``."""
+    """The decoder's link-level counts. Messages are counted by the pipeline
+    (:class:`meterui.sinks.counters.Counters`), not here."""
 
     bytes_in: int = 0
     messages: int = 0
-    ok: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    frames_ok: int = 0
-    frames_bad: int = 0
+    """Messages produced (numbered) so far."""
+    checksum_ok: int = 0
+    """Link frames whose checksum passed."""
+    checksum_bad: int = 0
+    """Link frames whose checksum failed."""
     skipped_bytes: int = 0
-    decrypt_failures: int = 0
 
-    def count(self, msg: Message) -> None:
-        self.messages += 1
-        if msg.error is None:
-            self.ok += 1
-        else:
-            layer = msg.error.layer
-            self.errors[layer] = self.errors.get(layer, 0) + 1
-            if layer == "crypto":
-                self.decrypt_failures += 1
+
+@dataclass(frozen=True, slots=True)
+class DecodeContext:
+    """What a message's decoding depended on besides its own bytes (kept with it in the frame store).
+
+    ``echonet`` is the sender's ECHONET scaling state after the message, ``(coefficient D3, unit E1)``.
+    """
+
+    invert_deviation: bool = False
+    echonet: tuple[int | None, int | None] | None = None
 
 
 def looks_like_skstack(head: bytes) -> bool:
@@ -85,6 +88,7 @@ class StreamDecoder:
         self.options = DecodeOptions(key, auth_key, invert_deviation, profile)
         self.hold_unscaled = hold_unscaled
         """Files: B-route energies that arrive before D3/E1 are held and scaled (SkstackDecoder)."""
+        self._context = DecodeContext(invert_deviation)
         self.fmt = fmt
         self.stats = DecoderStats()
         self._framer = LinkFramer()
@@ -108,7 +112,7 @@ class StreamDecoder:
             if len(content) < 32 and b"\n" not in content:
                 return []
             data, self._head = self._head, b""
-            self.fmt = "skstack" if looks_like_skstack(data) else "raw"
+            self.fmt = stream_format(data)
         return self._number(self._process(data, received))
 
     def _process(self, data: bytes, received: float | None) -> list[Message]:
@@ -131,7 +135,7 @@ class StreamDecoder:
         out: list[Message] = []
         if self.fmt == "auto":
             data, self._head = self._head, b""
-            self.fmt = "skstack" if looks_like_skstack(data) else "raw"
+            self.fmt = stream_format(data)
             if data:
                 out.extend(self._process(data, None))
         try:
@@ -179,11 +183,29 @@ class StreamDecoder:
         return self._sk
 
     def _number(self, out: list[Message]) -> list[Message]:
+        plain = self._context
         for msg in out:
             msg.index = self._index
             self._index += 1
-            self.stats.count(msg)
+            self.stats.messages += 1
+            msg.context = plain
+            if msg.protocol == "echonet" and self._sk is not None and msg.meter is not None:
+                state = self._sk.states.get(msg.meter.upper())
+                if state is not None:
+                    msg.context = DecodeContext(plain.invert_deviation, (state.coefficient, state.unit_code))
         return out
+
+    def restore(self, context: DecodeContext | None, meter: str | None = None) -> None:
+        """Decode as a message with ``context`` was decoded (its options and, for ``meter``, its ECHONET
+        scaling state): for decoding a stored message again."""
+        if context is None:
+            return
+        self.options.invert_deviation = context.invert_deviation
+        self._context = DecodeContext(context.invert_deviation)
+        if context.echonet is not None and meter is not None:
+            from meterui.protocol.echonet import EchonetState
+
+            self._skstack().states[meter.upper()] = EchonetState(*context.echonet)
 
     def _error_message(self, exc: MeterError, data: bytes, received: float | None) -> Message:
         root = Node("", "unrecognised data", "data", 0, len(data))
@@ -196,18 +218,17 @@ class StreamDecoder:
             self._garbage(item, out)
             return
         self._last_protocol = item.protocol
+        link = LINKS[item.protocol]
         if not item.valid:
-            self.stats.frames_bad += 1
-            if item.protocol == "hdlc":
-                self._abandon_segments(out, "a frame of the set was corrupted")
+            self.stats.checksum_bad += 1
+            if link.abandon is not None:
+                link.abandon(self, out, "a frame of the set was corrupted")
             out.append(self._bad_frame(item))
             return
-        self.stats.frames_ok += 1
+        self.stats.checksum_ok += 1
         self._seen_frame = True
-        if item.protocol == "hdlc":
-            self._hdlc(item, out)
-        else:
-            self._mbus_frame(item, out)
+        assert link.assemble is not None, f"{link.name} frames need an assembler"
+        link.assemble(self, item, out)
 
     def _garbage(self, g: Garbage, out: list[Message]) -> None:
         n = len(g.data)
@@ -222,10 +243,7 @@ class StreamDecoder:
 
     def _bad_frame(self, f: LinkFrame) -> Message:
         root = Node("", f"{f.protocol.upper()} frame (invalid)", "frame", 0, len(f.raw))
-        if f.protocol == "hdlc":
-            hdlc.frame_nodes(f, "frame", root)
-        else:
-            mbus.frame_nodes(f, "frame", root)
+        frame_node(f, "frame", root)
         reason = f.reason
         if "corrupted" in reason or "cut short" in reason:
             reason += f"; if this repeats, {BAUD_HINT}"
@@ -263,8 +281,8 @@ class StreamDecoder:
         out.append(self._hdlc_message(group, payload))
 
     def _frames_root(self, frames: list[LinkFrame], protocol: str) -> tuple[Node, dict[str, bytes], list[str]]:
-        label = "HDLC" if protocol == "hdlc" else "M-Bus"
-        root = Node("", f"{label} message", "frame" if len(frames) == 1 else "frame1", 0, len(frames[0].raw))
+        first = "frame" if len(frames) == 1 else "frame1"
+        root = Node("", f"{LINKS[protocol].title} message", first, 0, len(frames[0].raw))
         names = ["frame"] if len(frames) == 1 else [f"frame{i + 1}" for i in range(len(frames))]
         buffers = {name: fr.raw for name, fr in zip(names, frames, strict=True)}
         return root, buffers, names
@@ -273,7 +291,7 @@ class StreamDecoder:
         frames = [fr for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "hdlc")
         for fr, name in zip(frames, names, strict=True):
-            hdlc.frame_nodes(fr, name, root)
+            frame_node(fr, name, root)
         res = ApduResult()
         if payload:
             buffers["payload"] = payload
@@ -309,7 +327,7 @@ class StreamDecoder:
         frames = [fr for group, _, _ in blocks for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "hdlc")
         for fr, name in zip(frames, names, strict=True):
-            hdlc.frame_nodes(fr, name, root)
+            frame_node(fr, name, root)
         payload_parts: list[bytes] = []
         joined: list[bytes] = []
         res = ApduResult()
@@ -364,7 +382,7 @@ class StreamDecoder:
             frames = [fr for fr, _ in group]
             root, buffers, names = self._frames_root(frames, "hdlc")
             for fr, name in zip(frames, names, strict=True):
-                hdlc.frame_nodes(fr, name, root)
+                frame_node(fr, name, root)
             payload = b"".join(fr.raw[h.info_start:h.info_end] for fr, h in group)
             if payload:
                 buffers["payload"] = payload
@@ -414,7 +432,7 @@ class StreamDecoder:
         frames = [fr for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "mbus")
         for fr, name in zip(frames, names, strict=True):
-            mbus.frame_nodes(fr, name, root)
+            frame_node(fr, name, root)
         payload = b"".join(fr.raw[h.data_start:h.data_end] for fr, h in group)
         res = ApduResult()
         if payload:

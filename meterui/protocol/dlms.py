@@ -9,7 +9,7 @@ from datetime import tzinfo
 
 from meterui.protocol import axdr, crypto
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_iso
-from meterui.protocol.errors import DecodeError, DecryptionError, MeterError, TruncatedError
+from meterui.protocol.errors import DecodeError, DecryptGarbageError, MeterError, TruncatedError
 from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Reading
 from meterui.protocol.readings import apply_notes, interpret_tape
@@ -383,7 +383,7 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
         # Without a tag a wrong key is only visible as plaintext that does not parse.
         apdu.label = "output of decryption with the given key (not a valid APDU)"
         apdu.note = "not plaintext: the key is probably wrong"
-        res.error = DecryptionError("decryption produced garbage: the encryption key is probably wrong "
+        res.error = DecryptGarbageError("decryption produced garbage: the encryption key is probably wrong "
                                     f"({inner.error.message})", offset=inner.error.offset)
         return stop  # nothing read from garbage is a reading
     if inner.error is not None:

@@ -1,13 +1,15 @@
 """Sans-IO link framing: find HDLC and M-Bus frames in a byte stream (protocols.md §0, §1.4-1.5, §4.1).
 
-:class:`LinkFramer` hunts for frame starts (``7E`` HDLC, ``68`` M-Bus long frame), trusts the length
+:class:`LinkFramer` hunts for the frame starts of every binary protocol in the registry
+(:data:`meterui.protocol.links.FRAMED`: ``7E`` HDLC, ``68`` M-Bus long frame), trusts the length
 field (never splits on ``7E``), checks HCS/FCS or the M-Bus checksum, and on a failed check resumes
 hunting at the byte after the false start, so a data ``7E``/``68`` or a frame cut short by line noise
 cannot hide the next good frame. Frames whose header checked out but whose body did not are returned
 with ``valid=False`` and a reason; bytes that belong to no frame come back as :class:`Garbage`.
 Nothing raises.
 
-DSMR P1 (``/`` … ``!CRC``) plugs in here as a third hunter when it lands.
+The checkers for HDLC and M-Bus live here; a new protocol brings its own (see
+:mod:`meterui.protocol.links`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ import re
 from meterui.protocol.crc import X25_GOOD, crc_x25
 
 MAX_GARBAGE_RUN = 4096
-_HDLC_FLAG = 0x7E
-_MBUS_START = 0x68
-_CANDIDATE = re.compile(rb"[\x7e\x68]")
+HDLC_FLAG = 0x7E
+MBUS_START = 0x68
 
 NEED = -1
 NO = -2
@@ -77,7 +78,7 @@ def hdlc_header_length(buf: bytes | bytearray, c: int, n: int) -> int:
     return p + 1 - c
 
 
-def _check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
+def check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
     """(length incl. both flags | NEED | NO, failure reason when the header is fine but the frame is not)."""
     if c + 3 > n:
         return NEED, ""
@@ -102,13 +103,13 @@ def _check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
 
             if not (c + length + 2 <= n and zero_checksums(buf, hlen, length + 2, c)):
                 return NO, ""
-            if buf[c + length + 1] != _HDLC_FLAG:
+            if buf[c + length + 1] != HDLC_FLAG:
                 return NO, ""
             return length + 2, ""  # both checksums 0000: not sent (hdlc.zero_checksums)
     total = length + 2
     if c + total > n:
         return NEED, ""
-    if buf[c + total - 1] != _HDLC_FLAG:
+    if buf[c + total - 1] != HDLC_FLAG:
         return total, f"no closing flag where the length field (L={length}) puts it"
     if crc_x25(buf[c + 1:c + total - 1]) != X25_GOOD:
         if not has_info:
@@ -117,11 +118,11 @@ def _check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
     return total, ""
 
 
-def _check_mbus(buf: bytearray, c: int, n: int) -> tuple[int, str]:
+def check_mbus(buf: bytearray, c: int, n: int) -> tuple[int, str]:
     if c + 4 > n:
         return NEED, ""
     length = buf[c + 1]
-    if buf[c + 2] != length or buf[c + 3] != _MBUS_START:
+    if buf[c + 2] != length or buf[c + 3] != MBUS_START:
         return NO, ""
     candidates = [length] if length >= 3 else [length + 256]  # L < 3: some Austrian meters wrap L
     for ln in candidates:
@@ -140,13 +141,15 @@ def _check_mbus(buf: bytearray, c: int, n: int) -> tuple[int, str]:
     return NO, ""  # pragma: no cover
 
 
-_CHECKERS = {_HDLC_FLAG: ("hdlc", _check_hdlc), _MBUS_START: ("mbus", _check_mbus)}
-
 
 class LinkFramer:
     """Feed bytes, get :class:`LinkFrame` and :class:`Garbage` items back in stream order."""
 
     def __init__(self) -> None:
+        from meterui.protocol.links import FRAMED
+
+        self._links = FRAMED
+        self._candidate = re.compile(b"[" + b"".join(re.escape(bytes([b])) for b in sorted(FRAMED)) + b"]")
         self._buf = bytearray()
         self._base = 0  # stream offset of _buf[0]
         self._pos = 0  # scan position in _buf
@@ -200,7 +203,7 @@ class LinkFramer:
         if g >= upto:
             return
         data = bytes(self._buf[g:upto])
-        if data.count(_HDLC_FLAG) == len(data):
+        if data.count(HDLC_FLAG) == len(data):
             return  # idle flag fill between frames
         self.skipped += len(data)
         out.append(Garbage(data, self._base + g, self._received))
@@ -227,7 +230,7 @@ class LinkFramer:
         buf = self._buf
         n = len(buf)
         pos = self._pos
-        search = _CANDIDATE.search
+        search = self._candidate.search
         while pos < n:
             m = search(buf, pos)
             c = n if m is None else m.start()
@@ -240,8 +243,10 @@ class LinkFramer:
             if m is None:
                 pos = n
                 break
-            protocol, check = _CHECKERS[buf[c]]
-            total, reason = check(buf, c, n)
+            link = self._links[buf[c]]
+            protocol = link.name
+            assert link.check is not None
+            total, reason = link.check(buf, c, n)
             if total == NEED:
                 if not final:
                     pos = c
@@ -265,7 +270,7 @@ class LinkFramer:
                                  self._received))
             self._covered = c + total
             # an HDLC closing flag may open the next frame
-            pos = c + total - 1 if protocol == "hdlc" else c + total
+            pos = c + total - link.overlap
         self._pos = pos
         if (not final and self._pending is None and self._garbage_from is not None
                 and pos - max(self._garbage_from, self._covered) >= MAX_GARBAGE_RUN):
@@ -276,14 +281,9 @@ class LinkFramer:
                 self._emit_pending(out, p[1])
 
     def _plausible_start(self, c: int, n: int) -> bool:
-        """At end of input: is this an HDLC/M-Bus header worth reporting as a truncated frame?"""
-        buf = self._buf
-        if buf[c] == _MBUS_START:
-            return c + 4 <= n and buf[c + 1] == buf[c + 2] and buf[c + 3] == _MBUS_START
-        if c + 3 > n or buf[c + 1] >> 4 != 0xA:
-            return False
-        hlen = hdlc_header_length(buf, c, n)
-        return hlen > 0 and c + hlen + 2 <= n and crc_x25(buf[c + 1:c + hlen + 2]) == X25_GOOD
+        """At end of input: is this a frame header worth reporting as a truncated frame?"""
+        plausible = self._links[self._buf[c]].plausible
+        return plausible is not None and plausible(self._buf, c, n)
 
     def _trim(self) -> None:
         keep = self._pos

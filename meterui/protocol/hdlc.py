@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from meterui.protocol.crc import X25_GOOD, crc_x25
-from meterui.protocol.framing import LinkFrame, hdlc_header_length
+from meterui.protocol.framing import hdlc_header_length
 from meterui.protocol.spans import Node
 
 
@@ -56,16 +56,6 @@ def control_text(ctrl: int) -> str:
     else:
         kind = "S-frame"
     return f"{kind}, P/F={ctrl >> 4 & 1}"
-
-
-def frame_nodes(frame: LinkFrame, bname: str, parent: Node) -> Node:
-    """The node of an HDLC frame; its children (every byte annotated) are built on first access."""
-    node = Node(bname, "HDLC frame", bname, 0, len(frame.raw), None, "" if frame.valid else frame.reason,
-                parent)
-    node.kind = 1 if frame.valid else 0
-    node.src = frame.raw
-    node.expand = _expand_frame
-    return node
 
 
 def _expand_frame(node: Node) -> None:

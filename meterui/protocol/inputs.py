@@ -127,7 +127,7 @@ class HexStream:
             except ValueError:
                 pass
             else:
-                self._line += text.count("\n") + text.count("\r") - text.count("\r\n")
+                self._line += len((text + "x").splitlines()) - 1  # the line breaks, as str.splitlines sees them
                 return data
         digits: list[str] = [self._carry]
         for line in text.splitlines(keepends=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from meterui.protocol.framing import LinkFrame
 from meterui.protocol.spans import Node
 
 
@@ -36,16 +35,6 @@ def parse_header(raw: bytes) -> MbusHeader | None:
     dlms = ci <= 0x1F
     start = 7 + (2 if dlms and length >= 5 else 0)
     return MbusHeader(raw[4], raw[5], ci, ci & 0x0F, bool(ci & 0x10), dlms, start, 4 + length)
-
-
-def frame_nodes(frame: LinkFrame, bname: str, parent: Node) -> Node:
-    """The node of an M-Bus frame; its children (every byte annotated) are built on first access."""
-    node = Node(bname, "M-Bus long frame", bname, 0, len(frame.raw), None,
-                "" if frame.valid else frame.reason, parent)
-    node.kind = 1 if frame.valid else 0
-    node.src = frame.raw
-    node.expand = _expand_frame
-    return node
 
 
 def _expand_frame(node: Node) -> None:

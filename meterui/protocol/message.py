@@ -96,6 +96,9 @@ class Message:
     received: float | None = None
     """Arrival time (UNIX seconds) when known: live ports and timestamped recordings."""
     warnings: list[str] = field(default_factory=list)
+    context: Any = None
+    """What decoding it depended on besides its bytes (a ``meterui.protocol.decoder.DecodeContext``:
+    options such as the deviation sign, ECHONET D3/E1 scaling), so it can be decoded again alike."""
 
     @property
     def ok(self) -> bool:

@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
+from meterui.commissioning import empty_hint
 from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
@@ -71,8 +72,7 @@ def derive_notice(model: MeterModel, stats: PipelineStats | None) -> str | None:
     last_is_crypto = last_error is not None and last_error.layer == "crypto"
     if stats.frames_ok and not last_is_crypto:
         return None  # decrypting fine now (the failures were earlier)
-    if last_is_crypto and not isinstance(last_error, KeyMissingError) and \
-            "key is needed" not in str(last_error):
+    if last_is_crypto and not isinstance(last_error, KeyMissingError):
         return KEY_WRONG_NOTICE
     return KEY_MISSING_NOTICE
 
@@ -91,21 +91,7 @@ def empty_text(stats: PipelineStats | None) -> str:
         return head + "\n\nCheck the cable, or press [b]s[/b] to choose another port."
     else:
         head = f"[b]Waiting for data from {source}…[/b]"
-    if stats.frames_bad and not stats.frames_ok:
-        layers = ", ".join(f"{n} {layer}" for layer, n in sorted(stats.errors_by_layer.items()))
-        hint = (f"{stats.frames_bad} message(s) arrived but none could be read ({layers} errors).\n"
-                "Check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
-                "2400 8E1), or press [b]i[/b] to inspect the frames.")
-    elif stats.frames_ok:
-        hint = "Frames arrive, but they carried no readings yet."
-    elif stats.bytes_received:
-        hint = (f"{stats.bytes_received} bytes received, no complete frame yet. If this persists, "
-                "check the baud rate and parity.")
-    elif stats.finished:
-        hint = "The file held no bytes."
-    else:
-        hint = ("Meters push a reading every 1 to 10 seconds. If nothing arrives, check the cable and that "
-                "the grid operator has enabled the customer port.")
+    hint = empty_hint(stats)
     return f"{head}\n\n{hint}"
 
 

@@ -42,7 +42,7 @@ from meterui.presets import PARITY_NAMES, PRESETS, Preset, countries, get_preset
 from meterui.protocol.decoder import StreamDecoder
 from meterui.protocol.errors import KeyFormatError
 from meterui.protocol.keys import parse_key
-from meterui.sources.base import Source
+from meterui.sources.base import Source, line_settings
 from meterui.sources.serial_port import PortInfo, SerialSource, list_serial_ports
 
 STEPS: list[tuple[str, str]] = [
@@ -574,7 +574,7 @@ class SetupWizard(ModalScreen[Config | None]):
 
     def _show_serial_summary(self) -> None:
         baud, parity, bytesize, stop = self.serial_settings()
-        line = f"{baud} {bytesize}{parity}{stop}"
+        line = line_settings(baud, bytesize, parity, stop)
         p = self.preset
         text = Text.assemble("Settings: ", (line, "bold"))
         if p.id != "generic":
@@ -798,11 +798,11 @@ class SetupWizard(ModalScreen[Config | None]):
         """While listening, the verdict box says what the counters say so far."""
         if c.decrypt_failed and not c.decrypt_ok:
             text = f"Frames arrive, but {c.decrypt_failed} could not be decrypted so far… still listening."
-        elif c.messages_ok or c.frames_ok:
-            n = c.messages_ok or c.frames_ok
+        elif c.messages_ok or c.checksum_ok:
+            n = c.messages_ok or c.checksum_ok
             text = f"Frames arrive: {n} read so far… listening to the end for a verdict."
-        elif c.frames_bad:
-            text = f"Frames arrive, but {c.frames_bad} failed the checksum so far… still listening."
+        elif c.checksum_bad:
+            text = f"Frames arrive, but {c.checksum_bad} failed the checksum so far… still listening."
         elif c.bytes_in:
             text = f"{c.bytes_in} bytes so far, no complete frame yet… still listening."
         else:
@@ -859,11 +859,11 @@ class SetupWizard(ModalScreen[Config | None]):
 
     def _show_counts(self, c: ListenCounts) -> None:
         self.query_one("#listen-progress", ProgressBar).update(total=c.seconds, progress=c.elapsed)
-        bad = "bold red" if c.frames_bad else ""
+        bad = "bold red" if c.checksum_bad else ""
         failed = "bold red" if c.decrypt_failed else ""
         self.query_one("#counters", Static).update(Text.assemble(
             "Bytes ", (f"{c.bytes_in:<7}", "bold"),
-            "Frames ok ", (f"{c.frames_ok:<4}", "bold"), "bad ", (f"{c.frames_bad:<5}", bad or "bold"),
+            "Frames ok ", (f"{c.checksum_ok:<4}", "bold"), "bad ", (f"{c.checksum_bad:<5}", bad or "bold"),
             "Decrypted ok ", (f"{c.decrypt_ok:<4}", "bold"), "failed ", (f"{c.decrypt_failed}", failed or "bold"),
         ))
 

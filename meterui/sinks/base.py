@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from meterui.pipeline import PipelineStats
     from meterui.protocol.message import Message
+    from meterui.sources.base import Chunk
 
 EventKind = Literal["connected", "disconnected", "error", "finished", "module", "session", "sink"]
 
@@ -46,4 +47,33 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """The run is over: flush and release what the sink holds. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class ByteSink(Protocol):
+    """Optional, beside :class:`Sink`: also receives the raw chunks (a recording).
+
+    ``sent`` is true for bytes a session wrote to the source, false for bytes read from it. An
+    ``OSError`` (or :class:`~meterui.sources.base.SourceError`) stops that sink only; the run goes on.
+    """
+
+    def on_chunk(self, chunk: Chunk, sent: bool) -> None: ...
+
+    def tick(self) -> None:
+        """Called on every pass of the pipeline's loop, also when idle (flush what is due)."""
+        ...
+
+
+@runtime_checkable
+class BoundedSink(Protocol):
+    """Optional, beside :class:`Sink`: a consumer that takes batches at its own pace (a UI).
+
+    Before handing over a batch the pipeline waits, in short slices and stop-aware, until
+    :meth:`wait_ready` is true: the decoder then runs at most one batch ahead of the consumer instead of
+    queueing batches without bound.
+    """
+
+    def wait_ready(self, timeout: float) -> bool:
+        """``True`` once the previous batch was taken; ``False`` if still busy after ``timeout``."""
         ...

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
+def format_stopbits(stopbits: float) -> str:
+    """``1``, ``1.5``, ``2``."""
+    return str(int(stopbits)) if float(stopbits).is_integer() else f"{stopbits:g}"
+
+
+def line_settings(baudrate: int, bytesize: int, parity: str, stopbits: float) -> str:
+    """Serial line settings in the usual short form, e.g. ``2400 8E1`` (``1.5`` stop bits stay ``1.5``)."""
+    return f"{baudrate} {bytesize}{parity.upper()}{format_stopbits(stopbits)}"
+
+
 class SourceError(Exception):
     """A source cannot be opened or read. The message is one line, meant for the user."""
 
@@ -27,12 +37,24 @@ class Chunk:
 class Source(Protocol):
     """A byte source.
 
-    Optional attributes the pipeline looks for (with ``getattr``), so other sources stay minimal:
+    Declared attributes (class attributes are enough):
 
-    * ``live: bool`` (default ``True``): live sources are not paced; replay sources (``False``) are.
-    * ``decoder_format: str`` (default ``"auto"``): the ``fmt`` to give the ``StreamDecoder``.
-    * ``reconnect(should_stop) -> bool``: reopen after a :class:`SourceError`; ``False`` when stopped.
+    * ``live: bool``: live sources are not paced; replay sources (``False``) are.
+    * ``decoder_format: str``: the ``fmt`` to give the ``StreamDecoder`` (``"auto"`` mostly).
+
+    Capabilities are separate protocols the pipeline checks with ``isinstance``:
+    :class:`ReconnectingSource`, :class:`WritableSource`, :class:`CancellableSource`.
     """
+
+    @property
+    def live(self) -> bool:
+        """Live sources are not paced; replays are (a class attribute is enough)."""
+        ...
+
+    @property
+    def decoder_format(self) -> str:
+        """The ``fmt`` for the ``StreamDecoder`` (a class attribute is enough)."""
+        ...
 
     @property
     def description(self) -> str:
@@ -40,7 +62,8 @@ class Source(Protocol):
         ...
 
     def open(self) -> None:
-        """Open the source; raise :class:`SourceError` on failure."""
+        """Open the source; raise :class:`SourceError` on failure. Opening an open source is a no-op
+        for live sources (a port is opened once)."""
         ...
 
     def read(self, timeout: float = 0.2) -> Chunk | None:
@@ -59,7 +82,21 @@ class Source(Protocol):
 class ReconnectingSource(Source, Protocol):
     """A live source that can find its device again after it went away."""
 
-    def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool: ...
+    @property
+    def last_error(self) -> str | None:
+        """The last failure to reopen, one line (set when :meth:`reconnect` gives up or keeps failing)."""
+        ...
+
+    def reconnect(self, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Reopen after a :class:`SourceError`, with backoff; ``False`` when ``should_stop()``."""
+        ...
+
+
+@runtime_checkable
+class CancellableSource(Source, Protocol):
+    """A source whose blocked :meth:`read` (or reconnect wait) can be interrupted from another thread."""
+
+    def cancel_read(self) -> None: ...
 
 
 @runtime_checkable

@@ -13,6 +13,15 @@ comments)::
 Each chunk read from the source is one ``# t=<UNIX seconds, 6 decimals>`` line followed by its bytes in
 uppercase hex, at most 64 bytes per line. Keys are never written (the source description holds none).
 The file is opened in append mode; a new session adds another ``# source:`` line.
+
+Bytes a session *wrote* to the source (commands to a Wi-SUN module) are recorded as comment lines,
+one per write, so that a replay (and ``meterui decode``) never feeds them to the decoder as received::
+
+    # tx t=1700000003.000000 534B 5345 5441 ...
+
+that is ``# tx t=<UNIX seconds, 6 decimals> <uppercase hex, no spaces inside a 2-byte group>``.
+Recordings without such lines read exactly as before; readers that do not know the marker skip it as a
+comment.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -35,6 +44,21 @@ MAX_CHUNK = 65536
 """Longer runs of bytes under one timestamp are split so memory stays bounded."""
 
 _TIMESTAMP = re.compile(r"#\s*t=(\S*)\s*$")
+TX_PREFIX = "# tx t="
+"""Marks bytes written to the source (never fed to the decoder on replay)."""
+_SENT = re.compile(r"#\s*tx\s+t=(\S+)\s+([0-9A-Fa-f ]*)$")
+
+
+def read_sent(path: str | os.PathLike[str]) -> Iterator[Chunk]:
+    """The chunks a session wrote (the ``# tx`` lines) of a recording, in order."""
+    with open(path, encoding="utf-8", errors="replace") as file:
+        for line in file:
+            match = _SENT.match(line.strip())
+            if match is not None:
+                try:
+                    yield Chunk(bytes.fromhex(match.group(2)), float(match.group(1)))
+                except ValueError:
+                    continue
 def hex_line_digits(line: str, path: str | os.PathLike[str], lineno: int) -> str:
     """The hex digits of one line (the syntax of :func:`meterui.protocol.inputs.hex_digits`, what
     ``meterui decode`` reads). Raises :class:`SourceError` naming the file and line."""
@@ -83,6 +107,12 @@ def format_chunk(chunk: Chunk, received: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_sent(chunk: Chunk, sent: float) -> str:
+    """The text for bytes written to the source: one ``# tx t=<time> <hex>`` comment line."""
+    groups = " ".join(chunk.data[i:i + 2].hex().upper() for i in range(0, len(chunk.data), 2))
+    return f"{TX_PREFIX}{sent:.6f} {groups}\n"
+
+
 class Recorder:
     """Appends chunks to a recording, flushing at most once a second (a crash loses about 1 s).
 
@@ -124,18 +154,27 @@ class Recorder:
 
     def write(self, chunk: Chunk) -> None:
         """Append one chunk; a chunk without a time is stamped with the current time."""
+        if self._append(chunk, format_chunk):
+            self.chunks += 1
+            self.bytes += len(chunk.data)
+
+    def write_sent(self, chunk: Chunk) -> None:
+        """Append bytes that were written to the source, as one ``# tx t=… HEX`` comment line."""
+        self._append(chunk, format_sent)
+
+    def _append(self, chunk: Chunk, fmt: Callable[[Chunk, float], str]) -> bool:
+        """Write ``fmt(chunk, time)``; ``False`` for an empty chunk. Raises :class:`SourceError`."""
         if self._file is None:
             raise SourceError(f"recording {self.path} is closed")
         if not chunk.data:
-            return
-        received = chunk.received if chunk.received is not None else time.time()
+            return False
+        stamp = chunk.received if chunk.received is not None else time.time()
         try:
-            self._file.write(format_chunk(chunk, received))
+            self._file.write(fmt(chunk, stamp))
         except OSError as exc:
             raise SourceError(f"cannot write to {self.path}: {exc.strerror or exc}") from exc
-        self.chunks += 1
-        self.bytes += len(chunk.data)
         self.maybe_flush()
+        return True
 
     def maybe_flush(self) -> None:
         if self._file is not None and time.monotonic() - self._last_flush >= self.flush_interval:

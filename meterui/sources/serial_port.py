@@ -21,7 +21,7 @@ from typing import Any
 import serial  # type: ignore[import-untyped]  # pyserial ships no type hints
 from serial.tools import list_ports  # type: ignore[import-untyped]
 
-from meterui.sources.base import Chunk, SourceError
+from meterui.sources.base import Chunk, SourceError, format_stopbits, line_settings
 
 try:  # termios.error is not an OSError; pyserial lets it escape from tcsetattr on POSIX
     from termios import error as _TermiosError
@@ -36,6 +36,9 @@ on every call, which some drivers and ptys reject with EINVAL, so :meth:`SerialS
 _DEVICE_ERRORS: tuple[type[BaseException], ...] = (OSError, _TermiosError, ValueError, TypeError,
                                                    AttributeError)
 _URL_SCHEMES_WITHOUT_LINE_SETTINGS = ("socket://", "loop://")
+_PLAIN: dict[str, Any] = {"parity": "N", "stopbits": 1, "bytesize": 8, "baudrate": 9600}
+_LABELS = {"baudrate": "baud rate", "parity": "parity", "bytesize": "byte size", "stopbits": "stop bits"}
+_PARITY_WORDS = {"N": "none", "E": "even", "O": "odd", "M": "mark", "S": "space"}
 
 
 def backoff_delays(base: float = 0.5, cap: float = 30.0, factor: float = 2.0) -> Iterator[float]:
@@ -83,10 +86,6 @@ def list_serial_ports() -> list[PortInfo]:
     return sorted(ports, key=lambda p: _natural_key(p.device))
 
 
-def _format_stopbits(stopbits: float) -> str:
-    return str(int(stopbits)) if float(stopbits).is_integer() else f"{stopbits:g}"
-
-
 def _reason(exc: BaseException) -> str:
     """A one-line reason for an OS/pyserial error, without a Python traceback."""
     code = getattr(exc, "errno", None)
@@ -96,6 +95,8 @@ def _reason(exc: BaseException) -> str:
         return "permission denied (on Linux, is your user in the 'dialout' group?)"
     if code == errno.EBUSY:
         return "device busy (is another program using it?)"
+    if isinstance(exc, _TermiosError) and len(exc.args) == 2 and isinstance(exc.args[1], str):
+        return f"{exc.args[1].lower()}, errno {exc.args[0]}"
     text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
 
@@ -138,7 +139,7 @@ class SerialSource:
 
     # -- description --------------------------------------------------------------------------------
     def describe_line(self) -> str:
-        return f"{self.baudrate} {self.bytesize}{self.parity}{_format_stopbits(self.stopbits)}"
+        return line_settings(self.baudrate, self.bytesize, self.parity, self.stopbits)
 
     @property
     def description(self) -> str:
@@ -152,27 +153,66 @@ class SerialSource:
 
     # -- open / close ----------------------------------------------------------------------------
     def open(self) -> None:
-        """Open the port; raises :class:`SourceError` with a one-line reason."""
+        """Open the port; raises :class:`SourceError` with a one-line reason. A no-op when it is open
+        already: the port is opened once (on Linux pseudo-terminals a second open with parity E or O
+        fails with EINVAL)."""
         self._cancel.clear()
+        if self._serial is not None:
+            return
         self._open_port(self.port)
+
+    def _configured(self, port: str, settings: dict[str, Any]) -> serial.SerialBase:
+        ser = serial.serial_for_url(port, do_not_open=True)
+        for name, value in settings.items():
+            setattr(ser, name, value)
+        ser.timeout = _SLICE
+        ser.open()
+        return ser
+
+    def _settings(self) -> dict[str, Any]:
+        return {"baudrate": self.baudrate, "parity": self.parity, "bytesize": self.bytesize,
+                "stopbits": self.stopbits}
 
     def _open_port(self, port: str) -> None:
         self.close()
         try:
-            ser = serial.serial_for_url(port, do_not_open=True)
-            ser.baudrate = self.baudrate
-            ser.parity = self.parity
-            ser.bytesize = self.bytesize
-            ser.stopbits = self.stopbits
-            ser.timeout = _SLICE
-            ser.open()
+            ser = self._configured(port, self._settings())
         except (OSError, _TermiosError, ValueError) as exc:
-            raise SourceError(f"cannot open {port}: {_reason(exc)}") from exc
+            refused = self._refused_setting(port, exc)
+            reason = _reason(exc)
+            if refused is not None:
+                reason = f"the device refused {refused} ({reason})"
+            raise SourceError(f"cannot open {port}: {reason}") from exc
         self._serial = ser
         self.port = port
         self.last_error = None
         if "://" not in port:
             self._remember_identity(port)
+
+    def _refused_setting(self, port: str, exc: BaseException) -> str | None:
+        """Which line setting the OS refused, in plain words (``parity E (even)``): the first setting
+        that, put back to its plain default (no parity, 1 stop bit, 8 bits, 9600 baud), lets the port
+        open. ``None`` when the error is not about settings or no single setting explains it."""
+        code = getattr(exc, "errno", None)
+        if code is None and isinstance(exc, _TermiosError) and exc.args:
+            code = exc.args[0]
+        if code != errno.EINVAL and not isinstance(exc, ValueError):
+            return None
+        wanted = self._settings()
+        for name in ("parity", "stopbits", "bytesize", "baudrate"):
+            if wanted[name] == _PLAIN[name]:
+                continue
+            try:
+                probe = self._configured(port, {**wanted, name: _PLAIN[name]})
+            except (OSError, _TermiosError, ValueError):
+                continue
+            with contextlib.suppress(*_DEVICE_ERRORS):
+                probe.close()
+            value = wanted[name]
+            shown = format_stopbits(value) if name == "stopbits" else str(value)
+            plain = _PARITY_WORDS.get(str(value)) if name == "parity" else None
+            return f"{_LABELS[name]} {shown}" + (f" ({plain})" if plain else "")
+        return None
 
     def _remember_identity(self, port: str) -> None:
         """Note the USB serial number and VID:PID of ``port`` so a reconnect can find it again."""

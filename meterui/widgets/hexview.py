@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from meterui.protocol.links import frame_title
 from meterui.protocol.message import Message as MeterMessage
 from meterui.protocol.spans import Span
 
@@ -35,8 +36,8 @@ _PRINTABLE = frozenset(range(0x20, 0x7F))
 
 def buffer_title(name: str, msg: MeterMessage | None = None) -> str:
     """A reader-friendly section title for a buffer name."""
-    if name.startswith("frame") and name[5:].isdigit():
-        return f"frame {name[5:]}"
+    if (title := frame_title(name)) is not None:
+        return title
     titles = {
         "payload": "payload (ciphertext)" if msg is not None and msg.encrypted else "payload",
         "apdu": "apdu (decrypted)",
