@@ -160,7 +160,21 @@ async def test_setup_result_is_saved_with_mode_0600_and_restarts_the_source(tmp_
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_snapshot_live(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause(1.3)  # the power plot redraws at most once a second: let it catch up
+        # wait on the screen's state, not the clock: the charts are mounted after the readings are painted,
+        # and the power plot redraws at most once a second, so wait until it has drawn the newest data
+        app = pilot.app
+        for _ in range(600):
+            screen = app.screen
+            plot = getattr(screen, "_plot", None)
+            if plot is not None and getattr(screen, "_phases", None) is not None:
+                current = (*plot._data_stamp(app.model, plot.meter), plot.meter, plot._many)
+                if not plot.display or (plot._pending is None and plot.draws and plot._stamp == current):
+                    break
+            await pilot.pause(0.05)
+        else:
+            raise AssertionError("the live screen's charts never settled")
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(StillApp(limit=120), terminal_size=size, run_before=settle)
 
