@@ -300,6 +300,9 @@ class JoinStep(TestStep):
         self._report: JoinReport | None = None
         self._run = 0
         self._lines: list[str] = []
+        self._port = "?"
+        self.seen: list[tuple[str, str]] = []
+        """(state, text) of every progress line of the last test, in order (for a log and for tests)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="join-status", classes="test-status")
@@ -322,6 +325,8 @@ class JoinStep(TestStep):
         self._run += 1
         self._report = None
         self._lines = []
+        self.seen = []
+        self._port = config.port or "?"
         self.query_one("#join-progress", ProgressBar).update(total=100, progress=0)
         self.query_one("#join-log", Static).update("")
         self.show_status(
@@ -375,8 +380,9 @@ class JoinStep(TestStep):
         self.post_message(self.Done(run, JoinReport(verdict, session.state, scan, sink.reading)))
 
     def on_join_step_progress(self, message: Progress) -> None:
-        if message.run != self._run:
+        if message.run != self._run or message.state == "stopped":
             return
+        self.seen.append((message.state, message.text))
         bar = self.query_one("#join-progress", ProgressBar)
         if message.progress is not None:
             bar.update(total=100, progress=round(message.progress * 100))
@@ -391,6 +397,7 @@ class JoinStep(TestStep):
         if message.run != self._run:
             return
         self._report = message.report
+        self.show_status(Text.assemble("Tested through the module on ", (self._port, "bold"), " at 115200 8N1."))
         self.show_verdict(message.report.verdict)
         self.post_message(self.Finished(self))
 

@@ -10,7 +10,6 @@ from meterui.presets import get_preset
 
 def summary_text(cfg: Config) -> Text:
     """``Saving: port · line · meter · keys · scaling · zone · MQTT`` with every secret masked."""
-    from meterui.broute.credentials import mask
     from meterui.export.url import mask_url
 
     preset = get_preset(cfg.preset)
@@ -18,13 +17,8 @@ def summary_text(cfg: Config) -> Text:
     if preset is not None:
         parts.append((preset.label, ""))
     if preset is not None and preset.session == "broute":
-        parts.append(
-            (
-                f"B-route ID {'set' if cfg.broute_id else 'missing'}, password "
-                f"{mask(cfg.broute_password) if cfg.broute_password else 'missing'}",
-                "",
-            )
-        )
+        missing = [name for name, value in (("ID", cfg.broute_id), ("password", cfg.broute_password)) if not value]
+        parts.append((f"B-route {' and '.join(missing)} missing" if missing else "B-route ID and password set", ""))
     else:
         keys = [name for name, value in (("key", cfg.key), ("auth key", cfg.auth_key)) if value]
         parts.append((" + ".join(keys) + " set" if keys else "no keys", ""))
