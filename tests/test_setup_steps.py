@@ -221,3 +221,29 @@ async def test_mqtt_step_tests_the_connection_and_saves_0600(tmp_path: Path, bro
     assert saved.mqtt_url == f"mqtt://meter:s3cret-pw@127.0.0.1:{broker.port}/home/meter"
     assert saved.mqtt_discovery_prefix == "homeassistant"
     assert "s3cret-pw" not in repr(saved)
+
+
+# -- snapshots -------------------------------------------------------------------------------------
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_mqtt_step(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.pause()
+
+    initial = Config(preset="generic", mqtt_url="mqtt://meter:pw-not-shown@broker.local:1883/home/meter")
+    assert snap_compare(Host(ports=PORTS, initial=initial), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_broute_step(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("enter", "enter")
+        pilot.app.screen.query_one("#broute-id", Input).value = "0123456789ABCDEF0123456789ABCDEF"
+        pilot.app.screen.query_one("#broute-password", Input).value = "SHORT"
+        await pilot.pause()
+
+    assert snap_compare(Host(ports=PORTS, initial=Config(preset="jp-broute")), terminal_size=size,
+                        run_before=run_before)
