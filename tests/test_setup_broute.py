@@ -166,3 +166,20 @@ async def test_broute_silent_module_says_check_the_port(tmp_path: Path) -> None:
             assert str(wizard(app).query_one("#fix", Button).label) == "Change port"
     finally:
         sim.close()
+
+
+def test_broute_credentials_in_the_config_file_are_checked_without_echo(tmp_path: Path) -> None:
+    from meterui.config import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text('[broute]\nid = "0123456789ABCDEF"\npassword = "PASSWORD1234"\n')
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        assert "broute.id" in str(exc) and "got 16" in str(exc)
+        assert "0123456789ABCDEF" not in str(exc) and "PASSWORD1234" not in str(exc)
+    else:  # pragma: no cover - the assertion below names the failure
+        raise AssertionError("a 16-character B-route ID was accepted")
+    cfg = Config(broute_id=DEFAULT_ID, broute_password=DEFAULT_PASSWORD)
+    assert DEFAULT_ID not in repr(cfg) and DEFAULT_PASSWORD not in repr(cfg)
+    assert "<32 characters hidden>" in repr(cfg)
