@@ -52,6 +52,10 @@ class Config:
     """IANA zone for meter clocks whose deviation is "not specified"; ``system``: the machine's zone."""
     broute_scan: str | None = None
     """The last B-route scan result (``PanDescriptor.to_config()``), so later starts skip the scan."""
+    broute_id: str | None = field(default=None, repr=False)
+    """B-route ID (32 characters, ``[broute] id``); masked in repr, the file is 0600."""
+    broute_password: str | None = field(default=None, repr=False)
+    """B-route password (12 characters, ``[broute] password``); masked in repr."""
     # [mqtt] (issue #11): where the exporter publishes; the URL may hold a password (masked in repr)
     mqtt_url: str | None = field(default=None, repr=False)
     mqtt_ca_file: str | None = None
@@ -70,6 +74,8 @@ class Config:
         for f in fields(self):
             value = getattr(self, f.name)
             shown = mask_key(value) if f.name in ("key", "auth_key") else repr(value)
+            if f.name in ("broute_id", "broute_password") and value:
+                shown = f"<{len(value)} characters hidden>"
             if f.name == "mqtt_url" and value:
                 from meterui.export.url import mask_url
 
@@ -194,7 +200,17 @@ def _from_dict(data: dict[str, Any]) -> Config:
         except ValueError as exc:
             raise ValueError(f"display.timezone: {exc}") from None
         cfg.timezone = zone
-    scan = _get(_table(data, "broute"), "broute", "scan", (str,))
+    broute = _table(data, "broute")
+    for key, name, check in (("id", "broute_id", "validate_id"), ("password", "broute_password", "validate_password")):
+        text = _get(broute, "broute", key, (str,))
+        if text:
+            from meterui.broute import credentials
+
+            try:  # the message never contains the value
+                setattr(cfg, name, getattr(credentials, check)(text))
+            except credentials.CredentialError as exc:
+                raise ValueError(f"broute.{key}: {exc}") from None
+    scan = _get(broute, "broute", "scan", (str,))
     if scan:
         from meterui.broute.commands import PanDescriptor
 
@@ -317,8 +333,12 @@ def dumps(cfg: Config) -> str:
     if cfg.timezone != "system":
         lines.append(f"timezone = {_toml_string(cfg.timezone)}")
     lines.append("")
-    if cfg.broute_scan:
-        lines += ["[broute]", f"scan = {_toml_string(cfg.broute_scan)}", ""]
+    if cfg.broute_scan or cfg.broute_id or cfg.broute_password:  # the file is 0600: the credentials stay private
+        lines.append("[broute]")
+        for key, value in (("id", cfg.broute_id), ("password", cfg.broute_password), ("scan", cfg.broute_scan)):
+            if value:
+                lines.append(f"{key} = {_toml_string(value)}")
+        lines.append("")
     if cfg.mqtt_url:  # [mqtt] (issue #11): the file is 0600, so a password in the URL stays private
         lines += ["[mqtt]", f"url = {_toml_string(cfg.mqtt_url)}"]
         if cfg.mqtt_ca_file:

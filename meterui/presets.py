@@ -38,6 +38,8 @@ class Preset:
     """Seconds between pushes when known; a listen test shorter than this can miss every message."""
     decoded: bool = True
     """meterui decodes this meter's data; ``False``: the listen test checks the cable and settings only."""
+    session: str | None = None
+    """``"broute"``: meterui talks to a module (credentials, then a join test instead of the listen test)."""
 
     @property
     def serial(self) -> str:
@@ -116,10 +118,11 @@ PRESETS: list[Preset] = [
            "This meter uses M-Bus with AES-CBC, which meterui does not decode yet: the listen test can "
            "check the cable and settings, not the readings.", decoded=False),
     # Japan: B-route through a Wi-SUN module
-    Preset("jp-broute", "Japan", "B-route Wi-SUN module", "ROHM BP35A1 and compatible modules", 115200, "N",
-           8, 1, False, False,
-           "You need the B-route ID and password from your power company. meterui reads the module's "
-           "transcript; it does not log the module in to the meter for you."),
+    Preset("jp-broute", "Japan", "B-route (Wi-SUN module)", "ROHM BP35A1/C0/C2 and compatible modules",
+           115200, "N", 8, 1, False, False,
+           "You need the B-route ID (32 characters) and password (12) from your power company. meterui "
+           "drives the module: it scans for the meter, joins it and reads power and energy.",
+           session="broute"),
     # Manual
     Preset("generic", "Other", "Generic: set it up by hand", "Any meter", 2400, "E", 8, 1, False, False,
            "Set the serial settings and keys yourself in the next steps."),

@@ -92,7 +92,7 @@ async def _setup_steps(pilot) -> None:  # type: ignore[no-untyped-def]
                          source_factory=lambda cfg: _DemoPort())
     pilot.app.push_screen(wizard)
     await pilot.pause(0.3)
-    await pilot.press("enter", "enter", "enter", "enter")  # port, meter, serial, keys → listen
+    await pilot.press("enter", "enter", "enter", "enter", "enter")  # port, meter, serial, keys, MQTT → listen
     for _ in range(600):
         if wizard.report is not None:
             break

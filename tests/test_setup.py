@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,8 @@ PORTS = [
 ]
 SPACED_KEY = "00:01:02:03 04 05 06 07 0x08 09 0a 0b 0C0D0E0F"
 FRAME = plain_hdlc(kamstrup_body())  # Kamstrup list, P+ = 2824 W
+TO_TEST = ("enter",) * 5
+"""From the first step to the listen test: port, meter, serial, keys, MQTT (off)."""
 
 
 sync = run_async  # shared with the other pilot tests (tests/apputil.py)
@@ -349,6 +351,8 @@ async def test_walk_the_wizard_with_keys() -> None:
         await pilot.press("enter")
         assert w.step_id == "keys"
         await pilot.press("enter")  # no keys for Kamstrup in Norway
+        assert w.step_id == "mqtt"
+        await pilot.press("enter")  # MQTT is off unless switched on
         assert w.step_id == "listen"
         await wait_for_report(pilot)
         assert w.report is not None and w.report.verdict.code == "port-error"  # no such adapter here
@@ -416,7 +420,7 @@ async def test_spaced_key_is_accepted_and_masked() -> None:
         shown = app.export_screenshot() + screen_text(app)
         for secret in (TEST_KEY_HEX, TEST_KEY_HEX.lower(), "0a 0b", "0C0D0E0F", AUTH_KEY.hex(), "c0c1"):
             assert secret not in shown
-        await pilot.press("enter")
+        await pilot.press("enter", "enter")  # keys → MQTT (off) → listen
         assert w.step_id == "listen"
         await wait_for_report(pilot)
         assert TEST_KEY_HEX.lower() not in app.export_screenshot().lower()
@@ -473,7 +477,7 @@ async def run_listen(port: str, data: bytes, master: int) -> tuple[Host, SetupWi
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             w = wizard(app)
-            await pilot.press("enter", "enter", "enter", "enter")
+            await pilot.press(*TO_TEST)
             assert w.step_id == "listen"
             await wait_for_report(pilot)
             await pilot.click("#save")
@@ -512,7 +516,7 @@ async def test_save_option_writes_the_file(tmp_path: Path) -> None:
                initial=Config(preset="at-kelag"), source_factory=lambda cfg: FakeSource(FRAME))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.press(*TO_TEST)
         await wait_for_report(pilot)
         report = wizard(app).report  # the FakeSource ends on its data: no wall-clock listen to outlast
         assert report is not None and report.verdict.code == "ok", report.verdict
@@ -524,13 +528,15 @@ async def test_save_option_writes_the_file(tmp_path: Path) -> None:
     assert saved is not None and saved.port == "/dev/ttyUSB0" and saved.preset == "at-kelag"
 
 
-async def wait_for(pilot: Pilot[None], condition: object, timeout: float = 10.0) -> None:
-    """Poll ``condition()`` between UI turns (no fixed sleeps: it holds under any load)."""
+async def wait_for(pilot: Pilot[None], condition: object, timeout: float = 10.0,
+                   why: Callable[[], str] | None = None) -> None:
+    """Poll ``condition()`` between UI turns (no fixed sleeps: it holds under any load); ``why()`` says
+    what the screen showed when it was not reached."""
     for _ in range(int(timeout / 0.02)):
         if condition():  # type: ignore[operator]
             return
         await pilot.pause(0.02)
-    raise AssertionError("condition not reached")
+    raise AssertionError("condition not reached" + (f": {why()}" if why is not None else ""))
 
 
 async def press_again(pilot: Pilot[None], selector: str) -> None:
@@ -548,7 +554,7 @@ async def test_listen_text_follows_the_counters() -> None:
                source_factory=lambda cfg: FakeSource(FRAME + FRAME, then_silence=True))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.press(*TO_TEST)
         w = wizard(app)
         assert w.step_id == "listen" and w.focused is None  # Enter while listening must not save
         await wait_for(pilot, lambda: "Frames ok 2" in str(w.query_one("#counters", Static).render()))
@@ -568,7 +574,7 @@ async def test_failing_verdict_focuses_the_fix_not_save() -> None:
                source_factory=lambda cfg: FakeSource(noise))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.press(*TO_TEST)
         await wait_for_report(pilot)
         w = wizard(app)
         assert w.report is not None and w.report.verdict.code == "no-frames"
@@ -577,7 +583,7 @@ async def test_failing_verdict_focuses_the_fix_not_save() -> None:
         assert str(w.query_one("#save", Button).label) == "Save anyway"
         await pilot.press("enter")
         assert w.step_id == "serial" and app.result == "pending"
-        await pilot.press("enter", "enter")  # serial → keys → listen again
+        await pilot.press("enter", "enter", "enter")  # serial → keys → MQTT → listen again
         await wait_for_report(pilot)
         await pilot.click("#save")
         await pilot.pause()
@@ -593,7 +599,7 @@ async def test_working_verdict_focuses_save() -> None:
                source_factory=lambda cfg: FakeSource(FRAME + FRAME))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.press(*TO_TEST)
         await wait_for_report(pilot)
         w = wizard(app)
         assert w.focused is w.query_one("#save", Button) and not w.query_one("#fix", Button).display
@@ -647,7 +653,7 @@ async def test_open_failure_is_shown_not_raised() -> None:
     app = Host(ports=PORTS, listen_seconds=0.2, source_factory=lambda cfg: SourceThatFails())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.press(*TO_TEST)
         await wait_for_report(pilot)
         assert "permission denied" in screen_text(app)
         assert "Cannot use the port" in screen_text(app)
@@ -690,7 +696,7 @@ def test_snapshot_keys_step(snap_compare, size: tuple[int, int]) -> None:  # typ
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_listen_verdict(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot[None]) -> None:
-        await pilot.press("enter", "enter", "enter", "enter")
+        await pilot.press(*TO_TEST)
         await wait_for_report(pilot)
 
     app = snap_app(initial=Config(preset="generic", parity="N"), listen_seconds=30,
