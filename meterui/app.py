@@ -371,6 +371,16 @@ class MeterApp(App[int]):
             self._stop_source()
         self.push_screen(SetupWizard(self.config), self._setup_done)
 
+    @work(thread=True, group="save-config", exit_on_error=False)
+    def _save_config(self, config: Config) -> None:
+        try:
+            path = save_config(config, self.save_path)
+        except (OSError, ConfigError) as exc:
+            self.call_from_thread(self.notify, f"Could not save the configuration: {exc}", severity="error",
+                                  timeout=10)
+        else:
+            self.call_from_thread(self.notify, f"Saved to {path}", title="Setup", timeout=4)
+
     def _setup_done(self, config: Config | None) -> None:
         held, self._source_held = self._source_held, False
         if config is None:
@@ -379,12 +389,7 @@ class MeterApp(App[int]):
             elif held:
                 self._start_source()
             return
-        try:
-            path = save_config(config, self.save_path)
-        except (OSError, ConfigError) as exc:
-            self.notify(f"Could not save the configuration: {exc}", severity="error", timeout=10)
-        else:
-            self.notify(f"Saved to {path}", title="Setup", timeout=4)
+        self._save_config(config)  # in a thread: save_config fsyncs, which must not stall the event loop
         self.config = config
         self.frames.set_keys(config.key, config.auth_key)
         self._stop_source()

@@ -150,7 +150,7 @@ async def test_setup_result_is_saved_with_mode_0600_and_restarts_the_source(tmp_
     async with app.run_test(size=(80, 24)) as pilot:
         cfg = Config(port="socket://127.0.0.1:9", baudrate=2400, parity="N", key=bytes(range(16)))
         app._setup_done(cfg)
-        await pilot.pause(0.1)
+        await _wait_for(pilot, lambda: path.exists() and load_config(path) is not None)  # saved by a worker
     assert path.stat().st_mode & 0o777 == 0o600
     loaded = load_config(path)
     assert loaded is not None and loaded.port == cfg.port and loaded.key == cfg.key
