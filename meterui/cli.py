@@ -137,8 +137,9 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
-    m.add_argument("--baud", type=int, default=2400, help="baud rate (default 2400; 50 to 4000000)")
-    m.add_argument("--parity", choices=["N", "E", "O"], default="E", help="parity (default E)")
+    m.add_argument("--baud", type=int, default=None,
+                   help="baud rate (default 2400, 115200 with --broute-id; 50 to 4000000)")
+    m.add_argument("--parity", choices=["N", "E", "O"], default=None, help="parity (default E, N with --broute-id)")
     m.add_argument("--bytesize", type=int, choices=[7, 8], default=8)
     m.add_argument("--stopbits", type=float, choices=[1, 1.5, 2], default=1)
     _key_args(m)
@@ -376,7 +377,8 @@ def _check_app_args(args: argparse.Namespace) -> None:
         args.speed_value = _speed(args.speed)
     if args.command == "monitor":
         try:
-            check_baudrate(args.baud, "--baud")
+            if args.baud is not None:
+                check_baudrate(args.baud, "--baud")
         except ValueError as exc:
             raise CliError(str(exc)) from None
         if args.record:
@@ -397,7 +399,9 @@ def _secrets(args: argparse.Namespace) -> list[bytes | str | None]:
     from meterui.protocol.keys import parse_key
 
     found: list[bytes | str | None] = [getattr(args, "key", None), getattr(args, "auth_key", None),
-                                       *env_secrets()]
+                                       *env_secrets(), getattr(args, "broute_id", None),
+                                       getattr(args, "broute_password", None),
+                                       os.environ.get("METERUI_BROUTE_ID"), os.environ.get("METERUI_BROUTE_PASSWORD")]
     for text in list(found):
         with contextlib.suppress(Exception):
             found.append(parse_key(text))

@@ -244,6 +244,7 @@ class Pipeline:
         self._bounded_sinks: list[BoundedSink] = []
         self._module_event: str | None = None
         self._wake_at: float | None = None
+        self._reopening = False
 
     def _stopping(self) -> bool:
         return self._stop.is_set() or self._should_stop()
@@ -592,6 +593,29 @@ class Pipeline:
             self._event("session", event.text, event.trouble)
         for data in output.writes:
             self._send(data)
+        if getattr(session, "reopen_wanted", False) and not self._reopening:
+            self._reopen_for_session()
+
+    def _reopen_for_session(self) -> None:
+        """The session asked for the port to be closed and opened again (a module that went silent)."""
+        session = self.session
+        assert session is not None
+        self._reopening = True
+        try:
+            session.on_connection(False, self._clock())
+            self._session_poll()
+            try:
+                self.source.close()
+                self.source.open()
+            except (SourceError, OSError) as exc:
+                self._source_failed(str(exc) or type(exc).__name__)
+                return
+            self._stats.connected = True
+            self._event("connected", f"{self.source.description}: reopened for the session")
+            session.on_connection(True, self._clock())
+            self._session_poll()
+        finally:
+            self._reopening = False
 
     def _send(self, data: bytes) -> None:
         """Write a session's bytes to the source and record them as sent (dropped while disconnected)."""
@@ -606,7 +630,9 @@ class Pipeline:
             self._stats.last_error = str(exc) or type(exc).__name__
             self._event("error", self._stats.last_error, trouble=True)
             return
-        self._to_byte_sinks(Chunk(bytes(data), self._clock()), sent=True)
+        redact = getattr(self.session, "redact", None)  # secrets in what was sent never reach a recording
+        recorded = redact(bytes(data)) if callable(redact) else bytes(data)
+        self._to_byte_sinks(Chunk(recorded, self._clock()), sent=True)
 
     def _session_stop(self) -> None:
         session = self.session

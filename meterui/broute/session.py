@@ -267,6 +267,11 @@ class BrouteSession:
         self._set_state("stopped", "B-route session stopped")
 
     # -- public helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def redact(data: bytes) -> bytes:
+        """What a write may be recorded or shown as: the password and ID masked (the pipeline calls it)."""
+        return C.redact(data)
+
     def fetch_history(self, days: int = 1, reverse: bool = True) -> None:
         """Queue the 30-minute history of the last ``days`` days (E5 = day, then E2 and E4).
 
