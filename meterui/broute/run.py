@@ -50,8 +50,9 @@ class ScanSaver:
 
     name = "scan cache"
 
-    def __init__(self, session: BrouteSession, cfg: Config, path: Path | None,
-                 say: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, session: BrouteSession, cfg: Config, path: Path | None, say: Callable[[str], None] | None = None
+    ) -> None:
         self.session = session
         self.cfg = cfg
         self.path = path
@@ -121,6 +122,11 @@ def broute_pipeline(
         session = make_session(cfg, credentials)
     recorder = Recorder(record, source.description) if record else None
     saver = ScanSaver(session, cfg, config_file, say)
-    return Pipeline(source, session=session, fmt="skstack", recorder=recorder,
-                    decoder_factory=decoder_factory,  # type: ignore[arg-type]
-                    sinks=[*sinks, saver])
+    return Pipeline(
+        source,
+        session=session,
+        fmt="skstack",
+        recorder=recorder,
+        decoder_factory=decoder_factory,  # type: ignore[arg-type]
+        sinks=[*sinks, saver],
+    )
