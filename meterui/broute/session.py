@@ -55,6 +55,24 @@ STATES = (
     "stopped",
 )
 """Every value :attr:`BrouteSession.state` can take."""
+STATE_WORDS = {
+    "idle": "starting",
+    "probing": "looking for the module",
+    "configuring": "configuring the module",
+    "scanning": "scanning for the meter",
+    "joining": "joining the meter",
+    "joined": "joined",
+    "reauthenticating": "re-authenticating",
+    "tx_limited": "transmit limit: waiting",
+    "reopen": "module silent: reopening the port",
+    "auth_failed": "ID or password refused",
+    "no_meter": "no meter found",
+    "disconnected": "module away",
+    "stopped": "stopped",
+}
+"""Each state in plain words, for the health strip."""
+TROUBLE_STATES = frozenset({"tx_limited", "reopen", "auth_failed", "no_meter", "disconnected"})
+"""States in which no readings arrive."""
 
 
 @dataclass(frozen=True, slots=True)
