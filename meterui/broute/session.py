@@ -226,6 +226,7 @@ class BrouteSession:
         self._backoff = self.timing.backoff
         self._failed_requests = 0
         self._history_day: int | None = None
+        self._history_wanted: int | None = None
 
     # -- Session protocol --------------------------------------------------------------------------
     @property
@@ -269,6 +270,9 @@ class BrouteSession:
             self._reauth_deadline = None
             self._emit("joining", "re-authentication did not finish: joining again", trouble=True)
             self._begin(self._rejoin_flow())
+        wanted, self._history_wanted = self._history_wanted, None
+        if wanted is not None:
+            self.fetch_history(wanted)
         self._check_request()
         if self._flow is None and self._state in ("joined",) and not self._paused:
             self._schedule()
@@ -300,6 +304,10 @@ class BrouteSession:
             epcs = [0xE2, 0xE4] if reverse and 0xE4 not in self.unsupported else [0xE2]
             for epc in epcs:
                 self._history_queue.append(self._new_request((epc,), b"", "history"))
+
+    def request_history(self, days: int = 1) -> None:
+        """Ask for :meth:`fetch_history` from another thread (the app): queued on the next :meth:`poll`."""
+        self._history_wanted = max(1, min(days, 100))
 
     def fetch_history2(self, end: datetime.datetime, count: int = 12) -> bool:
         """Queue history 2 (ED = ``end`` and ``count`` 30-minute slots back from it, then EC).

@@ -102,6 +102,7 @@ class LiveScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "toggle_charts", "Charts"),
         Binding("r", "reset_minmax", "Reset min/max", show=False),
+        Binding("h", "history", "History"),
     ]
 
     def __init__(self, *, tick: float | None = TICK_SECONDS, defer: float | None = None, name: str | None = None,
@@ -323,6 +324,17 @@ class LiveScreen(Screen[None]):
     def action_toggle_charts(self) -> None:
         self.charts_full = not self._charts_full()
         self._apply_charts()
+
+    def action_history(self) -> None:
+        """The B-route meter's half-hour history (issue #10); a note when the source is not B-route."""
+        from meterui.broute.session import BrouteSession
+        from meterui.screens.history import HistoryScreen
+
+        session = getattr(getattr(self.app, "pipeline", None), "session", None)
+        if not isinstance(session, BrouteSession):
+            self.notify("History is read from B-route meters (monitor --broute-id …)", severity="warning")
+            return
+        self.app.push_screen(HistoryScreen(session))
 
     def action_reset_minmax(self) -> None:
         if self._model is None:
