@@ -86,7 +86,8 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             return monitor_json(cfg, args.record, cli_error, args)
         if args.mqtt:
             raise cli_error("--mqtt publishes with --headless or --json (not from the app yet)")
-        return _run_app(lambda c: _port_pipeline(c, args.record, broute) if c and c.port else None, cfg)
+        return _run_app(lambda c: _port_pipeline(c, args.record, broute, transcript=True) if c and c.port else None,
+                        cfg)
     if command == "demo":
         path = demo_capture_path()
         if not path.exists():
@@ -118,7 +119,7 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             raise cli_error("--mqtt publishes with --headless (not from the app yet)")
         return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
                                            auth_key=c.auth_key if c else auth, speed=speed,
-                                           decoder_factory=factory),
+                                           decoder_factory=factory, transcript=replay_transcript(path)),
                         cfg, start="inspector", title=f"meterui replay {path.name}")
     # no command: the saved configuration, or the wizard on first run
     try:
@@ -127,8 +128,24 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         raise cli_error(f"{exc} (fix or delete {config_path()}, then run meterui again)") from None
     from meterui.broute.run import config_credentials
 
-    return _run_app(lambda c: _port_pipeline(c, None, config_credentials(c)) if c and c.port else None, saved,
+    return _run_app(lambda c: _port_pipeline(c, None, config_credentials(c), transcript=True) if c and c.port else None,
+                    saved,
                     first_run=saved is None)
+
+
+def replay_transcript(path: Path):  # type: ignore[no-untyped-def]
+    """For a recording of a B-route session (it has ``# tx`` lines): the conversation as messages for
+    the inspector, sent lines in their recorded places (:class:`meterui.protocol.sklines.Transcript`)."""
+    from meterui.sources.recording import read_sent
+
+    try:
+        if next(read_sent(path), None) is None:
+            return None
+    except OSError:
+        return None
+    from meterui.protocol.sklines import Transcript
+
+    return Transcript(read_sent(path))
 
 
 def _saved_broute_scan() -> str | None:
@@ -142,7 +159,7 @@ def _saved_broute_scan() -> str | None:
 
 def _port_pipeline(cfg: Config, record: str | None, broute: tuple[str, str] | None,
                    source: SerialSource | None = None, sinks: Sequence[Sink] = (),
-                   say: Callable[[str], None] | None = None) -> Pipeline:
+                   say: Callable[[str], None] | None = None, transcript: bool = False) -> Pipeline:
     """The pipeline on ``cfg``'s port: with a B-route session when ``broute`` holds credentials."""
     if not broute:
         return serial_pipeline(cfg, record, sinks, source)
@@ -150,7 +167,7 @@ def _port_pipeline(cfg: Config, record: str | None, broute: tuple[str, str] | No
 
     path = config_path()
     return broute_pipeline(cfg, broute, record, sinks, source=source, config_file=path if path.is_file() else None,
-                           say=say, decoder_factory=_profile_factory(cfg))
+                           say=say, decoder_factory=_profile_factory(cfg), transcript=transcript)
 
 
 def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ from meterui.sources.recording import Recorder
 
 if TYPE_CHECKING:
     from meterui.protocol.decoder import DecoderStats
+    from meterui.protocol.sklines import Transcript
     from meterui.protocol.skstack import SkEvent
 
 __all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats",
@@ -60,6 +61,8 @@ MIN_POST_INTERVAL = 0.05
 """At most ~20 batches a second."""
 MAX_BATCH = 500
 """A batch is posted early when it gets this long (bounds memory at max speed)."""
+_LINE_PROTOCOLS = frozenset({"sent", "module"})
+"""``sklines.SENT``/``MODULE``: conversation lines, not frames (kept here: ``decode`` imports no sklines)."""
 _READY_SLICE = 0.05
 """How long one wait for a busy consumer lasts before the pipeline checks whether it should stop."""
 
@@ -122,6 +125,7 @@ class Pipeline:
         live: bool | None = None,
         reconnect: bool = True,
         clock: Callable[[], float] = time.time,
+        transcript: Transcript | None = None,
     ) -> None:
         if session is not None and not isinstance(source, WritableSource):
             raise ValueError(f"a session needs a source that can write; {source.description} cannot")
@@ -139,6 +143,9 @@ class Pipeline:
         if recorder is not None:
             self.sinks.append(RecordingSink(recorder))
         self.session = session
+        self.transcript = transcript
+        """When given (the app on B-route), the SKSTACK lines of both directions become messages too
+        (:mod:`meterui.protocol.sklines`); they are not counted as frames."""
         self.live_buffer = max(1, live_buffer)
         self._decoder_factory = decoder_factory
         self.live: bool = source.live if live is None else live
@@ -445,7 +452,8 @@ class Pipeline:
         if media is not None:
             self._last_media = media
         self._batch.append(message)
-        self._counters.count(message)
+        if self.transcript is None or message.protocol not in _LINE_PROTOCOLS:
+            self._counters.count(message)
 
     def _post(self, force: bool = False, allow_empty: bool = False) -> bool:
         """Hand the batch to the sinks when due (or forced); ``True`` if it posted.
@@ -545,6 +553,8 @@ class Pipeline:
         except EOFError:
             self._eof = True
             self._enqueue(self._flush_decoder(), None)
+            if self.transcript is not None:
+                self._enqueue(self.transcript.rest(), None)
             return
         except (SourceError, OSError) as exc:
             self._source_failed(str(exc) or type(exc).__name__)
@@ -566,6 +576,10 @@ class Pipeline:
         if session is not None:
             session.on_messages(messages, self._clock())
             self._session_poll()
+        if self.transcript is not None:
+            from meterui.protocol.sklines import merge
+
+            messages = merge(self.transcript.received(chunk), messages)
         self._enqueue(messages, chunk.received)
 
     def _to_byte_sinks(self, chunk: Chunk, sent: bool) -> None:
@@ -632,7 +646,10 @@ class Pipeline:
             return
         redact = getattr(self.session, "redact", None)  # secrets in what was sent never reach a recording
         recorded = redact(bytes(data)) if callable(redact) else bytes(data)
-        self._to_byte_sinks(Chunk(recorded, self._clock()), sent=True)
+        sent = Chunk(recorded, self._clock())
+        self._to_byte_sinks(sent, sent=True)
+        if self.transcript is not None:
+            self._enqueue(self.transcript.sent(sent), None)
 
     def _session_stop(self) -> None:
         session = self.session

@@ -94,6 +94,12 @@ class ScanSaver:
         self.say(f"B-route scan result saved in {self.path} (the next start skips the scan)")
 
 
+def _transcript():  # type: ignore[no-untyped-def]
+    from meterui.protocol.sklines import Transcript
+
+    return Transcript()
+
+
 def make_session(cfg: Config, credentials: tuple[str, str]) -> BrouteSession:
     """The session for ``credentials``, starting from the scan cached in ``cfg`` (if any)."""
     cached = PanDescriptor.from_config(cfg.broute_scan) if cfg.broute_scan else None
@@ -111,8 +117,12 @@ def broute_pipeline(
     config_file: Path | None = None,
     say: Callable[[str], None] | None = None,
     decoder_factory: Callable[[str], object] | None = None,
+    transcript: bool = False,
 ) -> Pipeline:
-    """The pipeline on ``cfg``'s port with a B-route session (SKSTACK decoding, both directions recorded)."""
+    """The pipeline on ``cfg``'s port with a B-route session (SKSTACK decoding, both directions recorded).
+
+    ``transcript``: every line sent and received also becomes a message, for the inspector (the app).
+    """
     from meterui.sources.serial_port import SerialSource
 
     assert cfg.port
@@ -129,4 +139,5 @@ def broute_pipeline(
         recorder=recorder,
         decoder_factory=decoder_factory,  # type: ignore[arg-type]
         sinks=[*sinks, saver],
+        transcript=_transcript() if transcript else None,
     )
