@@ -195,7 +195,7 @@ def _sendto_split(line: bytes) -> tuple[int, bytes]:
 
 
 def _field_names(word: str, sent: bool, count: int, text: str = "") -> tuple[tuple[str, str], ...]:
-    if sent:
+    if sent or word in COMMAND_FIELDS:  # a command, or the module's echo of one
         names = COMMAND_FIELDS.get(word, ())
         if word == "SKSENDTO" and count == 5:  # single-stack modules: no SIDE argument
             names = tuple(n for n in names if n[0] != "side")
