@@ -566,8 +566,9 @@ class Pipeline:
     def _take(self, chunk: Chunk) -> None:
         self._stats.bytes_received += len(chunk.data)
         self._pass_bytes += len(chunk.data)
-        self._to_byte_sinks(chunk, sent=False)
         session = self.session
+        redact = getattr(session, "redact_received", None)  # a module's echo of a secret is not recorded
+        self._to_byte_sinks(Chunk(redact(chunk.data), chunk.received) if callable(redact) else chunk, sent=False)
         if session is not None:
             session.on_bytes(chunk.data, self._clock())
             self._session_poll()

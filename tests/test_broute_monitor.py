@@ -259,3 +259,59 @@ def test_monitor_json_with_broute_credentials_prints_power_readings(tmp_path: Pa
     assert "# tx t=" in recorded
     for form in _secret_forms():
         assert form not in "\n".join(lines) and form not in errtext and form not in recorded
+
+
+class EchoingModule(VirtualModule):
+    """A module that refuses ``SKSREG SFE 0``: it echoes every command, the password's included."""
+
+    def _c_sksreg(self, args: list[str]) -> None:
+        if args and args[0].upper() == "SFE":
+            self._say("FAIL ER04")
+            return
+        super()._c_sksreg(args)
+
+
+def test_an_echoing_module_does_not_put_secrets_in_the_recording(tmp_path: Path) -> None:
+    record = tmp_path / "echo.rec"
+    sim = PtyModule(EchoingModule("a1", time_scale=SCALE), link=tmp_path / "wisun")
+    col = Collector()
+    session = BrouteSession(DEFAULT_ID, DEFAULT_PASSWORD, timing=FAST)
+    pipeline = broute_pipeline(
+        Config(port=sim.device, baudrate=115200, parity="N"), SECRETS, str(record), [col], session=session
+    )
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    try:
+        col.wait(lambda: col.count("E7") >= 1, "readings")
+    finally:
+        _stop(sim, pipeline, thread)
+    source = ReplaySource(record)
+    source.open()
+    received = bytearray()
+    while True:
+        try:
+            chunk = source.read(0)
+        except EOFError:
+            break
+        if chunk is not None:
+            received += chunk.data
+    assert b"SKSETPWD " in received and b"SKVER\r\n" in received  # the echo was recorded…
+    text = record.read_text()
+    for form in _secret_forms():  # …without the secrets
+        assert form not in text
+
+
+def test_received_secrets_are_masked_however_the_reads_are_split() -> None:
+    data = (
+        b"OK\r\nSKSETPWD C "
+        + DEFAULT_PASSWORD.encode()
+        + b"\r\nOK\r\nSKSETRBID "
+        + DEFAULT_ID.encode()
+        + b"\r\nOK\r\nPPP0"
+    )
+    for cut in range(len(data) + 1):
+        session = BrouteSession(DEFAULT_ID, DEFAULT_PASSWORD)
+        out = session.redact_received(data[:cut]) + session.redact_received(data[cut:])
+        assert len(out) == len(data)
+        assert DEFAULT_PASSWORD.encode() not in out and DEFAULT_ID.encode() not in out
+        assert out.startswith(b"OK\r\nSKSETPWD ") and out.endswith(b"\r\nOK\r\nPPP0")  # nothing else changed

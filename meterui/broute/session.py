@@ -227,6 +227,8 @@ class BrouteSession:
         self._failed_requests = 0
         self._history_day: int | None = None
         self._history_wanted: int | None = None
+        self._tail = b""
+        self._masking = False
 
     # -- Session protocol --------------------------------------------------------------------------
     @property
@@ -293,6 +295,38 @@ class BrouteSession:
     def redact(data: bytes) -> bytes:
         """What a write may be recorded or shown as: the password and ID masked (the pipeline calls it)."""
         return C.redact(data)
+
+    def redact_received(self, data: bytes) -> bytes:
+        """What bytes read may be recorded as: the password and ID masked, also in the echo of
+        ``SKSETPWD``/``SKSETRBID`` by a module that refused ``SFE 0``, when it is split over two reads
+        (the pipeline calls it for every read, in order). Nothing else is changed."""
+        out = bytearray(data)
+        pos = 0
+        if self._masking:
+            pos = self._mask_to_eol(out, 0)
+        joined = self._tail + data
+        for head in C.SECRET_COMMANDS:
+            at = joined.find(head)
+            while at >= 0:
+                start = max(0, at + len(head) - len(self._tail))
+                if start >= pos:
+                    pos = self._mask_to_eol(out, start)
+                at = joined.find(head, at + 1)
+        for secret in (self._password.encode(), self._rbid.encode()):
+            at = out.find(secret)
+            while at >= 0:
+                out[at : at + len(secret)] = b"*" * len(secret)
+                at = out.find(secret, at + len(secret))
+        self._tail = joined[-(max(map(len, C.SECRET_COMMANDS)) - 1) :]
+        return bytes(out)
+
+    def _mask_to_eol(self, out: bytearray, start: int) -> int:
+        end = start
+        while end < len(out) and out[end] not in (0x0D, 0x0A):
+            end += 1
+        out[start:end] = b"*" * (end - start)
+        self._masking = end == len(out)
+        return end
 
     def fetch_history(self, days: int = 1, reverse: bool = True) -> None:
         """Queue the 30-minute history of the last ``days`` days (E5 = day, then E2 and E4).
