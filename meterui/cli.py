@@ -313,11 +313,13 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
     hexs = HexStream()
     text = codecs.getincrementaldecoder("utf-8")("replace")
     data = head
+    # a meterui recording may hold a B-route session (SKSTACK lines): let the decoder tell from the bytes
+    hex_fmt = "auto" if head.lstrip().startswith(b"# meterui recording") else "raw"
     try:
         while data:
-            yield "raw", hexs.feed(text.decode(data))
+            yield hex_fmt, hexs.feed(text.decode(data))
             data = read(CHUNK)
-        yield "raw", hexs.feed(text.decode(b"", final=True)) + hexs.finish()
+        yield hex_fmt, hexs.feed(text.decode(b"", final=True)) + hexs.finish()
     except LineError as exc:
         raise CliError(f"{name}: {exc.message}") from None
 

@@ -153,3 +153,15 @@ async def test_replayed_recording_shows_sent_and_received_lines_in_the_inspector
         )
         for form in _secret_forms():
             assert form not in screen and form not in every
+
+
+def test_decode_reads_a_recorded_broute_session(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from meterui.cli import main
+
+    record = _record(tmp_path)
+    assert main(["decode", str(record), "--output", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines and all(m["protocol"] == "echonet" and m["ok"] for m in lines)
+    assert any(r["id"] == "E7" and r["unit"] == "W" for m in lines for r in m["readings"])
