@@ -315,3 +315,20 @@ def test_received_secrets_are_masked_however_the_reads_are_split() -> None:
         assert len(out) == len(data)
         assert DEFAULT_PASSWORD.encode() not in out and DEFAULT_ID.encode() not in out
         assert out.startswith(b"OK\r\nSKSETPWD ") and out.endswith(b"\r\nOK\r\nPPP0")  # nothing else changed
+
+
+def test_a_saved_config_with_broute_credentials_gets_a_session(tmp_path: Path) -> None:
+    """Plain ``meterui``: the wizard's ``[broute] id``/``password`` (``Config.broute_id``/``broute_password``)."""
+    from meterui import launch
+    from meterui.broute.run import config_credentials
+
+    cfg = Config(port=str(tmp_path / "ttyX"), baudrate=115200, parity="N", broute_scan="2D 8888 00808700301224EF A0")
+    assert config_credentials(cfg) is None
+    assert launch._port_pipeline(cfg, None, config_credentials(cfg)).session is None
+    setattr(cfg, "broute_id", DEFAULT_ID)  # noqa: B010 - the field comes with the wizard's config change
+    setattr(cfg, "broute_password", DEFAULT_PASSWORD)  # noqa: B010
+    creds = config_credentials(cfg)
+    assert creds == (DEFAULT_ID, DEFAULT_PASSWORD)
+    pipeline = launch._port_pipeline(cfg, None, creds, transcript=True)
+    assert isinstance(pipeline.session, BrouteSession) and pipeline.transcript is not None
+    assert pipeline.session.scan_result is not None and pipeline.session.scan_result.pan_id == 0x8888
