@@ -212,12 +212,14 @@ def _read_lines(stream, count: int, timeout: float, pred: Callable[[str], bool])
     return lines
 
 
-def test_monitor_json_with_broute_credentials_prints_power_readings(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("dialect", "hex_mode"), [("a1", False), ("c2", True)])
+def test_monitor_json_with_broute_credentials_prints_power_readings(tmp_path: Path, dialect: str,
+                                                                   hex_mode: bool) -> None:
     """``meterui monitor --json --broute-id`` on the virtual module: E7 lines, no secret anywhere."""
     import json
 
     record = tmp_path / "monitor.rec"
-    sim = PtyModule(VirtualModule("a1", time_scale=SCALE), link=tmp_path / "wisun")
+    sim = PtyModule(VirtualModule(dialect, hex_mode=hex_mode, time_scale=SCALE), link=tmp_path / "wisun")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
