@@ -120,11 +120,12 @@ class HistoryScreen(Screen[None]):
         bars = half_hour_energy(imports)
         if bars:
             labels = [t.strftime("%H:%M") for t, _ in bars]
-            plt.bar(labels, [e for _, e in bars], label="import", color="orange")
-            back = half_hour_energy(exports)
-            if back and any(e for _, e in back):
-                plt.bar([t.strftime("%H:%M") for t, _ in back], [e for _, e in back], label="export", color="green")
-            plt.xticks(list(range(1, len(labels) + 1, 6)), labels[::6])
+            xs = [float(x) for x in range(1, len(bars) + 1)]
+            plt.bar(xs, [e for _, e in bars], label="import", color="orange")
+            back = dict(half_hour_energy(exports))
+            if any(back.values()):  # a line over the bars, on the import half hours
+                plt.plot(xs, [back.get(t, 0.0) for t, _ in bars], label="export", color="green")
+            plt.xticks(xs[::6], labels[::6])
             plt.ylabel(imports[0].unit or "")
         plot.refresh()
 
