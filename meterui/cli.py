@@ -137,8 +137,9 @@ def _parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
-    m.add_argument("--baud", type=int, default=2400, help="baud rate (default 2400; 50 to 4000000)")
-    m.add_argument("--parity", choices=["N", "E", "O"], default="E", help="parity (default E)")
+    m.add_argument("--baud", type=int, default=None,
+                   help="baud rate (default 2400, 115200 with --broute-id; 50 to 4000000)")
+    m.add_argument("--parity", choices=["N", "E", "O"], default=None, help="parity (default E, N with --broute-id)")
     m.add_argument("--bytesize", type=int, choices=[7, 8], default=8)
     m.add_argument("--stopbits", type=float, choices=[1, 1.5, 2], default=1)
     _key_args(m)
@@ -312,11 +313,13 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
     hexs = HexStream()
     text = codecs.getincrementaldecoder("utf-8")("replace")
     data = head
+    # a meterui recording may hold a B-route session (SKSTACK lines): let the decoder tell from the bytes
+    hex_fmt = "auto" if head.lstrip().startswith(b"# meterui recording") else "raw"
     try:
         while data:
-            yield "raw", hexs.feed(text.decode(data))
+            yield hex_fmt, hexs.feed(text.decode(data))
             data = read(CHUNK)
-        yield "raw", hexs.feed(text.decode(b"", final=True)) + hexs.finish()
+        yield hex_fmt, hexs.feed(text.decode(b"", final=True)) + hexs.finish()
     except LineError as exc:
         raise CliError(f"{name}: {exc.message}") from None
 
@@ -376,7 +379,8 @@ def _check_app_args(args: argparse.Namespace) -> None:
         args.speed_value = _speed(args.speed)
     if args.command == "monitor":
         try:
-            check_baudrate(args.baud, "--baud")
+            if args.baud is not None:
+                check_baudrate(args.baud, "--baud")
         except ValueError as exc:
             raise CliError(str(exc)) from None
         if args.record:
@@ -397,7 +401,9 @@ def _secrets(args: argparse.Namespace) -> list[bytes | str | None]:
     from meterui.protocol.keys import parse_key
 
     found: list[bytes | str | None] = [getattr(args, "key", None), getattr(args, "auth_key", None),
-                                       *env_secrets()]
+                                       *env_secrets(), getattr(args, "broute_id", None),
+                                       getattr(args, "broute_password", None),
+                                       os.environ.get("METERUI_BROUTE_ID"), os.environ.get("METERUI_BROUTE_PASSWORD")]
     for text in list(found):
         with contextlib.suppress(Exception):
             found.append(parse_key(text))

@@ -276,6 +276,12 @@ class FrameStore:
         """
         from meterui.protocol.decoder import StreamDecoder
 
+        if summary.protocol in ("sent", "module"):  # SKSTACK conversation lines (protocol/sklines.py)
+            from meterui.protocol.sklines import line_message
+
+            line = line_message(summary.raw, summary.protocol == "sent", summary.received, list(summary.offsets))
+            line.index = summary.decoder_index
+            return line
         fmt = redecode_format(summary.protocol)
         dec = StreamDecoder(self.key, self.auth_key, fmt, invert_deviation=self.invert_deviation)
         dec.restore(summary.context, summary.meter)

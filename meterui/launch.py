@@ -10,7 +10,7 @@ import argparse
 import math
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,20 +68,26 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
     command = args.command
     if command == "monitor":
         key, auth = args.keys
-        cfg = Config(port=args.port, baudrate=args.baud, parity=args.parity, bytesize=args.bytesize,
+        broute: tuple[str, str] | None = getattr(args, "broute", None)
+        baud, parity = getattr(args, "baud", None), getattr(args, "parity", None)
+        cfg = Config(port=args.port, baudrate=baud or (115200 if broute else 2400),
+                     parity=parity or ("N" if broute else "E"), bytesize=args.bytesize,
                      stopbits=args.stopbits, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
                      timezone=getattr(args, "tz", None) or "system")
+        if broute:
+            cfg.broute_scan = _saved_broute_scan()
         # MQTT / service mode (issue #11): until the pipeline takes a list of sinks, the exporter is fed from
         # the headless callbacks; the integrator moves it onto the sink list (and into the app).
         if args.headless:
             from meterui.export.cli import run_service
 
-            return run_service(serial_pipeline(cfg, args.record), args, cli_error)
+            return run_service(_port_pipeline(cfg, args.record, broute), args, cli_error)
         if args.json:
             return monitor_json(cfg, args.record, cli_error, args)
         if args.mqtt:
             raise cli_error("--mqtt publishes with --headless or --json (not from the app yet)")
-        return _run_app(lambda c: serial_pipeline(c, args.record) if c and c.port else None, cfg)
+        return _run_app(lambda c: _port_pipeline(c, args.record, broute, transcript=True) if c and c.port else None,
+                        cfg)
     if command == "demo":
         path = demo_capture_path()
         if not path.exists():
@@ -113,14 +119,55 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             raise cli_error("--mqtt publishes with --headless (not from the app yet)")
         return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
                                            auth_key=c.auth_key if c else auth, speed=speed,
-                                           decoder_factory=factory),
+                                           decoder_factory=factory, transcript=replay_transcript(path)),
                         cfg, start="inspector", title=f"meterui replay {path.name}")
     # no command: the saved configuration, or the wizard on first run
     try:
         saved = load_config()
     except ConfigError as exc:
         raise cli_error(f"{exc} (fix or delete {config_path()}, then run meterui again)") from None
-    return _run_app(lambda c: serial_pipeline(c) if c and c.port else None, saved, first_run=saved is None)
+    from meterui.broute.run import config_credentials
+
+    return _run_app(lambda c: _port_pipeline(c, None, config_credentials(c), transcript=True) if c and c.port else None,
+                    saved,
+                    first_run=saved is None)
+
+
+def replay_transcript(path: Path):  # type: ignore[no-untyped-def]
+    """For a recording of a B-route session (it has ``# tx`` lines): the conversation as messages for
+    the inspector, sent lines in their recorded places (:class:`meterui.protocol.sklines.Transcript`)."""
+    from meterui.sources.recording import read_sent
+
+    try:
+        if next(read_sent(path), None) is None:
+            return None
+    except OSError:
+        return None
+    from meterui.protocol.sklines import Transcript
+
+    return Transcript(read_sent(path))
+
+
+def _saved_broute_scan() -> str | None:
+    """The B-route scan cached in the saved configuration (``None`` when there is none or it is unreadable)."""
+    try:
+        saved = load_config()
+    except ConfigError:
+        return None
+    return saved.broute_scan if saved is not None else None
+
+
+def _port_pipeline(cfg: Config, record: str | None, broute: tuple[str, str] | None,
+                   source: SerialSource | None = None, sinks: Sequence[Sink] = (),
+                   say: Callable[[str], None] | None = None, transcript: bool = False) -> Pipeline:
+    """The pipeline on ``cfg``'s port: with a B-route session when ``broute`` holds credentials."""
+    if not broute:
+        return serial_pipeline(cfg, record, sinks, source)
+    from meterui.broute.run import broute_pipeline
+
+    path = config_path()
+    return broute_pipeline(cfg, broute, record, sinks, source=source, config_file=path if path.is_file() else None,
+                           say=say, decoder_factory=_profile_factory(cfg), transcript=transcript)
 
 
 def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]
@@ -147,8 +194,13 @@ def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception],
         source.open()  # a port that cannot be opened at start is a one-line error, exit 2
     except SourceError as exc:
         raise cli_error(str(exc)) from None
+    broute = getattr(args, "broute", None) if args is not None else None
+
+    def say(text: str) -> None:
+        print(f"meterui: {text}", file=sys.stderr, flush=True)
+
     try:
-        pipeline = serial_pipeline(cfg, record, source=source)
+        pipeline = _port_pipeline(cfg, record, broute, source=source, say=say)
     except SourceError as exc:
         source.close()
         raise cli_error(str(exc)) from None

@@ -39,6 +39,7 @@ from meterui.sources.recording import Recorder
 
 if TYPE_CHECKING:
     from meterui.protocol.decoder import DecoderStats
+    from meterui.protocol.sklines import Transcript
     from meterui.protocol.skstack import SkEvent
 
 __all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats",
@@ -60,6 +61,8 @@ MIN_POST_INTERVAL = 0.05
 """At most ~20 batches a second."""
 MAX_BATCH = 500
 """A batch is posted early when it gets this long (bounds memory at max speed)."""
+_LINE_PROTOCOLS = frozenset({"sent", "module"})
+"""``sklines.SENT``/``MODULE``: conversation lines, not frames (kept here: ``decode`` imports no sklines)."""
 _READY_SLICE = 0.05
 """How long one wait for a busy consumer lasts before the pipeline checks whether it should stop."""
 
@@ -122,6 +125,7 @@ class Pipeline:
         live: bool | None = None,
         reconnect: bool = True,
         clock: Callable[[], float] = time.time,
+        transcript: Transcript | None = None,
     ) -> None:
         if session is not None and not isinstance(source, WritableSource):
             raise ValueError(f"a session needs a source that can write; {source.description} cannot")
@@ -139,6 +143,9 @@ class Pipeline:
         if recorder is not None:
             self.sinks.append(RecordingSink(recorder))
         self.session = session
+        self.transcript = transcript
+        """When given (the app on B-route), the SKSTACK lines of both directions become messages too
+        (:mod:`meterui.protocol.sklines`); they are not counted as frames."""
         self.live_buffer = max(1, live_buffer)
         self._decoder_factory = decoder_factory
         self.live: bool = source.live if live is None else live
@@ -244,6 +251,7 @@ class Pipeline:
         self._bounded_sinks: list[BoundedSink] = []
         self._module_event: str | None = None
         self._wake_at: float | None = None
+        self._reopening = False
 
     def _stopping(self) -> bool:
         return self._stop.is_set() or self._should_stop()
@@ -444,7 +452,8 @@ class Pipeline:
         if media is not None:
             self._last_media = media
         self._batch.append(message)
-        self._counters.count(message)
+        if self.transcript is None or message.protocol not in _LINE_PROTOCOLS:
+            self._counters.count(message)
 
     def _post(self, force: bool = False, allow_empty: bool = False) -> bool:
         """Hand the batch to the sinks when due (or forced); ``True`` if it posted.
@@ -544,6 +553,8 @@ class Pipeline:
         except EOFError:
             self._eof = True
             self._enqueue(self._flush_decoder(), None)
+            if self.transcript is not None:
+                self._enqueue(self.transcript.rest(), None)
             return
         except (SourceError, OSError) as exc:
             self._source_failed(str(exc) or type(exc).__name__)
@@ -555,8 +566,9 @@ class Pipeline:
     def _take(self, chunk: Chunk) -> None:
         self._stats.bytes_received += len(chunk.data)
         self._pass_bytes += len(chunk.data)
-        self._to_byte_sinks(chunk, sent=False)
         session = self.session
+        redact = getattr(session, "redact_received", None)  # a module's echo of a secret is not recorded
+        self._to_byte_sinks(Chunk(redact(chunk.data), chunk.received) if callable(redact) else chunk, sent=False)
         if session is not None:
             session.on_bytes(chunk.data, self._clock())
             self._session_poll()
@@ -565,6 +577,10 @@ class Pipeline:
         if session is not None:
             session.on_messages(messages, self._clock())
             self._session_poll()
+        if self.transcript is not None:
+            from meterui.protocol.sklines import merge
+
+            messages = merge(self.transcript.received(chunk), messages)
         self._enqueue(messages, chunk.received)
 
     def _to_byte_sinks(self, chunk: Chunk, sent: bool) -> None:
@@ -592,6 +608,29 @@ class Pipeline:
             self._event("session", event.text, event.trouble)
         for data in output.writes:
             self._send(data)
+        if getattr(session, "reopen_wanted", False) and not self._reopening:
+            self._reopen_for_session()
+
+    def _reopen_for_session(self) -> None:
+        """The session asked for the port to be closed and opened again (a module that went silent)."""
+        session = self.session
+        assert session is not None
+        self._reopening = True
+        try:
+            session.on_connection(False, self._clock())
+            self._session_poll()
+            try:
+                self.source.close()
+                self.source.open()
+            except (SourceError, OSError) as exc:
+                self._source_failed(str(exc) or type(exc).__name__)
+                return
+            self._stats.connected = True
+            self._event("connected", f"{self.source.description}: reopened for the session")
+            session.on_connection(True, self._clock())
+            self._session_poll()
+        finally:
+            self._reopening = False
 
     def _send(self, data: bytes) -> None:
         """Write a session's bytes to the source and record them as sent (dropped while disconnected)."""
@@ -606,7 +645,12 @@ class Pipeline:
             self._stats.last_error = str(exc) or type(exc).__name__
             self._event("error", self._stats.last_error, trouble=True)
             return
-        self._to_byte_sinks(Chunk(bytes(data), self._clock()), sent=True)
+        redact = getattr(self.session, "redact", None)  # secrets in what was sent never reach a recording
+        recorded = redact(bytes(data)) if callable(redact) else bytes(data)
+        sent = Chunk(recorded, self._clock())
+        self._to_byte_sinks(sent, sent=True)
+        if self.transcript is not None:
+            self._enqueue(self.transcript.sent(sent), None)
 
     def _session_stop(self) -> None:
         session = self.session

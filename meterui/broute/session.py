@@ -55,6 +55,24 @@ STATES = (
     "stopped",
 )
 """Every value :attr:`BrouteSession.state` can take."""
+STATE_WORDS = {
+    "idle": "starting",
+    "probing": "looking for the module",
+    "configuring": "configuring the module",
+    "scanning": "scanning for the meter",
+    "joining": "joining the meter",
+    "joined": "joined",
+    "reauthenticating": "re-authenticating",
+    "tx_limited": "transmit limit: waiting",
+    "reopen": "module silent: reopening the port",
+    "auth_failed": "ID or password refused",
+    "no_meter": "no meter found",
+    "disconnected": "module away",
+    "stopped": "stopped",
+}
+"""Each state in plain words, for the health strip."""
+TROUBLE_STATES = frozenset({"tx_limited", "reopen", "auth_failed", "no_meter", "disconnected"})
+"""States in which no readings arrive."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +226,9 @@ class BrouteSession:
         self._backoff = self.timing.backoff
         self._failed_requests = 0
         self._history_day: int | None = None
+        self._history_wanted: int | None = None
+        self._tail = b""
+        self._masking = False
 
     # -- Session protocol --------------------------------------------------------------------------
     @property
@@ -251,6 +272,9 @@ class BrouteSession:
             self._reauth_deadline = None
             self._emit("joining", "re-authentication did not finish: joining again", trouble=True)
             self._begin(self._rejoin_flow())
+        wanted, self._history_wanted = self._history_wanted, None
+        if wanted is not None:
+            self.fetch_history(wanted)
         self._check_request()
         if self._flow is None and self._state in ("joined",) and not self._paused:
             self._schedule()
@@ -267,6 +291,43 @@ class BrouteSession:
         self._set_state("stopped", "B-route session stopped")
 
     # -- public helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def redact(data: bytes) -> bytes:
+        """What a write may be recorded or shown as: the password and ID masked (the pipeline calls it)."""
+        return C.redact(data)
+
+    def redact_received(self, data: bytes) -> bytes:
+        """What bytes read may be recorded as: the password and ID masked, also in the echo of
+        ``SKSETPWD``/``SKSETRBID`` by a module that refused ``SFE 0``, when it is split over two reads
+        (the pipeline calls it for every read, in order). Nothing else is changed."""
+        out = bytearray(data)
+        pos = 0
+        if self._masking:
+            pos = self._mask_to_eol(out, 0)
+        joined = self._tail + data
+        for head in C.SECRET_COMMANDS:
+            at = joined.find(head)
+            while at >= 0:
+                start = max(0, at + len(head) - len(self._tail))
+                if start >= pos:
+                    pos = self._mask_to_eol(out, start)
+                at = joined.find(head, at + 1)
+        for secret in (self._password.encode(), self._rbid.encode()):
+            at = out.find(secret)
+            while at >= 0:
+                out[at : at + len(secret)] = b"*" * len(secret)
+                at = out.find(secret, at + len(secret))
+        self._tail = joined[-(max(map(len, C.SECRET_COMMANDS)) - 1) :]
+        return bytes(out)
+
+    def _mask_to_eol(self, out: bytearray, start: int) -> int:
+        end = start
+        while end < len(out) and out[end] not in (0x0D, 0x0A):
+            end += 1
+        out[start:end] = b"*" * (end - start)
+        self._masking = end == len(out)
+        return end
+
     def fetch_history(self, days: int = 1, reverse: bool = True) -> None:
         """Queue the 30-minute history of the last ``days`` days (E5 = day, then E2 and E4).
 
@@ -277,6 +338,10 @@ class BrouteSession:
             epcs = [0xE2, 0xE4] if reverse and 0xE4 not in self.unsupported else [0xE2]
             for epc in epcs:
                 self._history_queue.append(self._new_request((epc,), b"", "history"))
+
+    def request_history(self, days: int = 1) -> None:
+        """Ask for :meth:`fetch_history` from another thread (the app): queued on the next :meth:`poll`."""
+        self._history_wanted = max(1, min(days, 100))
 
     def fetch_history2(self, end: datetime.datetime, count: int = 12) -> bool:
         """Queue history 2 (ED = ``end`` and ``count`` 30-minute slots back from it, then EC).

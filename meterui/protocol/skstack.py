@@ -105,6 +105,10 @@ class SkEvent:
         return None
 
 
+_SECRET_ECHOES = frozenset({"SKSETPWD", "SKSETRBID"})
+"""Commands whose last argument is the B-route password or ID (masked in event text)."""
+
+
 def parse_event_line(text: str, offset: int | None = None, received: float | None = None) -> SkEvent:
     """Classify one line that is not ERXUDP (protocols.md §6.2–§6.4). Never raises."""
     tokens = text.split()
@@ -139,6 +143,8 @@ def parse_event_line(text: str, offset: int | None = None, received: float | Non
     if head in _RESPONSE_NAMES:
         return SkEvent(-1, _RESPONSE_NAMES[head], text=text, offset=offset, received=received)
     if head.startswith("SK") or head in ("WOPT", "ROPT"):
+        if head in _SECRET_ECHOES and len(tokens) > 1:  # the echo of SKSETPWD/SKSETRBID holds a secret
+            text = " ".join([*tokens[:-1], "*" * len(tokens[-1])])
         return SkEvent(-1, f"command echo ({head})", text=text, offset=offset, received=received)
     if text.startswith("  ") and ":" in text:
         return SkEvent(-1, "PAN descriptor field", text=text, offset=offset, received=received)

@@ -237,7 +237,8 @@ class InspectorScreen(Screen[None]):
 
     def _row(self, s: FrameSummary) -> tuple[str | Text, ...]:
         style = "green" if s.verdict == "ok" else "yellow" if s.verdict == "ok*" else "bold red"
-        return (Text(str(s.index), justify="right"), _clock(s.received, self.timezone), s.protocol,
+        protocol: str | Text = Text("→ sent", style="bold cyan") if s.protocol == "sent" else s.protocol
+        return (Text(str(s.index), justify="right"), _clock(s.received, self.timezone), protocol,
                 Text(str(s.size), justify="right"), _abbreviate(s.meter or "-"), Text(s.verdict, style=style))
 
     def _poll(self) -> None:

@@ -102,6 +102,7 @@ class LiveScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "toggle_charts", "Charts"),
         Binding("r", "reset_minmax", "Reset min/max", show=False),
+        Binding("h", "history", "History"),
     ]
 
     def __init__(self, *, tick: float | None = TICK_SECONDS, defer: float | None = None, name: str | None = None,
@@ -323,6 +324,29 @@ class LiveScreen(Screen[None]):
     def action_toggle_charts(self) -> None:
         self.charts_full = not self._charts_full()
         self._apply_charts()
+
+    def _broute_session(self) -> object | None:
+        """The B-route session the app's pipeline drives, if any (the ``h`` key is shown only then)."""
+        session = getattr(getattr(self.app, "pipeline", None), "session", None)
+        if session is None:
+            return None
+        from meterui.broute.session import BrouteSession
+
+        return session if isinstance(session, BrouteSession) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "history":
+            return self._broute_session() is not None
+        return True
+
+    def action_history(self) -> None:
+        """The B-route meter's half-hour history (issue #10)."""
+        from meterui.broute.session import BrouteSession
+        from meterui.screens.history import HistoryScreen
+
+        session = self._broute_session()
+        if isinstance(session, BrouteSession):
+            self.app.push_screen(HistoryScreen(session))
 
     def action_reset_minmax(self) -> None:
         if self._model is None:

@@ -84,6 +84,7 @@ class LineHealth(Static):
         if is_replay(stats) and stats.speed != 1.0:
             source += f" {format_speed(stats.speed)}"
         first: list[tuple[str, str] | str] = [(f"● {state}", f"bold {colour}"), "  ", (source, "bold")]
+        first += self._session_segment(stats)
         if stats.paused:
             first += ["  ", ("⏸ paused", "bold $accent")]
         if stats.last_message_time is not None:
@@ -108,6 +109,17 @@ class LineHealth(Static):
         if stats.last_error and level == "error":
             second += [sep, (format_error(stats.last_error), "$error")]
         self._show(level, Content.assemble(*first, "\n", *second))
+
+    @staticmethod
+    def _session_segment(stats: PipelineStats) -> list[tuple[str, str] | str]:
+        """The B-route session's state in plain words (scanning, joined, transmit limit…), if one runs."""
+        if not stats.session_state:
+            return []
+        from meterui.broute.session import STATE_WORDS, TROUBLE_STATES
+
+        word = STATE_WORDS.get(stats.session_state, stats.session_state)
+        style = "$warning" if stats.session_state in TROUBLE_STATES else "$success"
+        return [("  ·  ", "$text-muted"), (f"B-route: {word}", style)]
 
     def _level(self, stats: PipelineStats, now: float) -> tuple[str, str]:
         """(colour level, state word)."""
