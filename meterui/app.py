@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,7 +32,10 @@ from meterui.sinks.handoff import HandoffSink
 from meterui.widgets.playstate import PlayState
 
 if TYPE_CHECKING:
+    from meterui.export.mqtt import ExporterStatus, MqttExporter
+    from meterui.protocol.message import Message
     from meterui.screens.inspector import InspectorScreen
+    from meterui.sinks.base import PipelineEvent, Sink
 
 REFRESH_INTERVAL = 0.25
 """The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
@@ -43,6 +46,23 @@ PipelineFactory = Callable[[Config | None], Pipeline | None]
 
 def speed_text(speed: float) -> str:
     return "max" if math.isinf(speed) else f"×{speed:g}"
+
+
+class _KeptSink:
+    """The exporter as a sink of one pipeline run: fed like any sink, but not closed when the run ends
+    (the wizard restarts the source; a replay ends): the app closes it once, on the way out."""
+
+    def __init__(self, exporter: MqttExporter) -> None:
+        self.exporter = exporter
+
+    def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+        self.exporter.on_messages(messages, stats)
+
+    def on_event(self, event: PipelineEvent) -> None:
+        self.exporter.on_event(event)
+
+    def close(self) -> None:
+        pass
 
 
 class MeterApp(App[int]):
@@ -96,8 +116,12 @@ class MeterApp(App[int]):
         save_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         history: int = 600,
+        exporter: MqttExporter | None = None,
     ) -> None:
+        """``exporter``: an MQTT exporter (already started) fed by every pipeline the app runs and shown
+        in the line-health strip; the caller closes it after :meth:`run` (issue #11)."""
         super().__init__()
+        self.exporter = exporter
         self.pipeline_factory = pipeline_factory
         self.config = config
         self.start = start
@@ -168,7 +192,10 @@ class MeterApp(App[int]):
                 ui.taken()
 
         ui = HandoffSink(deliver)  # the decoder waits for the UI instead of queueing batches
-        pipeline.run(None, lambda: worker.is_cancelled, sinks=[ui])
+        sinks: list[Sink] = [ui]
+        if self.exporter is not None:
+            sinks.append(_KeptSink(self.exporter))
+        pipeline.run(None, lambda: worker.is_cancelled, sinks=sinks)
         if not worker.is_cancelled:
             self.post_message(SourceFinished(pipeline.stats))
 
@@ -217,6 +244,10 @@ class MeterApp(App[int]):
         if state != self.play_state:
             self.play_state = state
             self.refresh_bindings()
+
+    def exporter_status(self) -> ExporterStatus | None:
+        """The exporter's state for the health strip (``None``: no exporter)."""
+        return self.exporter.status() if self.exporter is not None else None
 
     def now(self) -> float:
         """The time the screens measure ages against: the wall clock live, the recording's clock in replays."""

@@ -23,6 +23,7 @@ from meterui.sources.recording import Recorder
 from meterui.sources.replay import ReplaySource
 
 if TYPE_CHECKING:
+    from meterui.export.mqtt import MqttExporter
     from meterui.sources.serial_port import SerialSource
 
 DEMO_KEY = bytes(range(16))
@@ -71,17 +72,14 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         cfg = Config(port=args.port, baudrate=args.baud, parity=args.parity, bytesize=args.bytesize,
                      stopbits=args.stopbits, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
                      timezone=getattr(args, "tz", None) or "system")
-        # MQTT / service mode (issue #11): until the pipeline takes a list of sinks, the exporter is fed from
-        # the headless callbacks; the integrator moves it onto the sink list (and into the app).
-        if args.headless:
+        if args.headless:  # MQTT / service mode (issue #11)
             from meterui.export.cli import run_service
 
             return run_service(serial_pipeline(cfg, args.record), args, cli_error)
         if args.json:
             return monitor_json(cfg, args.record, cli_error, args)
-        if args.mqtt:
-            raise cli_error("--mqtt publishes with --headless or --json (not from the app yet)")
-        return _run_app(lambda c: serial_pipeline(c, args.record) if c and c.port else None, cfg)
+        return _run_app(lambda c: serial_pipeline(c, args.record) if c and c.port else None, cfg,
+                        exporter=_app_exporter(args, None, cli_error))
     if command == "demo":
         path = demo_capture_path()
         if not path.exists():
@@ -109,27 +107,48 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             return run_service(Pipeline(ReplaySource(path, args.format), key=key, auth_key=auth, speed=speed,
                                         decoder_factory=factory),
                                args, cli_error)
-        if args.mqtt:
-            raise cli_error("--mqtt publishes with --headless (not from the app yet)")
         return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
                                            auth_key=c.auth_key if c else auth, speed=speed,
                                            decoder_factory=factory),
-                        cfg, start="inspector", title=f"meterui replay {path.name}")
+                        cfg, start="inspector", title=f"meterui replay {path.name}",
+                        exporter=_app_exporter(args, None, cli_error))
     # no command: the saved configuration, or the wizard on first run
     try:
         saved = load_config()
     except ConfigError as exc:
         raise cli_error(f"{exc} (fix or delete {config_path()}, then run meterui again)") from None
-    return _run_app(lambda c: serial_pipeline(c) if c and c.port else None, saved, first_run=saved is None)
+    return _run_app(lambda c: serial_pipeline(c) if c and c.port else None, saved, first_run=saved is None,
+                    exporter=_app_exporter(None, saved, cli_error))
+
+
+def _app_exporter(args: argparse.Namespace | None, cfg: Config | None,
+                  cli_error: type[Exception]) -> MqttExporter | None:
+    """The app's MQTT exporter (issue #11): from ``--mqtt`` flags, else the config's [mqtt] url; None without.
+
+    Its log lines go to the logging module (nothing is printed over the UI); its state shows in the
+    line-health strip."""
+    if args is not None and getattr(args, "mqtt", None):
+        from meterui.export.cli import start_exporter
+
+        return start_exporter(args, cli_error)
+    if cfg is not None and cfg.mqtt_url:
+        from meterui.export.cli import exporter_from_config
+
+        return exporter_from_config(cfg, cli_error)
+    return None
 
 
 def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]
-             title: str = "meterui") -> int:
+             title: str = "meterui", exporter: MqttExporter | None = None) -> int:
     from meterui.app import MeterApp
 
-    app = MeterApp(factory, cfg, start=start, first_run=first_run)
-    app.title = title
-    result = app.run()
+    try:
+        app = MeterApp(factory, cfg, start=start, first_run=first_run, exporter=exporter)
+        app.title = title
+        result = app.run()
+    finally:
+        if exporter is not None:
+            exporter.close()  # sends what is queued (a few seconds at most), then "offline"
     return int(result or 0)
 
 

@@ -287,6 +287,7 @@ class LiveScreen(Screen[None]):
         if not self._ready:
             return
         play = getattr(self.app, "play_state", None)
+        self._set_exporter()
         if stats is not None and isinstance(play, PlayState) and play.source != "none":
             # the user's pause/speed keys show at once, not with the next batch (issue #6 item 8)
             self.query_one(LineHealth).update_from(replace(stats, paused=play.paused, speed=play.speed), now)
@@ -306,6 +307,12 @@ class LiveScreen(Screen[None]):
         elif table is not None and self._plot is None and not self._charts_mounting:
             self.call_after_refresh(self._mount_charts)  # deferred start-up: once the readings are painted
         self._update_charts(model, now)
+
+    def _set_exporter(self) -> None:
+        """Hand the MQTT exporter's state (the app's, if any) to the health strip: a lock and a small
+        snapshot, at the strip's own pace."""
+        status = getattr(self.app, "exporter_status", None)
+        self.query_one(LineHealth).set_exporter(status() if callable(status) else None)
 
     def set_notice(self, text: str | None) -> None:
         """Show a notice (Textual markup) above the table, or hide it with ``None``."""
@@ -362,6 +369,7 @@ class LiveScreen(Screen[None]):
         if model is None or (stats is None and model.last_update is None):
             return
         now = self._now + (self.monotonic() - self._mono)
+        self._set_exporter()
         self.query_one(LineHealth).update_from(stats, now)
         if model.meters() and self._table is not None:
             self._table.refresh_ages(now)
