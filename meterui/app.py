@@ -76,6 +76,8 @@ class MeterApp(App[int]):
     """Seconds between age updates on the live screen while the line is quiet (None: never)."""
     TIMEZONE: tzinfo | None = None
     """The zone the inspector shows arrival times in; None: the user's local time (tests fix it)."""
+    PLAUSIBILITY = True
+    """Warn on the live screen when values look off by a power of ten (issue #9); the demo turns it off."""
     START_DELAY: float | None = 0.05
     """Build the live table and charts and start the source this long after the first paint (start-up
     time on a Pi); None: at once (deterministic, for tests and screenshots)."""
@@ -117,9 +119,11 @@ class MeterApp(App[int]):
         clock: Callable[[], float] = time.time,
         history: int = 600,
         exporter: MqttExporter | None = None,
+        plausibility: bool | None = None,
     ) -> None:
         """``exporter``: an MQTT exporter (already started) fed by every pipeline the app runs and shown
-        in the line-health strip; the caller closes it after :meth:`run` (issue #11)."""
+        in the line-health strip; the caller closes it after :meth:`run` (issue #11). ``plausibility``: the
+        power-of-ten warning on the live screen (default :attr:`PLAUSIBILITY`)."""
         super().__init__()
         self.exporter = exporter
         self.pipeline_factory = pipeline_factory
@@ -138,7 +142,8 @@ class MeterApp(App[int]):
         self._source_held = False
         self._media_offset: float | None = None
         """For replays: recorded time minus wall time, so ages and plots follow the recording's clock."""
-        self._live = LiveScreen(tick=self.LIVE_TICK, defer=self.START_DELAY)
+        self._live = LiveScreen(tick=self.LIVE_TICK, defer=self.START_DELAY,
+                                plausibility=self.PLAUSIBILITY if plausibility is None else plausibility)
         self._inspector_screen: InspectorScreen | None = None
 
     @property

@@ -86,7 +86,7 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             raise cli_error(f"the demo capture is missing from the installation ({path})")
         cfg = Config(port=None, key=DEMO_KEY)
         return _run_app(lambda c: Pipeline(ReplaySource(path), key=DEMO_KEY, loop=True, speed=1.0), cfg,
-                        title="meterui demo")
+                        title="meterui demo", plausibility=False)  # the demo plays a day in minutes
     if command == "replay":
         key, auth = args.keys
         path = Path(args.file)
@@ -139,11 +139,11 @@ def _app_exporter(args: argparse.Namespace | None, cfg: Config | None,
 
 
 def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]
-             title: str = "meterui", exporter: MqttExporter | None = None) -> int:
+             title: str = "meterui", exporter: MqttExporter | None = None, plausibility: bool = True) -> int:
     from meterui.app import MeterApp
 
     try:
-        app = MeterApp(factory, cfg, start=start, first_run=first_run, exporter=exporter)
+        app = MeterApp(factory, cfg, start=start, first_run=first_run, exporter=exporter, plausibility=plausibility)
         app.title = title
         result = app.run()
     finally:
