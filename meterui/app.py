@@ -26,7 +26,6 @@ from meterui.framestore import FrameStore
 from meterui.messages import MessagesDecoded, SourceFinished
 from meterui.model import MeterModel
 from meterui.pipeline import Pipeline, PipelineStats
-from meterui.screens.help import HelpScreen
 from meterui.screens.live import LiveScreen
 from meterui.sinks.handoff import HandoffSink
 from meterui.widgets.playstate import PlayState
@@ -324,6 +323,8 @@ class MeterApp(App[int]):
         self._schedule_refresh()
 
     def action_help(self) -> None:
+        from meterui.screens.help import HelpScreen  # not needed for the first paint (issue #8)
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -11,7 +11,6 @@ import math
 import signal
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,9 @@ DEMO_FILE = "demo.rec"
 
 
 def demo_capture_path() -> Path:
-    return Path(str(resources.files("meterui") / "data" / DEMO_FILE))
+    # next to this module (the wheel installs it unpacked): importlib.resources would cost ~10 ms of
+    # start-up on a Pi for the same path (issue #8)
+    return Path(__file__).resolve().with_name("data") / DEMO_FILE
 
 
 def serial_pipeline(cfg: Config, record: str | None = None, sinks: Sequence[Sink] = (),

@@ -30,7 +30,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
-from meterui.commissioning import empty_hint
 from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
@@ -135,6 +134,8 @@ def empty_text(stats: PipelineStats | None) -> str:
         return head + "\n\nCheck the cable, or press [b]s[/b] to choose another port."
     else:
         head = f"[b]Waiting for data from {source}…[/b]"
+    from meterui.commissioning import empty_hint  # the wizard's diagnosis: not needed for the first paint
+
     hint = empty_hint(stats)
     return f"{head}\n\n{hint}"
 
