@@ -285,8 +285,8 @@ class MeterApp(App[int]):
         now = self.now()
         if isinstance(screen, LiveScreen):
             screen.refresh_view(self.model, self.stats, now)
-        elif screen is self._inspector_screen and screen is not None:
-            screen.sync()
+        elif screen is self._inspector_screen and screen is not None and screen.is_mounted:
+            screen.sync()  # (before it is mounted its list does not exist yet; it syncs itself on mount)
 
     # -- actions -----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
