@@ -10,7 +10,9 @@ same machine state. Reported (medians of ``--runs``):
 
 The target is ``first_readings / trivial ≤ 1.5``. Nothing is asserted: figures go in the notes.
 
-Usage: ``python bench/bench_first_readings.py [--runs N] [--json]``.
+Usage: ``python bench/bench_first_readings.py [--runs N] [--json] [--tree DIR …]``. With ``--tree`` (repeatable)
+the meterui of each source tree is measured, interleaved in the same run (before/after figures: unpack the
+old commit with ``git archive REF | tar -x -C DIR``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_app
 from bench_app import _drain, _kill, _spawn
 
 TRIVIAL_TABLE_APP = """
@@ -71,34 +74,46 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--tree", type=Path, action="append", help="bench the meterui in this source tree (repeatable)")
     args = ap.parse_args()
     exe = sys.executable
-    paint, readings, trivial = [], [], []
+    trees = [t.resolve() for t in args.tree] if args.tree else [bench_app.TREE]
+    paint: dict[Path, list[float]] = {t: [] for t in trees}
+    readings: dict[Path, list[float]] = {t: [] for t in trees}
+    trivial: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "trivial_table.py"
         script.write_text(TRIVIAL_TABLE_APP)
         for _ in range(args.runs):
             trivial.append(times_to([exe, str(script)], [b"hello from a trivial"])[0])
-            p, r = times_to([exe, "-m", "meterui", "demo"], [FIRST_PAINT, b"Voltage L1"])
-            paint.append(p)
-            readings.append(r)
-    result = {
-        "first_paint_s": round(statistics.median(paint), 3),
-        "first_readings_s": round(statistics.median(readings), 3),
-        "trivial_table_app_s": round(statistics.median(trivial), 3),
-        "first_readings_ratio": round(statistics.median(readings) / statistics.median(trivial), 2),
-        "runs": args.runs,
-    }
+            for tree in trees:
+                bench_app.TREE = tree
+                p, r = times_to([exe, "-m", "meterui", "demo"], [FIRST_PAINT, b"Voltage L1"])
+                paint[tree].append(p)
+                readings[tree].append(r)
+    base = statistics.median(trivial)
+    results = []
+    for tree in trees:
+        results.append({
+            "tree": str(tree),
+            "first_paint_s": round(statistics.median(paint[tree]), 3),
+            "first_readings_s": round(statistics.median(readings[tree]), 3),
+            "trivial_table_app_s": round(base, 3),
+            "first_readings_ratio": round(statistics.median(readings[tree]) / base, 2),
+            "runs": args.runs,
+        })
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(results[0] if len(results) == 1 else results))
         return 0
-    print(f"meterui demo   first paint     {result['first_paint_s'] * 1000:6.0f} ms")
-    print(f"meterui demo   first readings  {result['first_readings_s'] * 1000:6.0f} ms")
-    print(f"trivial app    first paint     {result['trivial_table_app_s'] * 1000:6.0f} ms   (Header+DataTable+Footer)")
-    print(
-        f"ratio first readings / trivial {result['first_readings_ratio']:6.2f}      target ≤ 1.5   "
-        f"(median of {args.runs})"
-    )
+    print(f"trivial app    first paint     {base * 1000:6.0f} ms   (Header+DataTable+Footer)")
+    for result in results:
+        print(result["tree"])
+        print(f"  meterui demo   first paint     {result['first_paint_s'] * 1000:6.0f} ms")
+        print(f"  meterui demo   first readings  {result['first_readings_s'] * 1000:6.0f} ms")
+        print(
+            f"  ratio first readings / trivial {result['first_readings_ratio']:6.2f}      target ≤ 1.5   "
+            f"(median of {args.runs})"
+        )
     return 0
 
 

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import sys
 import tempfile
 import time
@@ -66,13 +67,13 @@ async def _run(path: Path, frames: int) -> dict[str, object]:
             await pilot.pause(0.2)
             now = time.monotonic()
             gap, last = max(gap, now - last), now
-            peak = max(peak, _rss_mb())
+            peak = max(peak, _rss_mb(os.getpid()))
             shown = app.model.messages
             if decoders:
                 ahead = max(ahead, decoders[-1].stats.messages - shown)
             if shown >= next_mark:
                 gc.collect()
-                marks.append((shown, round(_rss_mb(), 1)))
+                marks.append((shown, round(_rss_mb(os.getpid()), 1)))
                 next_mark += 100_000
             if app.stats is not None and app.stats.finished and shown >= (app.stats.frames or 0):
                 break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,13 +26,15 @@ from meterui.framestore import FrameStore
 from meterui.messages import MessagesDecoded, SourceFinished
 from meterui.model import MeterModel
 from meterui.pipeline import Pipeline, PipelineStats
-from meterui.screens.help import HelpScreen
 from meterui.screens.live import LiveScreen
 from meterui.sinks.handoff import HandoffSink
 from meterui.widgets.playstate import PlayState
 
 if TYPE_CHECKING:
+    from meterui.export.mqtt import ExporterStatus, MqttExporter
+    from meterui.protocol.message import Message
     from meterui.screens.inspector import InspectorScreen
+    from meterui.sinks.base import PipelineEvent, Sink
 
 REFRESH_INTERVAL = 0.25
 """The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
@@ -43,6 +45,23 @@ PipelineFactory = Callable[[Config | None], Pipeline | None]
 
 def speed_text(speed: float) -> str:
     return "max" if math.isinf(speed) else f"×{speed:g}"
+
+
+class _KeptSink:
+    """The exporter as a sink of one pipeline run: fed like any sink, but not closed when the run ends
+    (the wizard restarts the source; a replay ends): the app closes it once, on the way out."""
+
+    def __init__(self, exporter: MqttExporter) -> None:
+        self.exporter = exporter
+
+    def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+        self.exporter.on_messages(messages, stats)
+
+    def on_event(self, event: PipelineEvent) -> None:
+        self.exporter.on_event(event)
+
+    def close(self) -> None:
+        pass
 
 
 class MeterApp(App[int]):
@@ -56,6 +75,8 @@ class MeterApp(App[int]):
     """Seconds between age updates on the live screen while the line is quiet (None: never)."""
     TIMEZONE: tzinfo | None = None
     """The zone the inspector shows arrival times in; None: the user's local time (tests fix it)."""
+    PLAUSIBILITY = True
+    """Warn on the live screen when values look off by a power of ten (issue #9); the demo turns it off."""
     START_DELAY: float | None = 0.05
     """Build the live table and charts and start the source this long after the first paint (start-up
     time on a Pi); None: at once (deterministic, for tests and screenshots)."""
@@ -96,8 +117,14 @@ class MeterApp(App[int]):
         save_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         history: int = 600,
+        exporter: MqttExporter | None = None,
+        plausibility: bool | None = None,
     ) -> None:
+        """``exporter``: an MQTT exporter (already started) fed by every pipeline the app runs and shown
+        in the line-health strip; the caller closes it after :meth:`run` (issue #11). ``plausibility``: the
+        power-of-ten warning on the live screen (default :attr:`PLAUSIBILITY`)."""
         super().__init__()
+        self.exporter = exporter
         self.pipeline_factory = pipeline_factory
         self.config = config
         self.start = start
@@ -114,7 +141,8 @@ class MeterApp(App[int]):
         self._source_held = False
         self._media_offset: float | None = None
         """For replays: recorded time minus wall time, so ages and plots follow the recording's clock."""
-        self._live = LiveScreen(tick=self.LIVE_TICK, defer=self.START_DELAY)
+        self._live = LiveScreen(tick=self.LIVE_TICK, defer=self.START_DELAY,
+                                plausibility=self.PLAUSIBILITY if plausibility is None else plausibility)
         self._inspector_screen: InspectorScreen | None = None
 
     @property
@@ -168,7 +196,10 @@ class MeterApp(App[int]):
                 ui.taken()
 
         ui = HandoffSink(deliver)  # the decoder waits for the UI instead of queueing batches
-        pipeline.run(None, lambda: worker.is_cancelled, sinks=[ui])
+        sinks: list[Sink] = [ui]
+        if self.exporter is not None:
+            sinks.append(_KeptSink(self.exporter))
+        pipeline.run(None, lambda: worker.is_cancelled, sinks=sinks)
         if not worker.is_cancelled:
             self.post_message(SourceFinished(pipeline.stats))
 
@@ -218,6 +249,10 @@ class MeterApp(App[int]):
             self.play_state = state
             self.refresh_bindings()
 
+    def exporter_status(self) -> ExporterStatus | None:
+        """The exporter's state for the health strip (``None``: no exporter)."""
+        return self.exporter.status() if self.exporter is not None else None
+
     def now(self) -> float:
         """The time the screens measure ages against: the wall clock live, the recording's clock in replays."""
         return self.clock() + (self._media_offset or 0.0)
@@ -250,8 +285,8 @@ class MeterApp(App[int]):
         now = self.now()
         if isinstance(screen, LiveScreen):
             screen.refresh_view(self.model, self.stats, now)
-        elif screen is self._inspector_screen and screen is not None:
-            screen.sync()
+        elif screen is self._inspector_screen and screen is not None and screen.is_mounted:
+            screen.sync()  # (before it is mounted its list does not exist yet; it syncs itself on mount)
 
     # -- actions -----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -288,6 +323,8 @@ class MeterApp(App[int]):
         self._schedule_refresh()
 
     def action_help(self) -> None:
+        from meterui.screens.help import HelpScreen  # not needed for the first paint (issue #8)
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -11,7 +11,6 @@ import math
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from meterui.sources.recording import Recorder
 from meterui.sources.replay import ReplaySource
 
 if TYPE_CHECKING:
+    from meterui.export.mqtt import MqttExporter
     from meterui.sources.serial_port import SerialSource
 
 DEMO_KEY = bytes(range(16))
@@ -31,7 +31,9 @@ DEMO_FILE = "demo.rec"
 
 
 def demo_capture_path() -> Path:
-    return Path(str(resources.files("meterui") / "data" / DEMO_FILE))
+    # next to this module (the wheel installs it unpacked): importlib.resources would cost ~10 ms of
+    # start-up on a Pi for the same path (issue #8)
+    return Path(__file__).resolve().with_name("data") / DEMO_FILE
 
 
 def serial_pipeline(cfg: Config, record: str | None = None, sinks: Sequence[Sink] = (),
@@ -76,25 +78,21 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
                      timezone=getattr(args, "tz", None) or "system")
         if broute:
             cfg.broute_scan = _saved_broute_scan()
-        # MQTT / service mode (issue #11): until the pipeline takes a list of sinks, the exporter is fed from
-        # the headless callbacks; the integrator moves it onto the sink list (and into the app).
-        if args.headless:
+        if args.headless:  # MQTT / service mode (issue #11)
             from meterui.export.cli import run_service
 
             return run_service(_port_pipeline(cfg, args.record, broute), args, cli_error)
         if args.json:
             return monitor_json(cfg, args.record, cli_error, args)
-        if args.mqtt:
-            raise cli_error("--mqtt publishes with --headless or --json (not from the app yet)")
         return _run_app(lambda c: _port_pipeline(c, args.record, broute, transcript=True) if c and c.port else None,
-                        cfg)
+                        cfg, exporter=_app_exporter(args, None, cli_error))
     if command == "demo":
         path = demo_capture_path()
         if not path.exists():
             raise cli_error(f"the demo capture is missing from the installation ({path})")
         cfg = Config(port=None, key=DEMO_KEY)
         return _run_app(lambda c: Pipeline(ReplaySource(path), key=DEMO_KEY, loop=True, speed=1.0), cfg,
-                        title="meterui demo")
+                        title="meterui demo", plausibility=False)  # the demo plays a day in minutes
     if command == "replay":
         key, auth = args.keys
         path = Path(args.file)
@@ -115,12 +113,11 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             return run_service(Pipeline(ReplaySource(path, args.format), key=key, auth_key=auth, speed=speed,
                                         decoder_factory=factory),
                                args, cli_error)
-        if args.mqtt:
-            raise cli_error("--mqtt publishes with --headless (not from the app yet)")
         return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
                                            auth_key=c.auth_key if c else auth, speed=speed,
                                            decoder_factory=factory, transcript=replay_transcript(path)),
-                        cfg, start="inspector", title=f"meterui replay {path.name}")
+                        cfg, start="inspector", title=f"meterui replay {path.name}",
+                        exporter=_app_exporter(args, None, cli_error))
     # no command: the saved configuration, or the wizard on first run
     try:
         saved = load_config()
@@ -129,8 +126,7 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
     from meterui.broute.run import config_credentials
 
     return _run_app(lambda c: _port_pipeline(c, None, config_credentials(c), transcript=True) if c and c.port else None,
-                    saved,
-                    first_run=saved is None)
+                    saved, first_run=saved is None, exporter=_app_exporter(None, saved, cli_error))
 
 
 def replay_transcript(path: Path):  # type: ignore[no-untyped-def]
@@ -170,13 +166,34 @@ def _port_pipeline(cfg: Config, record: str | None, broute: tuple[str, str] | No
                            say=say, decoder_factory=_profile_factory(cfg), transcript=transcript)
 
 
+def _app_exporter(args: argparse.Namespace | None, cfg: Config | None,
+                  cli_error: type[Exception]) -> MqttExporter | None:
+    """The app's MQTT exporter (issue #11): from ``--mqtt`` flags, else the config's [mqtt] url; None without.
+
+    Its log lines go to the logging module (nothing is printed over the UI); its state shows in the
+    line-health strip."""
+    if args is not None and getattr(args, "mqtt", None):
+        from meterui.export.cli import start_exporter
+
+        return start_exporter(args, cli_error)
+    if cfg is not None and cfg.mqtt_url:
+        from meterui.export.cli import exporter_from_config
+
+        return exporter_from_config(cfg, cli_error)
+    return None
+
+
 def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]
-             title: str = "meterui") -> int:
+             title: str = "meterui", exporter: MqttExporter | None = None, plausibility: bool = True) -> int:
     from meterui.app import MeterApp
 
-    app = MeterApp(factory, cfg, start=start, first_run=first_run)
-    app.title = title
-    result = app.run()
+    try:
+        app = MeterApp(factory, cfg, start=start, first_run=first_run, exporter=exporter, plausibility=plausibility)
+        app.title = title
+        result = app.run()
+    finally:
+        if exporter is not None:
+            exporter.close()  # sends what is queued (a few seconds at most), then "offline"
     return int(result or 0)
 
 

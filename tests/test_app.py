@@ -482,3 +482,23 @@ async def test_play_state_shows_at_once_on_the_live_screen(tmp_path: Path) -> No
         await pilot.press("space")
         await pilot.pause()
         assert "paused" not in str(health.render())
+
+
+@run_async
+async def test_a_refresh_before_the_inspector_is_mounted_waits_for_it() -> None:
+    """A fast replay opened in the inspector: a batch can arrive between pushing the inspector and its
+    mount (bench/bench_memory.py crashed with NoMatches '#frames'); the inspector syncs itself on mount."""
+
+    early: list[bool] = []
+
+    class EarlyApp(StillApp):
+        def _start_source(self) -> None:  # called from on_mount, right after the inspector was pushed
+            early.append(self.screen is self._inspector_screen and not self.screen.is_mounted)
+            self._refresh()  # what a MessagesDecoded arriving now does
+
+    app = EarlyApp(limit=20, start="inspector")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert early == [True]
+        assert isinstance(screen, InspectorScreen) and screen.table.row_count == 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import math
 from collections import deque
@@ -27,6 +28,7 @@ from meterui.pipeline import PipelineStats
 from meterui.protocol import encode as E
 from meterui.protocol.decoder import decode_bytes
 from meterui.protocol.message import Message
+from meterui.protocol.plausibility import MIN_ENERGY_SPAN_WH
 from meterui.screens.live import KEY_MISSING_NOTICE, KEY_WRONG_NOTICE, LiveScreen, derive_notice
 from meterui.widgets.formatting import format_age_coarse, format_error, format_reading
 from meterui.widgets.linehealth import LineHealth
@@ -681,3 +683,42 @@ async def test_inspector_state_says_which_row_is_shown() -> None:
         await wait_until(pilot, lambda: str(state.render()).startswith("row 5/5"))
         await pilot.press("p")  # the previous message
         await wait_until(pilot, lambda: str(state.render()).startswith("row 4/5"))
+
+
+# -- plausibility (issue #9) ---------------------------------------------------------------------------
+def _plausibility_app(messages: list[Message]) -> LiveHost:
+    model = MeterModel()
+    model.update(messages)
+    return LiveHost(model, stats_for(messages), now=(messages[-1].received or T0) + 2.0)
+
+
+@sync
+async def test_values_off_by_a_power_of_ten_show_a_warning() -> None:
+    """Voltage sent in 0.01 V read as 0.1 V (2329 V), and an energy counter growing ~9× the integrated power
+    (30 Wh per push of ~1.4 kW every 9 s): both are named, with the override that would fix them."""
+    messages = timed(aidon_messages(volts=23290), T0, step=9.0)
+    app = _plausibility_app(messages)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        notice = app.live.notice or ""
+        assert "Voltage looks off by a power of ten" in notice and "--scale voltage=0.1" in notice
+        assert "Energy looks off by a power of ten" in notice and "--scale energy=0.1" in notice
+        assert "setup wizard" in notice
+        text = screen_text(app)
+        assert "Voltage looks off by a power of ten" in text and "Voltage L1" in text  # the table still shows
+        assert app.live.query_one(ObisTable).display
+
+
+@sync
+async def test_plausible_values_show_no_warning() -> None:
+    """The same lists pushed every 90 s: 30 Wh per push matches ~1.4 kW, and 232.9 V is a voltage."""
+    messages = timed(aidon_messages(), T0, step=90.0)
+    app = _plausibility_app(messages)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.live.notice is None
+        assert "looks off" not in screen_text(app)
+        # judged, not skipped for lack of data: the integrated power is above the check's minimum
+        power = list(app.model.history("1.0.1.7.0.255"))
+        integral_wh = sum((pa + pb) / 2 * (tb - ta) for (ta, pa), (tb, pb) in itertools.pairwise(power)) / 3600
+        assert integral_wh > MIN_ENERGY_SPAN_WH

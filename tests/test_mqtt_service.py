@@ -71,9 +71,14 @@ def test_bad_mqtt_url_is_a_one_line_error_without_the_password(tmp_path: Path) -
     assert proc.returncode == 2 and "--mqtt-interval" in proc.stderr
 
 
-def test_mqtt_needs_headless_or_json_for_now(tmp_path: Path) -> None:
-    proc = _meterui("replay", str(_capture(tmp_path, 1)), "--mqtt", "mqtt://127.0.0.1:1")
-    assert proc.returncode == 2 and "--headless" in proc.stderr
+def test_mqtt_from_the_app_checks_the_url_before_the_app_starts(tmp_path: Path) -> None:
+    """``--mqtt`` without ``--headless`` runs the app and publishes (tests/test_mqtt_app.py); a bad URL is
+    still a one-line error, exit 2, before any screen is drawn."""
+    proc = _meterui("replay", str(_capture(tmp_path, 1)), "--mqtt", "mqtt://me:s3cret@host:99999")
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("meterui: error: --mqtt:"), lines
+    assert "s3cret" not in proc.stderr
 
 
 def test_last_will_when_the_service_is_killed(broker: Broker) -> None:

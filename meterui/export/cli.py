@@ -184,3 +184,22 @@ def settings_from_config(cfg: Config) -> MqttSettings | None:
         interval=cfg.mqtt_interval,
         qos=cfg.mqtt_qos,
     )
+
+
+def exporter_from_config(
+    cfg: Config | None, cli_error: type[Exception], log: Callable[[str], None] | None = None
+) -> MqttExporter | None:
+    """Build and start the exporter from the config's [mqtt] section (``None`` without a URL)."""
+    if cfg is None:
+        return None
+    try:
+        settings = settings_from_config(cfg)
+    except MqttConfigError as exc:
+        raise cli_error(f"[mqtt] url: {exc}") from None
+    if settings is None:
+        return None
+    from meterui.export.mqtt import MqttExporter
+
+    exporter = MqttExporter(settings, log=log)
+    exporter.start()
+    return exporter

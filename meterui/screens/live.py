@@ -25,11 +25,11 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
-from meterui.commissioning import empty_hint
 from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
@@ -46,6 +46,11 @@ FULL_CHARTS_MIN_HEIGHT = 34
 CHARTS_MIN_HEIGHT = 12
 """Rows the full charts keep under the table."""
 TICK_SECONDS = 1.0
+PLAUSIBILITY_SECONDS = 10.0
+"""Seconds between plausibility checks of the model's histories while data flows (issue #9)."""
+_PLAUSIBILITY_QUANTITIES = frozenset({
+    "voltage_l1", "voltage_l2", "voltage_l3", "active_power_import", "active_energy_import",
+})
 
 KEY_MISSING_NOTICE = (
     "[b]This meter encrypts its data, and no key is set.[/b]\n"
@@ -77,6 +82,44 @@ def derive_notice(model: MeterModel, stats: PipelineStats | None) -> str | None:
     return KEY_MISSING_NOTICE
 
 
+def plausibility_notice(model: MeterModel) -> str | None:
+    """A warning (Textual markup) when the model's recent values look off by a power of ten, or ``None``.
+
+    Runs :func:`meterui.protocol.plausibility.plausibility` on each meter's kept histories of phase
+    voltage, import power and import energy; the energy counter is compared with the power over the span
+    the power history covers (the histories are bounded, an hourly energy list may reach further back)."""
+    from meterui.protocol.plausibility import plausibility
+
+    lines: list[str] = []
+    several = len(model.meters()) > 1
+    for meter in model.meters():
+        power: list[tuple[float, float]] = []
+        series: list[tuple[float, list[tuple[str | None, str | None, int | float | str, str | None]]]] = []
+        energy: list[tuple[float, str, float, str | None]] = []
+        for state in model.readings(meter):
+            quantity = state.quantity
+            if quantity not in _PLAUSIBILITY_QUANTITIES:
+                continue
+            for t, v in model.history(state.id, meter):
+                if quantity == "active_energy_import":
+                    energy.append((t, state.id, v, state.unit))
+                else:
+                    series.append((t, [(quantity, state.id, v, state.unit)]))
+                    if quantity == "active_power_import":
+                        power.append((t, v))
+        if power:
+            first, last = min(t for t, _ in power), max(t for t, _ in power)
+            series += [(t, [("active_energy_import", rid, v, unit)]) for t, rid, v, unit in energy
+                       if first <= t <= last]
+        series.sort(key=lambda item: item[0])
+        for warning in plausibility(series):
+            who = f" ({escape(meter)})" if several else ""
+            lines.append(f"[b]⚠ {warning.group.capitalize()} looks off by a power of ten{who}:[/b] "
+                         f"{escape(warning.message)}, or set the scaling override in the setup wizard "
+                         f"([b]s[/b]).")
+    return "\n".join(lines) if lines else None
+
+
 def empty_text(stats: PipelineStats | None) -> str:
     """The empty state: where data is expected from, and what to check while it does not come."""
     if stats is None:
@@ -91,6 +134,8 @@ def empty_text(stats: PipelineStats | None) -> str:
         return head + "\n\nCheck the cable, or press [b]s[/b] to choose another port."
     else:
         head = f"[b]Waiting for data from {source}…[/b]"
+    from meterui.commissioning import empty_hint  # the wizard's diagnosis: not needed for the first paint
+
     hint = empty_hint(stats)
     return f"{head}\n\n{hint}"
 
@@ -106,10 +151,12 @@ class LiveScreen(Screen[None]):
     ]
 
     def __init__(self, *, tick: float | None = TICK_SECONDS, defer: float | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+                 id: str | None = None, classes: str | None = None, plausibility: bool = True) -> None:
         """``tick``: seconds between age updates on a quiet line (``None``: none, for snapshots).
         ``defer``: mount the table and charts this many seconds after the first paint (start-up time on a
-        Pi); ``None`` composes them at once (deterministic, for tests and screenshots)."""
+        Pi); ``None`` composes them at once (deterministic, for tests and screenshots).
+        ``plausibility``: warn when values look off by a power of ten (issue #9; off for the bundled demo,
+        which plays a day in minutes: its energy counters grow ~100× faster than its power, by design)."""
         super().__init__(name=name, id=id, classes=classes)
         self.tick = tick
         self.defer = defer
@@ -132,6 +179,12 @@ class LiveScreen(Screen[None]):
         """The meter whose row is selected in the table: the charts follow it (``None``: the first meter)."""
         self.monotonic = time.monotonic
         """The clock the tick extrapolates ``now`` with (tests replace it)."""
+        self.plausibility = plausibility
+        self.plausibility_seconds = PLAUSIBILITY_SECONDS
+        """Seconds between plausibility checks (0: at every refresh with new messages)."""
+        self._plausible_at = -float("inf")
+        self._plausible_for: tuple[int, int] = (-1, -1)
+        self._plausible: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-header"):
@@ -288,12 +341,13 @@ class LiveScreen(Screen[None]):
         if not self._ready:
             return
         play = getattr(self.app, "play_state", None)
+        self._set_exporter()
         if stats is not None and isinstance(play, PlayState) and play.source != "none":
             # the user's pause/speed keys show at once, not with the next batch (issue #6 item 8)
             self.query_one(LineHealth).update_from(replace(stats, paused=play.paused, speed=play.speed), now)
         else:
             self.query_one(LineHealth).update_from(stats, now)
-        self.set_notice(derive_notice(model, stats))
+        self.set_notice(derive_notice(model, stats) or self._plausibility(model))
         has_rows = bool(model.meters())
         self.set_class(not has_rows, "-no-data")
         table = self._table
@@ -307,6 +361,24 @@ class LiveScreen(Screen[None]):
         elif table is not None and self._plot is None and not self._charts_mounting:
             self.call_after_refresh(self._mount_charts)  # deferred start-up: once the readings are painted
         self._update_charts(model, now)
+
+    def _plausibility(self, model: MeterModel) -> str | None:
+        """The plausibility warning, recomputed at most every :attr:`plausibility_seconds` with new data."""
+        if not self.plausibility:
+            return None
+        seen = (id(model), model.messages)
+        mono = self.monotonic()
+        if seen != self._plausible_for and (seen[0] != self._plausible_for[0] or model.messages < self._plausible_for[1]
+                                            or mono - self._plausible_at >= self.plausibility_seconds):
+            self._plausible_for, self._plausible_at = seen, mono
+            self._plausible = plausibility_notice(model)
+        return self._plausible
+
+    def _set_exporter(self) -> None:
+        """Hand the MQTT exporter's state (the app's, if any) to the health strip: a lock and a small
+        snapshot, at the strip's own pace."""
+        status = getattr(self.app, "exporter_status", None)
+        self.query_one(LineHealth).set_exporter(status() if callable(status) else None)
 
     def set_notice(self, text: str | None) -> None:
         """Show a notice (Textual markup) above the table, or hide it with ``None``."""
@@ -386,6 +458,7 @@ class LiveScreen(Screen[None]):
         if model is None or (stats is None and model.last_update is None):
             return
         now = self._now + (self.monotonic() - self._mono)
+        self._set_exporter()
         self.query_one(LineHealth).update_from(stats, now)
         if model.meters() and self._table is not None:
             self._table.refresh_ages(now)

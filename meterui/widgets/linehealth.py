@@ -9,12 +9,16 @@ red disconnected.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
 from meterui.pipeline import PipelineStats
 from meterui.widgets.formatting import format_age, format_error
+
+if TYPE_CHECKING:
+    from meterui.export.mqtt import ExporterStatus
 
 BAD_WINDOW = 60.0
 """Bad frames within this many seconds turn the strip yellow."""
@@ -65,6 +69,8 @@ class LineHealth(Static):
         self._bad_seen = 0
         self._bad_at: float | None = None
         self._shown: tuple[object, ...] | None = None
+        self._exporter: list[tuple[str, str] | str] = []
+        """The MQTT exporter's segment of the second line (:meth:`set_exporter`)."""
 
     def update_from(self, stats: PipelineStats | None, now: float) -> None:
         """Redraw from a stats snapshot; ``now`` is the reference for the last frame's age."""
@@ -108,6 +114,7 @@ class LineHealth(Static):
             second += [sep, (f"module: {stats.module_event}", "$warning" if stats.module_trouble else "")]
         if stats.last_error and level == "error":
             second += [sep, (format_error(stats.last_error), "$error")]
+        second += self._exporter
         self._show(level, Content.assemble(*first, "\n", *second))
 
     @staticmethod
@@ -120,6 +127,29 @@ class LineHealth(Static):
         word = STATE_WORDS.get(stats.session_state, stats.session_state)
         style = "$warning" if stats.session_state in TROUBLE_STATES else "$success"
         return [("  ·  ", "$text-muted"), (f"B-route: {word}", style)]
+
+    def set_exporter(self, status: ExporterStatus | None) -> None:
+        """The MQTT exporter's state for the next :meth:`update_from` (``None``: no exporter), e.g.
+        ``MQTT ● 123 published`` or ``MQTT down, 5 queued`` (issue #11)."""
+        if status is None:
+            self._exporter = []
+            return
+        sep = ("  ·  ", "$text-muted")
+        if status.state == "connected":
+            part: list[tuple[str, str] | str] = [("MQTT ●", "$success"), f" {status.published} published"]
+        elif status.state == "connecting":
+            part = [("MQTT connecting…", "$text-muted")]
+        elif status.state == "refused":
+            part = [("MQTT refused: check user and password", "$error")]
+        elif status.state == "closed":
+            part = [("MQTT closed", "$text-muted"), f", {status.published} published"]
+        else:
+            part = [("MQTT down", "$warning")]
+        if status.queued and status.state != "connected":
+            part.append(f", {status.queued} queued")
+        if status.dropped:
+            part.append((f", {status.dropped} dropped", "$warning"))
+        self._exporter = [sep, *part]
 
     def _level(self, stats: PipelineStats, now: float) -> tuple[str, str]:
         """(colour level, state word)."""

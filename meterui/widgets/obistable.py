@@ -290,7 +290,7 @@ class ObisTable(DataTable[Text | str]):
 
         ``update_cell`` bumps the table's update count, which is part of every cached row's and cell's
         key: one changed cell re-renders every visible row. Here the changed rows' cached renders are
-        dropped instead; the other rows keep theirs."""
+        dropped instead, and only their regions repainted; the other rows keep theirs, and are not sent."""
         if not self._dirty:
             return
         dirty = {RowKey(key) for key in self._dirty}
@@ -301,4 +301,8 @@ class ObisTable(DataTable[Text | str]):
                 cache.discard(cache_key)
         self._row_renderable_cache.clear()  # keyed by row index: cheap to rebuild (no rendering)
         self._line_cache.clear()  # lines are joined from the row renders above
-        self.refresh()
+        # and only those rows' lines go to the terminal: the compositor re-joins and re-sends just them
+        for key in dirty:
+            index = self._row_locations.get(key)
+            if index is not None:
+                self.refresh_row(index)
