@@ -201,6 +201,9 @@ _NUMERIC_STRUCTS: dict[int, tuple[int, Callable[..., tuple[object, ...]]]] = {
     0x17: (4, struct.Struct(">f").unpack_from), 0x18: (8, struct.Struct(">d").unpack_from),
 }
 
+NUMERIC_UNPACK: dict[int, Callable[..., tuple[object, ...]]] = {tag: u for tag, (_, u) in _NUMERIC_STRUCTS.items()}
+"""Numeric tag → ``unpack_from`` of its value (after the tag byte)."""
+
 
 def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Node | None,
                depth: int = 0) -> tuple[Node, int]:

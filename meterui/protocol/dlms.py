@@ -12,7 +12,7 @@ from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_is
 from meterui.protocol.errors import DecodeError, DecryptGarbageError, MeterError, TruncatedError
 from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Reading
-from meterui.protocol.readings import apply_notes, interpret_tape
+from meterui.protocol.readings import BodyResult, apply_notes, interpret_tape, match_body
 from meterui.protocol.spans import Node
 
 DATA_NOTIFICATION = 0x0F
@@ -232,6 +232,18 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     node.src = buf
     node.meta = opts.invert_deviation
     node.expand = _expand_notification
+    plan = match_body(buf, q, n, opts.invert_deviation, opts.profile)
+    if plan is not None:  # a layout seen before: its values are read from the bytes, nothing is parsed
+        stop = q + plan.length
+        known = Node("body", f"notification-body {axdr.TYPE_NAMES[plan.body_tag]} ({plan.body_count})", bname, q,
+                     stop, None, "", node)
+        known.kind = plan.body_tag
+        known.src = buf
+        known.expand = _expand_body
+        known.meta = (opts.invert_deviation, opts.profile)
+        node.end = stop
+        _take_body(res, plan.apply_bytes(buf, q, bname, known))
+        return stop
     try:
         tape, stop = axdr.parse_tape(buf, q, n)
     except MeterError:
@@ -267,15 +279,18 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     body.src = buf
     body.expand = _expand_body
     node.end = q = stop
-    result = interpret_tape(tape, bname, body, opts.invert_deviation, profile=opts.profile)
     body.meta = (opts.invert_deviation, opts.profile)
+    _take_body(res, interpret_tape(tape, bname, body, opts.invert_deviation, profile=opts.profile, buf=buf))
+    return q
+
+
+def _take_body(res: ApduResult, result: BodyResult) -> None:
     res.readings.extend(result.readings)
     res.warnings.extend(result.warnings)
     res.list_id = result.list_id
     res.meter_id = result.meter_id
     if res.clock is None:
         res.clock = result.clock
-    return q
 
 
 class _CipherHead:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import tzinfo
+from typing import Any
 
 from meterui.protocol import axdr, lists, obis
 from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
@@ -304,14 +305,16 @@ def _looks_like_ldn(text: str) -> bool:
 
 
 def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = False,
-                   notes: bool = False, profile: lists.MeterProfile | None = None) -> BodyResult:
+                   notes: bool = False, profile: lists.MeterProfile | None = None,
+                   buf: bytes | None = None) -> BodyResult:
     """Collect readings from a body tape; ``top`` is the (lazy) body node readings point into.
 
     With ``notes`` the walk also labels the elements for the inspector (:attr:`BodyResult.notes`).
     ``profile`` carries the per-installation scaling override and time zone.
 
     Without ``notes`` the interpretation of a layout is cached (:class:`_Plan`): a push of a layout seen
-    before only reads and scales its values."""
+    before only reads and scales its values. With ``buf`` (the bytes the tape was read from) the plan also
+    learns the layout's bytes, so that :func:`match_body` can skip parsing the next push of it."""
     if notes:
         w = _Walker(tape, bname, top, invert_deviation, notes, profile)
         _interpret(w)
@@ -326,11 +329,34 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
     w = _Walker(tape, bname, top, invert_deviation, notes, profile)
     _interpret(w)
     if plan is not None:  # unseen, or its guarded values changed: (re)learn it; None: not cacheable
-        _PLANS[key] = _Plan.build(w)
+        new_plan = _PLANS[key] = _Plan.build(w)
         _PLANS.move_to_end(key)
         if len(_PLANS) > PLAN_CACHE_SIZE:
             _PLANS.popitem(last=False)
+        if new_plan is not None and buf is not None and new_plan.learn_bytes(w, buf, key[:2]):
+            _TEMPLATES.insert(0, new_plan)
+            del _TEMPLATES[TEMPLATE_CACHE_SIZE:]
     return w.result
+
+
+def match_body(buf: bytes, q: int, n: int, invert: bool, profile: lists.MeterProfile | None) -> _Plan | None:
+    """A learnt layout whose bytes (all but the values that vary) are those at ``buf[q:]``, or ``None``.
+
+    The same bytes parse to the same tape, so the plan's readings can be read straight from ``buf``
+    (:meth:`_Plan.apply_bytes`); the element ends at ``q + plan.length``."""
+    pkey = (invert, None if profile is None else (profile.scale_text, profile.tz))
+    for k, plan in enumerate(_TEMPLATES):
+        length = plan.length
+        if q + length > n or plan.pkey != pkey:
+            continue
+        for off, seg in plan.segments:
+            if buf[q + off:q + off + len(seg)] != seg:
+                break
+        else:
+            if k:
+                _TEMPLATES.insert(0, _TEMPLATES.pop(k))
+            return plan
+    return None
 
 
 def _interpret(w: _Walker) -> None:
@@ -601,6 +627,9 @@ def _signature(tape: Tape, invert: bool, profile: lists.MeterProfile | None) -> 
 
 _Entry = tuple[str, str, str | None, str | None, int, bool, object, int, float | None]
 """(id, name, unit, quantity, tape index, value varies, value if constant, scaler, factor)."""
+_FastEntry = tuple[str, str, str | None, str | None, int, int, int, object, int, float | None, Any]
+"""(id, name, unit, quantity, start, end (from the body's start), mode (0 constant, 1 number, 2 12-byte
+octet-string), value if constant, scaler, factor, number unpacker)."""
 
 
 def _value_of(t: tuple[int, int, int, object, int, int], invert: bool, tz: tzinfo | None, scaler: int,
@@ -626,7 +655,8 @@ class _Plan:
     the plan cannot reproduce is not cached), and guarded: the values that steered the walk (scalers,
     units, descriptors, list id, the first element) must be the same for the plan to apply."""
 
-    __slots__ = ("clock", "entries", "first", "guards", "invert", "list_id", "meter_id", "tz", "warnings")
+    __slots__ = ("body_count", "body_tag", "clock", "entries", "fast", "first", "guards", "invert", "length",
+                 "list_id", "meter_id", "pkey", "segments", "tz", "warnings")
 
     def __init__(self) -> None:
         self.entries: list[_Entry] = []
@@ -640,6 +670,13 @@ class _Plan:
         self.warnings: list[str] = []
         self.first: tuple[int, list[int], object] | None = None
         """A first element that varies (a clock) but steers the layout: (index, top-level tags, outcome)."""
+        self.pkey: tuple[object, ...] = ()
+        self.length = 0
+        self.segments: list[tuple[int, bytes]] = []
+        """The layout's bytes that do not vary: (offset from the element's start, bytes)."""
+        self.fast: list[_FastEntry] = []
+        self.body_tag = 0
+        self.body_count = 0
 
     @staticmethod
     def build(w: _Walker) -> _Plan | None:
@@ -681,6 +718,85 @@ class _Plan:
             setattr(plan, field, (k, None))
         return plan
 
+    def learn_bytes(self, w: _Walker, buf: bytes, pkey: tuple[object, ...]) -> bool:
+        """Learn the bytes of this layout (see :func:`match_body`); ``False`` if it cannot be read from
+        bytes alone (dates, booleans or a possible swapped-OBIS quirk among its varying values)."""
+        tape = w.tape
+        if tape[0][TAG] not in (_STRUCT, axdr.ARRAY) or self.first is not None:
+            return False
+        base = tape[0][1]
+        sources = {e for *_, e, varies, _c, _s, _f in self.entries if varies}
+        for i, t in enumerate(tape):
+            if t[TAG] == _STRUCT and 2 <= t[COUNT] <= 3 and tape[i + 1][TAG] == axdr.DOUBLE_LONG_UNSIGNED \
+                    and buf[tape[i + 1][1] + 1] == _OCTET:
+                return False  # the parser might read it as an OBIS code tagged 06 09 (meter-lists.md §4)
+        holes: dict[int, tuple[int, int]] = {}  # tape index → (first, end) of its value bytes
+        for e in sources:
+            t = tape[e]
+            if t[TAG] in _NUMERIC:
+                holes[e] = (t[1] + 1, t[2])
+            elif t[TAG] == _OCTET and t[2] - t[1] == 14:
+                holes[e] = (t[1] + 2, t[2])
+            else:
+                return False
+        self.pkey = pkey
+        self.length = tape[0][2] - base
+        self.body_tag, self.body_count = tape[0][TAG], tape[0][COUNT]
+        pos = base
+        for a, b in sorted(holes.values()):
+            if a > pos:
+                self.segments.append((pos - base, bytes(buf[pos:a])))
+            pos = b
+        if pos < tape[0][2]:
+            self.segments.append((pos - base, bytes(buf[pos:tape[0][2]])))
+        for rid, name, unit, quantity, e, varies, const, scaler, factor in self.entries:
+            t = tape[e]
+            mode = 0 if not varies else 1 if t[TAG] in _NUMERIC else 2
+            unpack = axdr.NUMERIC_UNPACK[t[TAG]] if mode == 1 else None
+            self.fast.append((rid, name, unit, quantity, t[1] - base, t[2] - base, mode, const, scaler, factor,
+                              unpack))
+        # the bytes must give what the walk gave
+        top = w.top
+        again = self.apply_bytes(buf, base, w.bname, top).readings
+        for r1, r2 in zip(again, w.result.readings, strict=True):
+            if r1.value != r2.value or type(r1.value) is not type(r2.value) or r1.ref != r2.ref:
+                self.segments = []
+                self.fast = []
+                return False
+        return True
+
+    def apply_bytes(self, buf: bytes, q: int, bname: str, top: Node) -> BodyResult:
+        """The result for a push of this layout whose bytes start at ``q`` (after :func:`match_body`)."""
+        res = BodyResult()
+        invert, tz = self.invert, self.tz
+        out = res.readings
+        append = out.append
+        for rid, name, unit, quantity, s, e, mode, const, scaler, factor, unpack in self.fast:
+            if mode == 1:
+                value = unpack(buf, q + s + 1)[0]  # type: ignore[misc]
+                if scaler:
+                    value = _scaled(value, scaler)
+                if factor is not None:
+                    value = lists.apply_factor(value, factor)
+            elif mode == 2:
+                value = _plain((_OCTET, 0, 0, bytes(buf[q + s + 2:q + e]), 0, 0), invert, tz)[0]
+            else:
+                value = const
+            append(Reading(rid, name, value, unit, quantity, None, (top, bname, q + s, q + e)))
+        self._side_fields(res)
+        return res
+
+    def _side_fields(self, res: BodyResult) -> None:
+        out = res.readings
+        k, c = self.clock
+        res.clock = c if k < 0 else out[k].value  # type: ignore[assignment]
+        k, c = self.meter_id
+        res.meter_id = c if k < 0 else str(out[k].value)  # type: ignore[assignment]
+        k, c = self.list_id
+        res.list_id = c if k < 0 else str(out[k].value)  # type: ignore[assignment]
+        if self.warnings:
+            res.warnings = list(self.warnings)
+
     def apply(self, tape: Tape, bname: str, top: Node) -> BodyResult | None:
         """The result for a push of this layout, or ``None`` when a guarded value differs."""
         for i, want in self.guards:
@@ -705,20 +821,16 @@ class _Plan:
             else:
                 value = const
             append(Reading(rid, name, value, unit, quantity, None, (top, bname, t[1], t[2])))  # type: ignore[arg-type]
-        k, c = self.clock
-        res.clock = c if k < 0 else out[k].value  # type: ignore[assignment]
-        k, c = self.meter_id
-        res.meter_id = c if k < 0 else str(out[k].value)  # type: ignore[assignment]
-        k, c = self.list_id
-        res.list_id = c if k < 0 else str(out[k].value)  # type: ignore[assignment]
-        if self.warnings:
-            res.warnings = list(self.warnings)
+        self._side_fields(res)
         return res
 
 
 _PLANS: OrderedDict[tuple[object, ...], _Plan | None] = OrderedDict()
 """Layout signature → its plan (``None``: a layout the plan cannot reproduce, always walked in full)."""
 _UNSEEN = _Plan()
+TEMPLATE_CACHE_SIZE = 8
+_TEMPLATES: list[_Plan] = []
+"""Plans whose bytes are learnt, most recently matched first (:func:`match_body` tries them in turn)."""
 
 
 def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]) -> None:
