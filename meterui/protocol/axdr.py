@@ -119,9 +119,17 @@ def expand_element(node: Node) -> None:
         n, p = read_length(buf, s + 1, e)
         Node("length", "length", b, s + 1, p, n, "", node)
         if n:
-            value = Node("value", name, b, p, e, node.value, "", node)
-            if tag == OCTET_STRING and n == 12 and node.meta == "date-time":
-                annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[p:e])))
+            Node("value", name, b, p, e, node.value, "", node)
+
+
+def expand_datetime_octets(node: Node) -> None:
+    """Like :func:`expand_element`, for a 12-byte octet-string that holds a COSEM date-time: its value
+    leaf is split into the date-time's fields."""
+    expand_element(node)
+    buf = node.src
+    value = (node._children or [])[-1]
+    if buf is not None and value.key == "value" and value.end - value.start == 12:
+        annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[value.start:value.end])))
 
 
 _AFTER_OBIS = NUMERIC_TAGS | {OCTET_STRING, VISIBLE_STRING, NULL, STRUCTURE}
@@ -181,7 +189,8 @@ class Element(Node):
         self._children = None
         self.expand = expand
         self.src = src
-        self.meta = None
+        self.context = None
+        self.fault = None
         self.parent = parent
         if parent is not None:
             ch = parent._children

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from meterui.protocol.errors import ErrorKind
 from meterui.protocol.spans import Node
 
 
@@ -60,11 +61,11 @@ def _expand_frame(node: Node) -> None:
     complete = node.kind == 1 or (n == raw[1] + 6 and raw[-1] == 0x16)
     if not complete:
         if hdr.data_start < n:
-            Node("rest", "incomplete frame body", bname, hdr.data_start, n, None, node.note, node)
+            Node("rest", "incomplete frame body", bname, hdr.data_start, n, None, node.note, node, ErrorKind.BAD_FRAME)
         return
     if hdr.data_start < n - 2:
         Node("data", "data", bname, hdr.data_start, n - 2, None, "see the payload buffer", node)
     ok = (sum(raw[4:n - 2]) & 0xFF) == raw[n - 2]
     Node("checksum", "checksum", bname, n - 2, n - 1, f"{raw[n - 2]:02X}",
-         "sum ok" if ok else "sum mismatch", node)
+         "sum ok" if ok else "sum mismatch", node, None if ok else ErrorKind.BAD_FRAME)
     Node("stop", "stop", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)

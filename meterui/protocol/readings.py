@@ -844,7 +844,8 @@ def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]
         if hit is not None and n.kind >= 0 and n.key != "value":
             label, note = hit
             if note == "date-time" and isinstance(n.value, bytes):
-                n.meta = "date-time"  # the value leaf is split into its fields when built
+                if n.expand is axdr.expand_element:
+                    n.expand = axdr.expand_datetime_octets  # the value leaf is split into its fields
                 n.label = "date-time (octet-string)"
                 note = str(CosemDateTime.from_bytes(n.value))
             n.note = note
