@@ -371,22 +371,12 @@ def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
                 # L+G ZMF100 firmware quirk: an OBIS code tagged 06 09 instead of 09 06 (count 1 marks it)
                 append((OCTET_STRING, p, p + 8, bytes(buf[p + 2:p + 8]), 1, n_items))
                 p += 8
-                top[1] -= 1
-                while not top[1]:
-                    idx = top[0]
-                    if idx < 0:
-                        return tape, p
-                    t = tape[idx]
-                    tape[idx] = (t[0], t[1], p, None, t[4], n_items)
-                    stack.pop()
-                    top = stack[-1]
-                    top[1] -= 1
-                continue
-            q = p + 1 + num[0]
-            if q > end:
-                raise TruncatedError(p + 1, num[0], end - p - 1)
-            append((tag, p, q, num[1](buf, p + 1)[0], 0, n_items))
-            p = q
+            else:
+                q = p + 1 + num[0]
+                if q > end:
+                    raise TruncatedError(p + 1, num[0], end - p - 1)
+                append((tag, p, q, num[1](buf, p + 1)[0], 0, n_items))
+                p = q
         elif tag in (OCTET_STRING, VISIBLE_STRING, UTF8_STRING):
             q0, q = string_bounds(buf, p, end)
             raw = buf[q0:q]

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from meterui.protocol.crc import X25_GOOD, crc_x25
 from meterui.protocol.errors import ErrorKind
 from meterui.protocol.framing import hdlc_header_length
-from meterui.protocol.spans import Node
+from meterui.protocol.spans import Node, frame_header
 
 
 class HdlcHeader(NamedTuple):
@@ -60,15 +60,11 @@ def control_text(ctrl: int) -> str:
 
 
 def _expand_frame(node: Node) -> None:
-    raw = node.src
-    assert raw is not None
-    bname = node.buffer
-    valid = node.kind == 1
-    n = len(raw)
-    hdr = parse_header(raw) if n >= 3 else None
-    if hdr is None:
-        Node("bytes", "unparsed frame bytes", bname, 0, n, None, node.note, node)
+    got = frame_header(node, parse_header, 3)
+    if got is None:
         return
+    raw, hdr = got
+    bname, valid, n = node.buffer, node.kind == 1, len(raw)
     Node("flag", "opening flag", bname, 0, 1, "7E", "", node)
     Node("format", "frame format", bname, 1, 3, f"{raw[1]:02X}{raw[2]:02X}",
          f"type 3, segmented={'yes' if hdr.segmented else 'no'}, length {hdr.length}", node)

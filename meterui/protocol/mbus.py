@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from meterui.protocol.errors import ErrorKind
-from meterui.protocol.spans import Node
+from meterui.protocol.spans import Node, frame_header
 
 
 class MbusHeader(NamedTuple):
@@ -39,14 +39,11 @@ def parse_header(raw: bytes) -> MbusHeader | None:
 
 
 def _expand_frame(node: Node) -> None:
-    raw = node.src
-    assert raw is not None
-    bname = node.buffer
-    n = len(raw)
-    hdr = parse_header(raw) if n >= 9 else None
-    if hdr is None:
-        Node("bytes", "unparsed frame bytes", bname, 0, n, None, node.note, node)
+    got = frame_header(node, parse_header, 9)
+    if got is None:
         return
+    raw, hdr = got
+    bname, n = node.buffer, len(raw)
     Node("start", "start", bname, 0, 1, "68", "", node)
     Node("length", "length L", bname, 1, 2, raw[1], "C + A + CI + data", node)
     Node("length_repeat", "length L (repeated)", bname, 2, 3, raw[2], "", node)

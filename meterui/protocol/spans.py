@@ -9,7 +9,7 @@ The inspector's tree and hex views are both drawn from this one structure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from meterui.protocol.errors import ErrorKind
 from meterui.protocol.text import printable
@@ -24,6 +24,9 @@ class Span(NamedTuple):
     buffer: str
     start: int
     end: int
+
+
+H = TypeVar("H")
 
 
 class Context(NamedTuple):
@@ -189,6 +192,18 @@ def leaf(parent: Node, key: str, label: str, buffer: str, start: int, end: int, 
          note: str = "", fault: ErrorKind | None = None) -> Node:
     """Shorthand for a leaf attached to ``parent``."""
     return Node(key, label, buffer, start, end, value, note, parent, fault)
+
+
+def frame_header(node: Node, parse: Callable[[bytes], H | None], min_len: int) -> tuple[bytes, H] | None:
+    """The common start of a link frame's lazy builder: the frame's bytes and parsed header; or, when the
+    header does not parse, one "unparsed frame bytes" leaf (the frame's reason as its note) and ``None``."""
+    raw = node.src
+    assert raw is not None
+    hdr = parse(raw) if len(raw) >= min_len else None
+    if hdr is None:
+        Node("bytes", "unparsed frame bytes", node.buffer, 0, len(raw), None, node.note, node)
+        return None
+    return raw, hdr
 
 
 def tiling_gaps(root: Node, buffers: dict[str, bytes]) -> list[str]:
