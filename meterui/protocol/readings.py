@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from meterui.protocol import axdr, lists, obis
 from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
@@ -29,6 +29,16 @@ _NUMERIC = axdr.NUMERIC_TAGS
 _INTS = frozenset({axdr.INTEGER, axdr.LONG, axdr.UNSIGNED, axdr.LONG_UNSIGNED})
 
 
+class Note(NamedTuple):
+    """What the walk says about one element, for the inspector."""
+
+    label: str | None
+    """A new label, or ``None`` to keep the type name."""
+    text: str
+    datetime: bool = False
+    """The element is a 12-byte octet-string holding a COSEM date-time: its value is split into fields."""
+
+
 class BodyResult:
     __slots__ = ("clock", "list_id", "meter_id", "notes", "readings", "warnings")
 
@@ -38,8 +48,8 @@ class BodyResult:
         self.meter_id: str | None = None
         self.clock: str | None = None
         self.warnings: list[str] = []
-        self.notes: dict[tuple[int, int], tuple[str | None, str]] = {}
-        """(start, end) of an element → (new label or None, note), applied to the nodes lazily."""
+        self.notes: dict[tuple[int, int], Note] = {}
+        """(start, end) of an element → its :class:`Note`, applied to the nodes lazily."""
 
 
 def looks_like_datetime(raw: bytes) -> bool:
@@ -140,7 +150,7 @@ class _Walker:
         """The JSON-able value of an element and whether it is numeric."""
         t = self.tape[i]
         if self.notes and t[TAG] == _OCTET and looks_like_datetime(t[VALUE]):  # type: ignore[arg-type]
-            self.result.notes[(t[1], t[2])] = (None, "date-time")
+            self.result.notes[(t[1], t[2])] = Note(None, "", True)
         return _plain(t, self.invert, self.tz)
 
     def scale(self, value: int | float, scaler: int) -> int | float:
@@ -163,9 +173,7 @@ class _Walker:
         t = self.tape[i]
         key = (t[1], t[2])
         old = self.result.notes.get(key)
-        if old is not None and old[1] == "date-time":
-            note = "date-time"  # keep the flag that splits the value into fields
-        self.result.notes[key] = (label, note)
+        self.result.notes[key] = Note(label, note, old is not None and old.datetime)
 
     def override(self, raw_obis: bytes, value: int | float) -> tuple[int | float, str]:
         """Apply the per-installation scaling override (if any) to a scaled value; the tree's note."""
@@ -833,7 +841,7 @@ _TEMPLATES: list[_Plan] = []
 """Plans whose bytes are learnt, most recently matched first (:func:`match_body` tries them in turn)."""
 
 
-def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]) -> None:
+def apply_notes(node: Node, notes: dict[tuple[int, int], Note]) -> None:
     """Copy the walk's notes onto a freshly built body subtree (elements are matched by span)."""
     if not notes:
         return
@@ -842,8 +850,8 @@ def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]
         n = stack.pop()
         hit = notes.get((n.start, n.end))
         if hit is not None and n.kind >= 0 and n.key != "value":
-            label, note = hit
-            if note == "date-time" and isinstance(n.value, bytes):
+            label, note, is_datetime = hit
+            if is_datetime and isinstance(n.value, bytes):
                 if n.expand is axdr.expand_element:
                     n.expand = axdr.expand_datetime_octets  # the value leaf is split into its fields
                 n.label = "date-time (octet-string)"
