@@ -268,3 +268,26 @@ def test_vector_messages_decode_alike_cold_and_warm() -> None:
         want = _cold_messages(other)
         _cold_messages(body)
         assert _messages(other) == want
+
+
+def test_threads_sharing_the_cache_get_what_a_fresh_decode_gives() -> None:
+    import threading
+
+    bodies = [_aidon(), _kamstrup(), _austrian_body(), swiss_rwb_5s(), *list(BODIES.values())[:8]]
+    wants = [_cold_messages(b) for b in bodies]
+    readings._PLANS.clear()
+    readings._TEMPLATES.clear()
+    failures: list[str] = []
+
+    def work(offset: int) -> None:
+        for i in range(60):
+            k = (i + offset) % len(bodies)
+            if _messages(bodies[k]) != wants[k]:
+                failures.append(f"body {k}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

@@ -13,6 +13,7 @@ when the body's subtree is built.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from datetime import tzinfo
 from typing import Any, NamedTuple
@@ -330,20 +331,25 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
     key = _signature(tape, invert_deviation, profile)
     plan = _PLANS.get(key, _UNSEEN)
     if plan is not None and plan is not _UNSEEN:
-        _PLANS.move_to_end(key)
+        with _LOCK:
+            if key in _PLANS:
+                _PLANS.move_to_end(key)
         hit = plan.apply(tape, bname, top)  # type: ignore[union-attr]
         if hit is not None:
             return hit
     w = _Walker(tape, bname, top, invert_deviation, notes, profile)
     _interpret(w)
     if plan is not None:  # unseen, or its guarded values changed: (re)learn it; None: not cacheable
-        new_plan = _PLANS[key] = _Plan.build(w)
-        _PLANS.move_to_end(key)
-        if len(_PLANS) > PLAN_CACHE_SIZE:
-            _PLANS.popitem(last=False)
-        if new_plan is not None and buf is not None and new_plan.learn_bytes(w, buf, key[:2]):
-            _TEMPLATES.insert(0, new_plan)
-            del _TEMPLATES[TEMPLATE_CACHE_SIZE:]
+        new_plan = _Plan.build(w)
+        learnt = new_plan is not None and buf is not None and new_plan.learn_bytes(w, buf, key[:2])
+        with _LOCK:
+            _PLANS[key] = new_plan
+            _PLANS.move_to_end(key)
+            if len(_PLANS) > PLAN_CACHE_SIZE:
+                _PLANS.popitem(last=False)
+            if learnt:
+                _TEMPLATES.insert(0, new_plan)  # type: ignore[arg-type]
+                del _TEMPLATES[TEMPLATE_CACHE_SIZE:]
     return w.result
 
 
@@ -362,7 +368,10 @@ def match_body(buf: bytes, q: int, n: int, invert: bool, profile: lists.MeterPro
                 break
         else:
             if k:
-                _TEMPLATES.insert(0, _TEMPLATES.pop(k))
+                with _LOCK:
+                    if plan in _TEMPLATES:
+                        _TEMPLATES.remove(plan)
+                        _TEMPLATES.insert(0, plan)
             return plan
     return None
 
@@ -637,7 +646,7 @@ _Entry = tuple[str, str, str | None, str | None, int, bool, object, int, float |
 """(id, name, unit, quantity, tape index, value varies, value if constant, scaler, factor)."""
 _FastEntry = tuple[str, str, str | None, str | None, int, int, int, object, int, float | None, Any]
 """(id, name, unit, quantity, start, end (from the body's start), mode (0 constant, 1 number, 2 12-byte
-octet-string), value if constant, scaler, factor, number unpacker)."""
+octet-string, 3 number as sent), value if constant, scaler, factor, number unpacker)."""
 
 
 def _value_of(t: tuple[int, int, int, object, int, int], invert: bool, tz: tzinfo | None, scaler: int,
@@ -759,8 +768,8 @@ class _Plan:
             self.segments.append((pos - base, bytes(buf[pos:tape[0][2]])))
         for rid, name, unit, quantity, e, varies, const, scaler, factor in self.entries:
             t = tape[e]
-            mode = 0 if not varies else 1 if t[TAG] in _NUMERIC else 2
-            unpack = axdr.NUMERIC_UNPACK[t[TAG]] if mode == 1 else None
+            mode = 0 if not varies else 2 if t[TAG] not in _NUMERIC else 3 if not scaler and factor is None else 1
+            unpack = axdr.NUMERIC_UNPACK[t[TAG]] if mode in (1, 3) else None
             self.fast.append((rid, name, unit, quantity, t[1] - base, t[2] - base, mode, const, scaler, factor,
                               unpack))
         # the bytes must give what the walk gave
@@ -780,7 +789,9 @@ class _Plan:
         out = res.readings
         append = out.append
         for rid, name, unit, quantity, s, e, mode, const, scaler, factor, unpack in self.fast:
-            if mode == 1:
+            if mode == 3:
+                value = unpack(buf, q + s + 1)[0]  # type: ignore[misc]
+            elif mode == 1:
                 value = unpack(buf, q + s + 1)[0]  # type: ignore[misc]
                 if scaler:
                     value = _scaled(value, scaler)
@@ -833,6 +844,8 @@ class _Plan:
         return res
 
 
+_LOCK = threading.Lock()
+"""Guards changes to the caches (the app decodes in the pipeline's thread and re-decodes in the UI's)."""
 _PLANS: OrderedDict[tuple[object, ...], _Plan | None] = OrderedDict()
 """Layout signature → its plan (``None``: a layout the plan cannot reproduce, always walked in full)."""
 _UNSEEN = _Plan()
