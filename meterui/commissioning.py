@@ -21,7 +21,7 @@ from meterui.protocol.links import recognise_text
 from meterui.protocol.message import Message, Reading
 from meterui.quantities import QUANTITY
 from meterui.sinks.base import PipelineEvent
-from meterui.sinks.counters import PipelineStats
+from meterui.sinks.counters import Counters, PipelineStats
 from meterui.sources.base import Chunk, Source
 
 Level = Literal["ok", "warn", "error"]
@@ -56,22 +56,27 @@ class Verdict:
 
 @dataclass(slots=True)
 class ListenCounts:
-    """Running counts during a listen test (what the progress callback receives)."""
+    """Progress of a listen test (what the progress callback receives): the pipeline's own counts
+    (:class:`PipelineStats`, one meaning per name) and what only the test knows."""
 
     seconds: float
     elapsed: float = 0.0
-    bytes_in: int = 0
-    checksum_ok: int = 0
-    """Link frames whose checksum passed."""
-    checksum_bad: int = 0
-    """Link frames whose checksum failed."""
     decrypt_ok: int = 0
-    decrypt_failed: int = 0
-    messages_ok: int = 0
+    """Encrypted messages that decrypted (the pipeline counts only the failures)."""
+    stats: PipelineStats = field(default_factory=lambda: PipelineStats(_LISTEN_SOURCE))
 
     def copy(self) -> ListenCounts:
-        return ListenCounts(self.seconds, self.elapsed, self.bytes_in, self.checksum_ok, self.checksum_bad,
-                            self.decrypt_ok, self.decrypt_failed, self.messages_ok)
+        return ListenCounts(self.seconds, self.elapsed, self.decrypt_ok, self.stats.copy())
+
+    # The wizard's names for the pipeline's counts (read-only), until it reads :attr:`stats` itself.
+    bytes_in = property(lambda self: self.stats.bytes_received, doc="PipelineStats.bytes_received")
+    checksum_ok = property(lambda self: self.stats.checksum_ok, doc="PipelineStats.checksum_ok")
+    checksum_bad = property(lambda self: self.stats.checksum_bad, doc="PipelineStats.checksum_bad")
+    messages_ok = property(lambda self: self.stats.frames_ok, doc="PipelineStats.frames_ok")
+    decrypt_failed = property(lambda self: self.stats.decrypt_failures, doc="PipelineStats.decrypt_failures")
+
+
+_LISTEN_SOURCE = "listen test"
 
 
 @dataclass(slots=True)
@@ -288,16 +293,13 @@ class _ListenSink:
 
     def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
         self.take(messages)
-        self.counts.decrypt_failed = stats.decrypt_failures
 
     def take(self, messages: Sequence[Message]) -> None:
         for msg in messages:
             if len(self.messages) < MAX_MESSAGES:
                 self.messages.append(msg)
-            if msg.error is None:
-                self.counts.messages_ok += 1
-                if msg.readings:
-                    self.example = msg
+            if msg.error is None and msg.readings:
+                self.example = msg
             if is_decrypt_ok(msg):
                 self.counts.decrypt_ok += 1
 
@@ -329,9 +331,8 @@ def listen(
     last = start
 
     def update() -> None:
-        counts.bytes_in = decoder.stats.bytes_in
-        counts.checksum_ok = decoder.stats.checksum_ok
-        counts.checksum_bad = decoder.stats.checksum_bad
+        counts.stats = pipeline.stats  # a snapshot, with the decoder's newest link-level counts
+        Counters(counts.stats).take_decoder(decoder.stats)
 
     def report(elapsed: float) -> None:
         if on_progress is not None:
@@ -355,7 +356,6 @@ def listen(
     error = stats.last_error
     sink.take(decoder.flush_garbage())
     update()
-    counts.decrypt_failed = stats.decrypt_failures
     counts.elapsed = seconds if error is None else min(clock() - start, seconds)
     if on_progress is not None:
         on_progress(counts.copy())

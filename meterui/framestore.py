@@ -125,26 +125,22 @@ def parse_hex(text: str) -> bytes | None:
 
 
 # -- error regions -------------------------------------------------------------------------------
-ERROR_TEXT = re.compile(r"mismatch|truncat|invalid|undecoded|not decoded|incomplete|error|fail|corrupt|missing"
-                        r"|cut short|wrong|bad ", re.IGNORECASE)
-
-
 def is_error_node(node: Node) -> bool:
-    """Does this node's label or note say that it is where decoding failed?"""
-    return bool(ERROR_TEXT.search(node.note) or ERROR_TEXT.search(node.label))
+    """Is this node where decoding failed? (The decoder sets :attr:`Node.fault` on the bytes at fault.)"""
+    return node.fault is not None
 
 
 def error_spans(msg: Message) -> list[Span]:
     """The byte ranges at fault in a failed message (empty for a good one).
 
-    The leaves whose note or label reports the failure (``CRC-16/X-25 mismatch``, ``undecoded``…),
-    the node named by the error's path, and for a crypto failure the ciphertext.
+    The leaves the decoder marked at fault (:attr:`Node.fault`: a checksum mismatch, undecoded bytes, the
+    ciphertext a key failed on…) and the node named by the error's path.
     """
     if msg.error is None:
         return []
     spans: list[Span] = []
     for node in msg.root.leaves():
-        if is_error_node(node) or (msg.error.layer == "crypto" and node.key == "ciphertext"):
+        if node.fault is not None:
             spans.append(node.span)
     if msg.error.path:
         at = msg.root.find(msg.error.path)

@@ -33,14 +33,13 @@ from meterui.sessions.base import Session
 from meterui.sinks.base import BoundedSink, ByteSink, EventKind, PipelineEvent, Sink
 from meterui.sinks.basic import CallbackSink, OnMessages
 from meterui.sinks.counters import Counters, PipelineStats
-from meterui.sinks.recording import RecordingSink
 from meterui.sources.base import CancellableSource, Chunk, ReconnectingSource, Source, SourceError, WritableSource
-from meterui.sources.recording import Recorder
 
 if TYPE_CHECKING:
     from meterui.protocol.decoder import DecoderStats
     from meterui.protocol.sklines import Transcript
     from meterui.protocol.skstack import SkEvent
+    from meterui.sources.recording import Recorder  # recording is imported when used (decode start-up)
 
 __all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats",
            "clock_seconds"]
@@ -141,6 +140,8 @@ class Pipeline:
         self.recorder = recorder
         self.sinks: list[Sink] = list(sinks)
         if recorder is not None:
+            from meterui.sinks.recording import RecordingSink
+
             self.sinks.append(RecordingSink(recorder))
         self.session = session
         self.transcript = transcript

@@ -119,9 +119,17 @@ def expand_element(node: Node) -> None:
         n, p = read_length(buf, s + 1, e)
         Node("length", "length", b, s + 1, p, n, "", node)
         if n:
-            value = Node("value", name, b, p, e, node.value, "", node)
-            if tag == OCTET_STRING and n == 12 and node.meta == "date-time":
-                annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[p:e])))
+            Node("value", name, b, p, e, node.value, "", node)
+
+
+def expand_datetime_octets(node: Node) -> None:
+    """Like :func:`expand_element`, for a 12-byte octet-string that holds a COSEM date-time: its value
+    leaf is split into the date-time's fields."""
+    expand_element(node)
+    buf = node.src
+    value = (node._children or [])[-1]
+    if buf is not None and value.key == "value" and value.end - value.start == 12:
+        annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[value.start:value.end])))
 
 
 _AFTER_OBIS = NUMERIC_TAGS | {OCTET_STRING, VISIBLE_STRING, NULL, STRUCTURE}
@@ -181,7 +189,8 @@ class Element(Node):
         self._children = None
         self.expand = expand
         self.src = src
-        self.meta = None
+        self.context = None
+        self.fault = None
         self.parent = parent
         if parent is not None:
             ch = parent._children
@@ -200,6 +209,9 @@ _NUMERIC_STRUCTS: dict[int, tuple[int, Callable[..., tuple[object, ...]]]] = {
     0x15: (8, struct.Struct(">Q").unpack_from), 0x16: (1, struct.Struct(">B").unpack_from),
     0x17: (4, struct.Struct(">f").unpack_from), 0x18: (8, struct.Struct(">d").unpack_from),
 }
+
+NUMERIC_UNPACK: dict[int, Callable[..., tuple[object, ...]]] = {tag: u for tag, (_, u) in _NUMERIC_STRUCTS.items()}
+"""Numeric tag → ``unpack_from`` of its value (after the tag byte)."""
 
 
 def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Node | None,
@@ -359,22 +371,12 @@ def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
                 # L+G ZMF100 firmware quirk: an OBIS code tagged 06 09 instead of 09 06 (count 1 marks it)
                 append((OCTET_STRING, p, p + 8, bytes(buf[p + 2:p + 8]), 1, n_items))
                 p += 8
-                top[1] -= 1
-                while not top[1]:
-                    idx = top[0]
-                    if idx < 0:
-                        return tape, p
-                    t = tape[idx]
-                    tape[idx] = (t[0], t[1], p, None, t[4], n_items)
-                    stack.pop()
-                    top = stack[-1]
-                    top[1] -= 1
-                continue
-            q = p + 1 + num[0]
-            if q > end:
-                raise TruncatedError(p + 1, num[0], end - p - 1)
-            append((tag, p, q, num[1](buf, p + 1)[0], 0, n_items))
-            p = q
+            else:
+                q = p + 1 + num[0]
+                if q > end:
+                    raise TruncatedError(p + 1, num[0], end - p - 1)
+                append((tag, p, q, num[1](buf, p + 1)[0], 0, n_items))
+                p = q
         elif tag in (OCTET_STRING, VISIBLE_STRING, UTF8_STRING):
             q0, q = string_bounds(buf, p, end)
             raw = buf[q0:q]

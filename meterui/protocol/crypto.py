@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from meterui.protocol.errors import AuthenticationError, DecryptionError, KeyMissingError
+from meterui.protocol.errors import AUTH_FAILED_TEXT, KEY_NEEDED, AuthenticationError, DecryptionError, KeyMissingError
 
 SC_AUTH = 0x10
 SC_ENCRYPT = 0x20
@@ -140,19 +140,16 @@ def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: b
         # authentication only: the "ciphertext" is the plaintext APDU, the tag is a GMAC over it
         if tag is not None and key is not None and auth_key is not None:
             if not _verify(key, iv, bytes([sc]) + auth_key + ciphertext, b"", tag):
-                raise AuthenticationError("authentication failed: check the authentication key and the "
-                                      "encryption key (or the frame was tampered with)")
+                raise AuthenticationError(AUTH_FAILED_TEXT)
             return ciphertext, True
         return ciphertext, False
     if key is None:
         raise KeyMissingError(f"encrypted frame (security control 0x{sc:02X}, system title "
-                              f"{system_title.hex().upper()}): an encryption key is needed; pass --key or "
-                              "enter it in the setup wizard")
+                              f"{system_title.hex().upper()}): {KEY_NEEDED}")
     authenticated = False
     if tag is not None and auth_key is not None:
         if not _verify(key, iv, bytes([sc]) + auth_key, ciphertext, tag):
-            raise AuthenticationError("authentication failed: check the authentication key and the encryption "
-                                  "key (or the frame was tampered with)")
+            raise AuthenticationError(AUTH_FAILED_TEXT)
         authenticated = True
     # GCM decryption is AES-CTR from the counter block IV ‖ 00000002 (NIST SP 800-38D §7.2)
     AES = _aes()

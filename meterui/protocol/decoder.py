@@ -237,7 +237,7 @@ class StreamDecoder:
         else:
             text = f"{n} byte(s) with no recognisable frame: {BAUD_HINT}"
         root = Node("", "unrecognised bytes", "data", 0, n)
-        Node("data", "unrecognised bytes", "data", 0, n, None, text, root)
+        Node("data", "unrecognised bytes", "data", 0, n, None, text, root, LineError.kind)
         out.append(Message(0, UNKNOWN_PROTOCOL, [(g.start, g.end)], root, {"data": g.data},
                            error=LineError(text, offset=g.start), received=g.received))
 
@@ -387,7 +387,7 @@ class StreamDecoder:
             if payload:
                 buffers["payload"] = payload
                 Node("payload", "information fields (incomplete)", "payload", 0, len(payload), None,
-                     "not decoded: segments missing", root)
+                     "not decoded: segments missing", root, FramingError.kind)
             res = ApduResult()
             res.error = FramingError(f"incomplete segmented message ({len(group)} segment(s)): {why}")
             out.append(self._message("hdlc", frames, root, buffers, res, ("hdlc", group[-1][1].source)))
@@ -441,7 +441,7 @@ class StreamDecoder:
             res.error = error
             if payload:
                 pn = Node("payload", "data", "payload", 0, len(payload), None, "", root)
-                fill_rest(pn, "payload", 0, len(payload), "data (not decoded)")
+                fill_rest(pn, "payload", 0, len(payload), "data (not decoded)", error.kind)
         elif payload:
             decode_llc_and_apdu(payload, "payload", root, res, self.options)
         else:

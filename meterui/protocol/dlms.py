@@ -9,11 +9,18 @@ from datetime import tzinfo
 
 from meterui.protocol import axdr, crypto
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_iso
-from meterui.protocol.errors import DecodeError, DecryptGarbageError, MeterError, TruncatedError
+from meterui.protocol.errors import (
+    DecodeError,
+    DecryptGarbageError,
+    DecryptionError,
+    ErrorKind,
+    MeterError,
+    TruncatedError,
+)
 from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Reading
-from meterui.protocol.readings import apply_notes, interpret_tape
-from meterui.protocol.spans import Node
+from meterui.protocol.readings import BodyResult, apply_notes, interpret_tape, match_body
+from meterui.protocol.spans import Context, Node
 
 DATA_NOTIFICATION = 0x0F
 GENERAL_GLO_CIPHERING = 0xDB
@@ -60,14 +67,15 @@ class ApduResult:
         self.warnings: list[str] = []
 
 
-def fill_rest(node: Node, bname: str, start: int, length: int, label: str = "undecoded") -> None:
-    """Cover the bytes after the last leaf in ``bname`` with one leaf, so spans keep tiling."""
+def fill_rest(node: Node, bname: str, start: int, length: int, label: str = "undecoded",
+              fault: ErrorKind = ErrorKind.UNDECODED) -> None:
+    """Cover the bytes after the last leaf in ``bname`` with one leaf (at fault), so spans keep tiling."""
     frontier = start
     for lf in node.leaves():
         if lf.buffer == bname and lf.end > frontier:
             frontier = lf.end
     if frontier < length:
-        Node("rest", label, bname, frontier, length, None, "not decoded", node)
+        Node("rest", label, bname, frontier, length, None, "not decoded", node, fault)
 
 
 def decode_llc_and_apdu(buf: bytes, bname: str, root: Node, res: ApduResult, opts: DecodeOptions,
@@ -109,7 +117,7 @@ def _expand_body(body: Node) -> None:
         body._children = list(kids)
     # the walk again, this time with notes for the inspector (kept off the decoding hot path)
     tape, _ = axdr.parse_tape(buf, body.start, body.end)
-    invert, profile = body.meta if isinstance(body.meta, tuple) else (bool(body.meta), None)
+    invert, profile = body.context or Context()
     apply_notes(body, interpret_tape(tape, body.buffer, body, invert, notes=True, profile=profile).notes)
     if body.kind in (axdr.STRUCTURE, axdr.ARRAY):
         axdr.expand_container(body)
@@ -130,7 +138,7 @@ def decode_apdu_buffer(buf: bytes, bname: str, node: Node, res: ApduResult, opts
     except MeterError as exc:
         if res.error is None:
             res.error = exc
-        fill_rest(node, bname, start, len(buf))
+        fill_rest(node, bname, start, len(buf), fault=exc.kind)
 
 
 def _decode_apdu(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions, p: int) -> int:
@@ -210,7 +218,7 @@ def _expand_notification(node: Node) -> None:
     body = node._children or []
     node._children = None
     assert node.src is not None
-    _notification_head(node.src, node.buffer, node, node.start, bool(node.meta), True)
+    _notification_head(node.src, node.buffer, node, node.start, (node.context or Context()).invert_deviation, True)
     for child in body:
         node.add(child)
 
@@ -230,8 +238,20 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     if iso:
         res.clock = iso
     node.src = buf
-    node.meta = opts.invert_deviation
+    node.context = context = Context(opts.invert_deviation, opts.profile)
     node.expand = _expand_notification
+    plan = match_body(buf, q, n, opts.invert_deviation, opts.profile)
+    if plan is not None:  # a layout seen before: its values are read from the bytes, nothing is parsed
+        stop = q + plan.length
+        known = Node("body", f"notification-body {axdr.TYPE_NAMES[plan.body_tag]} ({plan.body_count})", bname, q,
+                     stop, None, "", node)
+        known.kind = plan.body_tag
+        known.src = buf
+        known.expand = _expand_body
+        known.context = context
+        node.end = stop
+        _take_body(res, plan.apply_bytes(buf, q, bname, known))
+        return stop
     try:
         tape, stop = axdr.parse_tape(buf, q, n)
     except MeterError:
@@ -267,15 +287,18 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     body.src = buf
     body.expand = _expand_body
     node.end = q = stop
-    result = interpret_tape(tape, bname, body, opts.invert_deviation, profile=opts.profile)
-    body.meta = (opts.invert_deviation, opts.profile)
+    body.context = context
+    _take_body(res, interpret_tape(tape, bname, body, opts.invert_deviation, profile=opts.profile, buf=buf))
+    return q
+
+
+def _take_body(res: ApduResult, result: BodyResult) -> None:
     res.readings.extend(result.readings)
     res.warnings.extend(result.warnings)
     res.list_id = result.list_id
     res.meter_id = result.meter_id
     if res.clock is None:
         res.clock = result.clock
-    return q
 
 
 class _CipherHead:
@@ -290,8 +313,10 @@ class _CipherHead:
     title: bytes
 
 
-def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | None, build: bool) -> _CipherHead:
-    """Parse the general-glo-ciphering header; with ``build`` also make its leaves."""
+def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | None, build: bool,
+                 fault: ErrorKind | None = None) -> _CipherHead:
+    """Parse the general-glo-ciphering header; with ``build`` also make its leaves (``fault``: decryption
+    failed, the ciphertext and tag are at fault)."""
     n = len(buf)
     tag = buf[p]
     h = _CipherHead()
@@ -337,16 +362,16 @@ def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | N
     if build:
         if ct_end > ct_start:
             Node("ciphertext", "ciphertext" if sc & crypto.SC_ENCRYPT else "plaintext (authenticated)",
-                 bname, ct_start, ct_end, None, f"{ct_end - ct_start} bytes, see the 'apdu' buffer", node)
+                 bname, ct_start, ct_end, None, f"{ct_end - ct_start} bytes, see the 'apdu' buffer", node, fault)
         if has_tag:
             Node("auth_tag", "authentication tag", bname, ct_end, stop, buf[ct_end:stop].hex().upper(),
-                 "GCM tag (12 bytes)", node)
+                 "GCM tag (12 bytes)", node, fault)
     return h
 
 
-def _expand_ciphering(node: Node) -> None:
+def _expand_ciphering(node: Node, fault: ErrorKind | None = None) -> None:
     assert node.src is not None
-    _cipher_head(node.src, node.buffer, node, node.start, None, True)
+    _cipher_head(node.src, node.buffer, node, node.start, None, True, fault)
 
 
 def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions, p: int) -> int:
@@ -366,7 +391,12 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
     tag_bytes = bytes(buf[h.ct_end:stop]) if has_tag else None
     node.end = stop
     res.authenticated = False
-    plaintext, authenticated = crypto.decrypt(title, ic, sc, ciphertext, tag_bytes, opts.key, opts.auth_key)
+    try:
+        plaintext, authenticated = crypto.decrypt(title, ic, sc, ciphertext, tag_bytes, opts.key, opts.auth_key)
+    except DecryptionError as exc:
+        fault = exc.kind
+        node.expand = lambda n: _expand_ciphering(n, fault)  # the ciphertext (and tag) are at fault
+        raise
     res.authenticated = authenticated
     if has_tag and not authenticated:
         res.warnings.append("not authenticated: give the authentication key to verify the tag")
@@ -383,6 +413,7 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
         # Without a tag a wrong key is only visible as plaintext that does not parse.
         apdu.label = "output of decryption with the given key (not a valid APDU)"
         apdu.note = "not plaintext: the key is probably wrong"
+        apdu.fault = ErrorKind.DECRYPT_GARBAGE
         res.error = DecryptGarbageError("decryption produced garbage: the encryption key is probably wrong "
                                     f"({inner.error.message})", offset=inner.error.offset)
         return stop  # nothing read from garbage is a reading

@@ -621,7 +621,7 @@ def decode_edata(data: bytes, parent: Node | None = None, state: EchonetState | 
             leaf(root, "trailing", "trailing bytes", buffer, pos, len(data), _hex(data[pos:]))
             result.warnings.append(f"{len(data) - pos} byte(s) after the last property")
         else:
-            leaf(root, "undecoded", "undecoded", buffer, pos, len(data), _hex(data[pos:]))
+            leaf(root, "undecoded", "undecoded", buffer, pos, len(data), _hex(data[pos:]), fault=result.error.kind)
     if result.seoj is None or result.deoj is None:
         return result
     # Requests describe the destination object; responses and notifications the source.

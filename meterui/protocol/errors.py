@@ -32,6 +32,13 @@ class ErrorKind(StrEnum):
     BAD_KEY_FORMAT = "bad-key-format"
 
 
+KEY_NEEDED = "an encryption key is needed; pass --key or enter it in the setup wizard"
+"""The remedy of a :class:`KeyMissingError`, written once (the CLI, the wizard and the live screen show it)."""
+AUTH_FAILED_TEXT = ("authentication failed: check the authentication key and the encryption key (or the frame "
+                    "was tampered with)")
+"""The message (and remedy) of an :class:`AuthenticationError`, written once."""
+
+
 class MeterError(Exception):
     """Base of every error meterui's decoding core raises."""
 

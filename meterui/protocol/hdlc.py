@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from meterui.protocol.crc import X25_GOOD, crc_x25
+from meterui.protocol.errors import ErrorKind
 from meterui.protocol.framing import hdlc_header_length
-from meterui.protocol.spans import Node
+from meterui.protocol.spans import Node, frame_header
 
 
 class HdlcHeader(NamedTuple):
@@ -59,15 +60,11 @@ def control_text(ctrl: int) -> str:
 
 
 def _expand_frame(node: Node) -> None:
-    raw = node.src
-    assert raw is not None
-    bname = node.buffer
-    valid = node.kind == 1
-    n = len(raw)
-    hdr = parse_header(raw) if n >= 3 else None
-    if hdr is None:
-        Node("bytes", "unparsed frame bytes", bname, 0, n, None, node.note, node)
+    got = frame_header(node, parse_header, 3)
+    if got is None:
         return
+    raw, hdr = got
+    bname, valid, n = node.buffer, node.kind == 1, len(raw)
     Node("flag", "opening flag", bname, 0, 1, "7E", "", node)
     Node("format", "frame format", bname, 1, 3, f"{raw[1]:02X}{raw[2]:02X}",
          f"type 3, segmented={'yes' if hdr.segmented else 'no'}, length {hdr.length}", node)
@@ -84,12 +81,13 @@ def _expand_frame(node: Node) -> None:
     end = n
     if hdr.info_start > hl:  # HCS present
         if hl + 2 > n:
-            Node("rest", "truncated header", bname, hl, n, None, node.note, node)
+            Node("rest", "truncated header", bname, hl, n, None, node.note, node, ErrorKind.BAD_FRAME)
             return
         ok = crc_x25(raw[1:hl + 2]) == X25_GOOD
         zero = not ok and zero_checksums(raw, hl, n)
         Node("hcs", "header check sequence", bname, hl, hl + 2, f"{raw[hl]:02X}{raw[hl + 1]:02X}",
-             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node)
+             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node,
+             None if ok or zero else ErrorKind.BAD_FRAME)
     complete = valid or (n == hdr.length + 2 and raw[-1] == 0x7E)
     if complete:
         fcs_at = n - 3
@@ -99,10 +97,11 @@ def _expand_frame(node: Node) -> None:
         ok = crc_x25(raw[1:n - 1]) == X25_GOOD
         zero = not ok and hdr.info_start > hl and zero_checksums(raw, hl, n)
         Node("fcs", "frame check sequence", bname, fcs_at, n - 1, f"{raw[fcs_at]:02X}{raw[fcs_at + 1]:02X}",
-             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node)
+             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node,
+             None if ok or zero else ErrorKind.BAD_FRAME)
         Node("flag_end", "closing flag", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)
     elif hdr.info_start < end:
-        Node("rest", "incomplete frame body", bname, hdr.info_start, end, None, node.note, node)
+        Node("rest", "incomplete frame body", bname, hdr.info_start, end, None, node.note, node, ErrorKind.BAD_FRAME)
 
 
 ZERO_NOTE = "not sent (0000: this meter sends no checksums)"

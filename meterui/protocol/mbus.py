@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from meterui.protocol.spans import Node
+from meterui.protocol.errors import ErrorKind
+from meterui.protocol.spans import Node, frame_header
 
 
 class MbusHeader(NamedTuple):
@@ -38,14 +39,11 @@ def parse_header(raw: bytes) -> MbusHeader | None:
 
 
 def _expand_frame(node: Node) -> None:
-    raw = node.src
-    assert raw is not None
-    bname = node.buffer
-    n = len(raw)
-    hdr = parse_header(raw) if n >= 9 else None
-    if hdr is None:
-        Node("bytes", "unparsed frame bytes", bname, 0, n, None, node.note, node)
+    got = frame_header(node, parse_header, 9)
+    if got is None:
         return
+    raw, hdr = got
+    bname, n = node.buffer, len(raw)
     Node("start", "start", bname, 0, 1, "68", "", node)
     Node("length", "length L", bname, 1, 2, raw[1], "C + A + CI + data", node)
     Node("length_repeat", "length L (repeated)", bname, 2, 3, raw[2], "", node)
@@ -60,11 +58,11 @@ def _expand_frame(node: Node) -> None:
     complete = node.kind == 1 or (n == raw[1] + 6 and raw[-1] == 0x16)
     if not complete:
         if hdr.data_start < n:
-            Node("rest", "incomplete frame body", bname, hdr.data_start, n, None, node.note, node)
+            Node("rest", "incomplete frame body", bname, hdr.data_start, n, None, node.note, node, ErrorKind.BAD_FRAME)
         return
     if hdr.data_start < n - 2:
         Node("data", "data", bname, hdr.data_start, n - 2, None, "see the payload buffer", node)
     ok = (sum(raw[4:n - 2]) & 0xFF) == raw[n - 2]
     Node("checksum", "checksum", bname, n - 2, n - 1, f"{raw[n - 2]:02X}",
-         "sum ok" if ok else "sum mismatch", node)
+         "sum ok" if ok else "sum mismatch", node, None if ok else ErrorKind.BAD_FRAME)
     Node("stop", "stop", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)

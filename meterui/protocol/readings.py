@@ -13,6 +13,11 @@ when the body's subtree is built.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from datetime import tzinfo
+from typing import Any, NamedTuple
+
 from meterui.protocol import axdr, lists, obis
 from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
 from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol, unit_text
@@ -25,6 +30,16 @@ _NUMERIC = axdr.NUMERIC_TAGS
 _INTS = frozenset({axdr.INTEGER, axdr.LONG, axdr.UNSIGNED, axdr.LONG_UNSIGNED})
 
 
+class Note(NamedTuple):
+    """What the walk says about one element, for the inspector."""
+
+    label: str | None
+    """A new label, or ``None`` to keep the type name."""
+    text: str
+    datetime: bool = False
+    """The element is a 12-byte octet-string holding a COSEM date-time: its value is split into fields."""
+
+
 class BodyResult:
     __slots__ = ("clock", "list_id", "meter_id", "notes", "readings", "warnings")
 
@@ -34,8 +49,8 @@ class BodyResult:
         self.meter_id: str | None = None
         self.clock: str | None = None
         self.warnings: list[str] = []
-        self.notes: dict[tuple[int, int], tuple[str | None, str]] = {}
-        """(start, end) of an element → (new label or None, note), applied to the nodes lazily."""
+        self.notes: dict[tuple[int, int], Note] = {}
+        """(start, end) of an element → its :class:`Note`, applied to the nodes lazily."""
 
 
 def looks_like_datetime(raw: bytes) -> bool:
@@ -46,6 +61,28 @@ def looks_like_datetime(raw: bytes) -> bool:
     month, day = raw[2], raw[3]
     return ((year == 0xFFFF or 1990 <= year < 2200) and (1 <= month <= 12 or month >= 0xFD)
             and (1 <= day <= 31 or day >= 0xFD) and (raw[5] < 24 or raw[5] == 0xFF))
+
+
+def _plain(t: tuple[int, int, int, object, int, int], invert: bool,
+           tz: tzinfo | None) -> tuple[int | float | str, bool]:
+    """The JSON-able value of a tape element and whether it is numeric."""
+    kind, v = t[TAG], t[VALUE]
+    if kind in _NUMERIC:
+        return v, True  # type: ignore[return-value]
+    if kind == _OCTET:
+        raw: bytes = v  # type: ignore[assignment]
+        if looks_like_datetime(raw):
+            iso = datetime_iso(raw, invert, tz)
+            if iso is not None:
+                return iso, False
+        return axdr.text_value(raw, kind), False
+    if isinstance(v, CosemDateTime):
+        return (v.iso(invert, tz) or str(v)), False
+    if isinstance(v, bool):
+        return int(v), True
+    if v is None:
+        return "", False
+    return str(v), False
 
 
 def _scaled(raw: int | float, scaler: int) -> int | float:
@@ -59,7 +96,8 @@ def _scaled(raw: int | float, scaler: int) -> int | float:
 class _Walker:
     """Interprets one tape; keeps the state a walk needs in one place."""
 
-    __slots__ = ("bare", "bname", "invert", "notes", "pending", "profile", "result", "tape", "top", "tz")
+    __slots__ = ("bare", "bname", "deciders", "factor", "how", "invert", "notes", "pending", "profile", "result",
+                 "scaler", "tape", "top", "tz")
 
     def __init__(self, tape: Tape, bname: str, top: Node, invert: bool, notes: bool = False,
                  profile: lists.MeterProfile | None = None) -> None:
@@ -74,6 +112,13 @@ class _Walker:
         self.result = BodyResult()
         self.pending: list[tuple[int, int, int, int]] = []  # (obis, value, scaler-unit, item struct) or -1
         self.bare: list[tuple[str, int]] = []
+        self.scaler = 0
+        self.factor: float | None = None
+        """The scaler and override factor applied to the value of the reading being made (for the cache)."""
+        self.how: list[tuple[int, int, float | None]] = []
+        """Per reading: (tape index of its element, scaler, factor): how its value came from the tape."""
+        self.deciders: list[int] = []
+        """Tape indices whose values decided the layout (list id, meter type, first element)."""
 
     # -- element predicates ------------------------------------------------------------------------
     def is_obis(self, i: int) -> bool:
@@ -105,31 +150,23 @@ class _Walker:
     def plain_value(self, i: int) -> tuple[int | float | str, bool]:
         """The JSON-able value of an element and whether it is numeric."""
         t = self.tape[i]
-        kind, v = t[TAG], t[VALUE]
-        if kind in _NUMERIC:
-            return v, True  # type: ignore[return-value]
-        if kind == _OCTET:
-            raw: bytes = v  # type: ignore[assignment]
-            if looks_like_datetime(raw):
-                if self.notes:
-                    self.result.notes[(t[1], t[2])] = (None, "date-time")
-                iso = datetime_iso(raw, self.invert, self.tz)
-                if iso is not None:
-                    return iso, False
-            return axdr.text_value(raw, kind), False
-        if isinstance(v, CosemDateTime):
-            return (v.iso(self.invert, self.tz) or str(v)), False
-        if isinstance(v, bool):
-            return int(v), True
-        if v is None:
-            return "", False
-        return str(v), False
+        if self.notes and t[TAG] == _OCTET and looks_like_datetime(t[VALUE]):  # type: ignore[arg-type]
+            self.result.notes[(t[1], t[2])] = Note(None, "", True)
+        return _plain(t, self.invert, self.tz)
+
+    def scale(self, value: int | float, scaler: int) -> int | float:
+        """``value × 10^scaler``, remembered for the reading about to be made (see :attr:`how`)."""
+        self.scaler = scaler
+        return _scaled(value, scaler)
 
     def reading(self, rid: str, name: str, value: int | float | str, unit: str | None, quantity: str | None,
                 i: int) -> None:
         t = self.tape[i]
         self.result.readings.append(Reading(rid, name, value, unit, quantity, None,
                                             (self.top, self.bname, t[1], t[2])))
+        self.how.append((i, self.scaler, self.factor))
+        self.scaler = 0
+        self.factor = None
 
     def note(self, i: int, note: str, label: str | None = None) -> None:
         if not self.notes:
@@ -137,9 +174,7 @@ class _Walker:
         t = self.tape[i]
         key = (t[1], t[2])
         old = self.result.notes.get(key)
-        if old is not None and old[1] == "date-time":
-            note = "date-time"  # keep the flag that splits the value into fields
-        self.result.notes[key] = (label, note)
+        self.result.notes[key] = Note(label, note, old is not None and old.datetime)
 
     def override(self, raw_obis: bytes, value: int | float) -> tuple[int | float, str]:
         """Apply the per-installation scaling override (if any) to a scaled value; the tree's note."""
@@ -149,6 +184,7 @@ class _Walker:
         factor = prof.scale.get((raw_obis[2], raw_obis[3]))
         if factor is None:
             return value, ""
+        self.factor = factor
         return lists.apply_factor(value, factor), f"; user override ×{factor:g}"
 
     # -- the walk ----------------------------------------------------------------------------------
@@ -226,7 +262,7 @@ class _Walker:
                 scaler: int = tape[c1][VALUE]  # type: ignore[assignment]
                 unit = unit_symbol(tape[tape[c1][NEXT]][VALUE])  # type: ignore[arg-type]
                 if scaler:
-                    value = _scaled(value, scaler)  # type: ignore[arg-type]
+                    value = self.scale(value, scaler)  # type: ignore[arg-type]
                 extra = ""
                 if self.profile is not None:
                     value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
@@ -237,7 +273,7 @@ class _Walker:
             elif scaling is not None:
                 rule = scaling.get((raw_obis[2], raw_obis[3]))
                 if rule is not None:
-                    value = _scaled(value, rule[0])  # type: ignore[arg-type]
+                    value = self.scale(value, rule[0])  # type: ignore[arg-type]
                     unit = rule[1]
                 extra = ""
                 if self.profile is not None:
@@ -278,15 +314,75 @@ def _looks_like_ldn(text: str) -> bool:
 
 
 def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = False,
-                   notes: bool = False, profile: lists.MeterProfile | None = None) -> BodyResult:
+                   notes: bool = False, profile: lists.MeterProfile | None = None,
+                   buf: bytes | None = None) -> BodyResult:
     """Collect readings from a body tape; ``top`` is the (lazy) body node readings point into.
 
     With ``notes`` the walk also labels the elements for the inspector (:attr:`BodyResult.notes`).
-    ``profile`` carries the per-installation scaling override and time zone."""
+    ``profile`` carries the per-installation scaling override and time zone.
+
+    Without ``notes`` the interpretation of a layout is cached (:class:`_Plan`): a push of a layout seen
+    before only reads and scales its values. With ``buf`` (the bytes the tape was read from) the plan also
+    learns the layout's bytes, so that :func:`match_body` can skip parsing the next push of it."""
+    if notes:
+        w = _Walker(tape, bname, top, invert_deviation, notes, profile)
+        _interpret(w)
+        return w.result
+    key = _signature(tape, invert_deviation, profile)
+    plan = _PLANS.get(key, _UNSEEN)
+    if plan is not None and plan is not _UNSEEN:
+        with _LOCK:
+            if key in _PLANS:
+                _PLANS.move_to_end(key)
+        hit = plan.apply(tape, bname, top)  # type: ignore[union-attr]
+        if hit is not None:
+            return hit
     w = _Walker(tape, bname, top, invert_deviation, notes, profile)
+    _interpret(w)
+    if plan is not None:  # unseen, or its guarded values changed: (re)learn it; None: not cacheable
+        new_plan = _Plan.build(w)
+        learnt = new_plan is not None and buf is not None and new_plan.learn_bytes(w, buf, key[:2])
+        with _LOCK:
+            _PLANS[key] = new_plan
+            _PLANS.move_to_end(key)
+            if len(_PLANS) > PLAN_CACHE_SIZE:
+                _PLANS.popitem(last=False)
+            if learnt:
+                _TEMPLATES.insert(0, new_plan)  # type: ignore[arg-type]
+                del _TEMPLATES[TEMPLATE_CACHE_SIZE:]
+    return w.result
+
+
+def match_body(buf: bytes, q: int, n: int, invert: bool, profile: lists.MeterProfile | None) -> _Plan | None:
+    """A learnt layout whose bytes (all but the values that vary) are those at ``buf[q:]``, or ``None``.
+
+    The same bytes parse to the same tape, so the plan's readings can be read straight from ``buf``
+    (:meth:`_Plan.apply_bytes`); the element ends at ``q + plan.length``."""
+    pkey = (invert, None if profile is None else (profile.scale_text, profile.tz))
+    for k, plan in enumerate(_TEMPLATES):
+        length = plan.length
+        if q + length > n or plan.pkey != pkey:
+            continue
+        for off, seg in plan.segments:
+            if buf[q + off:q + off + len(seg)] != seg:
+                break
+        else:
+            if k:
+                with _LOCK:
+                    if plan in _TEMPLATES:
+                        _TEMPLATES.remove(plan)
+                        _TEMPLATES.insert(0, plan)
+            return plan
+    return None
+
+
+def _interpret(w: _Walker) -> None:
+    tape = w.tape
     result = w.result
     body = tape[0]
     top_elems = w.children(0) if body[TAG] in (axdr.STRUCTURE, axdr.ARRAY) else [0]
+    if top_elems and tape[top_elems[0]][TAG] == _OCTET:
+        w.deciders.append(top_elems[0])  # a list id or a push-setup head (octet-strings; a clock may vary)
 
     # A list version id as a bare leading string (Kamstrup), or a positional layout (Kaifa NO).
     first_text = None
@@ -303,13 +399,13 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
             descs = _descriptors(tape, top_elems[0])
             if descs is not None:
                 _descriptor_push(w, descs, top_elems)
-                return result
+                return
     if body[TAG] == _STRUCT and _maybe_positional(w, top_elems, first_raw):
         spec = lists.match_positional([tape[e][TAG] for e in top_elems],  # type: ignore[misc]
                                       first_raw if first_raw is not None else first_text)
         if spec is not None:
             _positional(w, spec, top_elems)
-            return result
+            return
 
     w.walk(top_elems, "body")
     # Identify the list and the meter type first: the list specification decides unscaled units.
@@ -318,8 +414,10 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
         key = obis.obis_key(tape[oi][VALUE])  # type: ignore[arg-type]
         if key == (1, 0, 2, 129):
             result.list_id = str(w.plain_value(vi)[0])
+            w.deciders.append(vi)
         elif key in ((1, 96, 1, 1), (0, 96, 1, 7)):
             meter_type = str(w.plain_value(vi)[0])
+            w.deciders.append(vi)
     bare = w.bare
     if result.list_id is None and first_text is not None and bare and bare[0][1] == top_elems[0]:
         e = bare.pop(0)[1]
@@ -337,7 +435,6 @@ def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = F
         value, _ = w.plain_value(e)
         w.note(e, "no OBIS code in the list")
         w.reading(rid, f"Unlabelled {axdr.TYPE_NAMES.get(tape[e][TAG], 'element')}", value, None, None, e)
-    return result
 
 
 def _maybe_positional(w: _Walker, elems: list[int], first_raw: bytes | None) -> bool:
@@ -372,7 +469,7 @@ def _positional(w: _Walker, spec: lists.PositionalList, elems: list[int]) -> Non
         if numeric and isinstance(value, int | float):
             rule = field.scale or scaling.get((raw_obis[2], raw_obis[3]))
             if rule is not None:
-                value = _scaled(value, rule[0])
+                value = w.scale(value, rule[0])
                 unit = rule[1]
                 how = f"; scaling: list specification ×10^{rule[0]} {unit or ''}"
             value, extra = w.override(raw_obis, value)
@@ -490,12 +587,12 @@ def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> N
             if su is not None:
                 scaler: int = tape[su + 1][VALUE]  # type: ignore[assignment]
                 unit = unit_symbol(tape[tape[su + 1][NEXT]][VALUE])  # type: ignore[arg-type]
-                value = _scaled(value, scaler)
+                value = w.scale(value, scaler)
                 how = f"scaling: in-band (attribute 3) ×10^{scaler}"
             else:
                 rule = lists.E450_DEFAULTS.get((ln[2], ln[3]))
                 if rule is not None:
-                    value = _scaled(value, rule[0])
+                    value = w.scale(value, rule[0])
                     unit = rule[1]
                     how = f"scaling: default ({lists.E450_DEFAULTS_NAME}) ×10^{rule[0]}"
                 else:
@@ -520,7 +617,244 @@ def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> N
         w.reading(rid, name, value, unit, quantity if attr == 2 or cls == 8 else None, e)
 
 
-def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]) -> None:
+# -- the interpretation cache (issue #8) ----------------------------------------------------------------
+PLAN_CACHE_SIZE = 64
+"""Layouts remembered (LRU); a meter sends one or a few."""
+_VARYING = axdr.NUMERIC_TAGS | {axdr.BOOLEAN, axdr.DATE_TIME, axdr.DATE, axdr.TIME}
+"""Tags whose values change from push to push without changing the layout (12-byte octet-strings too: clocks)."""
+_DT_OCTET = -1
+
+
+def _signature(tape: Tape, invert: bool, profile: lists.MeterProfile | None) -> tuple[object, ...]:
+    """A layout's key: every element's tag, size and count, the value of every element that names or
+    identifies (OBIS codes, list and meter ids, strings), the clock convention and the profile."""
+    varying = _VARYING
+    parts: list[object] = [invert, None if profile is None else (profile.scale_text, profile.tz)]
+    append = parts.append
+    for t in tape:
+        tag = t[0]
+        if tag in varying:
+            append(tag)
+        elif tag == _OCTET and t[2] - t[1] == 14:
+            append(_DT_OCTET)
+        else:
+            append((tag, t[2] - t[1], t[4], t[3]))
+    return tuple(parts)
+
+
+_Entry = tuple[str, str, str | None, str | None, int, bool, object, int, float | None]
+"""(id, name, unit, quantity, tape index, value varies, value if constant, scaler, factor)."""
+_FastEntry = tuple[str, str, str | None, str | None, int, int, int, object, int, float | None, Any]
+"""(id, name, unit, quantity, start, end (from the body's start), mode (0 constant, 1 number, 2 12-byte
+octet-string, 3 number as sent), value if constant, scaler, factor, number unpacker)."""
+
+
+def _value_of(t: tuple[int, int, int, object, int, int], invert: bool, tz: tzinfo | None, scaler: int,
+              factor: float | None) -> int | float | str:
+    value = _plain(t, invert, tz)[0]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if scaler:
+            value = _scaled(value, scaler)
+        if factor is not None:
+            value = lists.apply_factor(value, factor)
+    return value
+
+
+def _first_outcome(kinds: list[int], raw: bytes) -> tuple[bool, object]:
+    """What a first octet-string decides: an IMx50 push-setup head, and which positional layout matches."""
+    return lists.has_push_setup_head(raw), lists.match_positional(kinds, raw)
+
+
+class _Plan:
+    """What one interpretation of a layout found, so that the next push of it only reads its values.
+
+    Built from a full walk (:meth:`build`), checked against that walk's result (a layout whose readings
+    the plan cannot reproduce is not cached), and guarded: the values that steered the walk (scalers,
+    units, descriptors, list id, the first element) must be the same for the plan to apply."""
+
+    __slots__ = ("body_count", "body_tag", "clock", "entries", "fast", "first", "guards", "invert", "length",
+                 "list_id", "meter_id", "pkey", "segments", "tz", "warnings")
+
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []
+        self.guards: list[tuple[int, object]] = []
+        self.invert = False
+        self.tz: tzinfo | None = None
+        self.clock: tuple[int, object] = (-1, None)
+        self.meter_id: tuple[int, object] = (-1, None)
+        self.list_id: tuple[int, object] = (-1, None)
+        """(reading index whose value it is, -1 for a constant; the constant)."""
+        self.warnings: list[str] = []
+        self.first: tuple[int, list[int], object] | None = None
+        """A first element that varies (a clock) but steers the layout: (index, top-level tags, outcome)."""
+        self.pkey: tuple[object, ...] = ()
+        self.length = 0
+        self.segments: list[tuple[int, bytes]] = []
+        """The layout's bytes that do not vary: (offset from the element's start, bytes)."""
+        self.fast: list[_FastEntry] = []
+        self.body_tag = 0
+        self.body_count = 0
+
+    @staticmethod
+    def build(w: _Walker) -> _Plan | None:
+        tape, result = w.tape, w.result
+        plan = _Plan()
+        plan.invert, plan.tz = w.invert, w.tz
+        plan.warnings = list(result.warnings)
+        sources = set()
+        for reading, (e, scaler, factor) in zip(result.readings, w.how, strict=True):
+            t = tape[e]
+            varies = t[TAG] in _VARYING or (t[TAG] == _OCTET and t[2] - t[1] == 14)
+            if varies:
+                sources.add(e)
+                again = _value_of(t, w.invert, w.tz, scaler, factor)
+                if again != reading.value or type(again) is not type(reading.value):
+                    return None
+            plan.entries.append((reading.id, reading.name, reading.unit, reading.quantity, e, varies,
+                                 reading.value, scaler, factor))
+        for i, t in enumerate(tape):
+            if (t[TAG] in _VARYING or (t[TAG] == _OCTET and t[2] - t[1] == 14)) and i not in sources:
+                plan.guards.append((i, t[VALUE]))
+        for i in w.deciders:
+            if i == 1 and tape[0][TAG] == _STRUCT and i in sources:  # the first element: its outcome
+                kinds = [tape[e][TAG] for e in axdr.tape_children(tape, 0)]
+                plan.first = (i, kinds, _first_outcome(kinds, tape[i][VALUE]))  # type: ignore[arg-type]
+            else:
+                plan.guards.append((i, tape[i][VALUE]))
+        readings = result.readings
+        for field, quantity in (("clock", "meter_clock"), ("meter_id", "meter_id"), ("list_id", "list_id")):
+            got = getattr(result, field)
+            varying = [k for k, ent in enumerate(plan.entries) if ent[5] and ent[3] == quantity]
+            if not varying:
+                setattr(plan, field, (-1, got))
+                continue
+            k = next((k for k in varying if (readings[k].value if field == "clock" else str(readings[k].value))
+                      == got), None)
+            if k is None:
+                return None
+            setattr(plan, field, (k, None))
+        return plan
+
+    def learn_bytes(self, w: _Walker, buf: bytes, pkey: tuple[object, ...]) -> bool:
+        """Learn the bytes of this layout (see :func:`match_body`); ``False`` if it cannot be read from
+        bytes alone (dates, booleans or a possible swapped-OBIS quirk among its varying values)."""
+        tape = w.tape
+        if tape[0][TAG] not in (_STRUCT, axdr.ARRAY) or self.first is not None:
+            return False
+        base = tape[0][1]
+        sources = {e for *_, e, varies, _c, _s, _f in self.entries if varies}
+        for i, t in enumerate(tape):
+            if t[TAG] == _STRUCT and 2 <= t[COUNT] <= 3 and tape[i + 1][TAG] == axdr.DOUBLE_LONG_UNSIGNED \
+                    and buf[tape[i + 1][1] + 1] == _OCTET:
+                return False  # the parser might read it as an OBIS code tagged 06 09 (meter-lists.md §4)
+        holes: dict[int, tuple[int, int]] = {}  # tape index → (first, end) of its value bytes
+        for e in sources:
+            t = tape[e]
+            if t[TAG] in _NUMERIC:
+                holes[e] = (t[1] + 1, t[2])
+            elif t[TAG] == _OCTET and t[2] - t[1] == 14:
+                holes[e] = (t[1] + 2, t[2])
+            else:
+                return False
+        self.pkey = pkey
+        self.length = tape[0][2] - base
+        self.body_tag, self.body_count = tape[0][TAG], tape[0][COUNT]
+        pos = base
+        for a, b in sorted(holes.values()):
+            if a > pos:
+                self.segments.append((pos - base, bytes(buf[pos:a])))
+            pos = b
+        if pos < tape[0][2]:
+            self.segments.append((pos - base, bytes(buf[pos:tape[0][2]])))
+        for rid, name, unit, quantity, e, varies, const, scaler, factor in self.entries:
+            t = tape[e]
+            mode = 0 if not varies else 2 if t[TAG] not in _NUMERIC else 3 if not scaler and factor is None else 1
+            unpack = axdr.NUMERIC_UNPACK[t[TAG]] if mode in (1, 3) else None
+            self.fast.append((rid, name, unit, quantity, t[1] - base, t[2] - base, mode, const, scaler, factor,
+                              unpack))
+        # the bytes must give what the walk gave
+        top = w.top
+        again = self.apply_bytes(buf, base, w.bname, top).readings
+        for r1, r2 in zip(again, w.result.readings, strict=True):
+            if r1.value != r2.value or type(r1.value) is not type(r2.value) or r1.ref != r2.ref:
+                self.segments = []
+                self.fast = []
+                return False
+        return True
+
+    def apply_bytes(self, buf: bytes, q: int, bname: str, top: Node) -> BodyResult:
+        """The result for a push of this layout whose bytes start at ``q`` (after :func:`match_body`)."""
+        res = BodyResult()
+        invert, tz = self.invert, self.tz
+        out = res.readings
+        append = out.append
+        for rid, name, unit, quantity, s, e, mode, const, scaler, factor, unpack in self.fast:
+            if mode == 3:
+                value = unpack(buf, q + s + 1)[0]  # type: ignore[misc]
+            elif mode == 1:
+                value = unpack(buf, q + s + 1)[0]  # type: ignore[misc]
+                if scaler:
+                    value = _scaled(value, scaler)
+                if factor is not None:
+                    value = lists.apply_factor(value, factor)
+            elif mode == 2:
+                value = _plain((_OCTET, 0, 0, bytes(buf[q + s + 2:q + e]), 0, 0), invert, tz)[0]
+            else:
+                value = const
+            append(Reading(rid, name, value, unit, quantity, None, (top, bname, q + s, q + e)))
+        self._side_fields(res)
+        return res
+
+    def _side_fields(self, res: BodyResult) -> None:
+        out = res.readings
+        k, c = self.clock
+        res.clock = c if k < 0 else out[k].value  # type: ignore[assignment]
+        k, c = self.meter_id
+        res.meter_id = c if k < 0 else str(out[k].value)  # type: ignore[assignment]
+        k, c = self.list_id
+        res.list_id = c if k < 0 else str(out[k].value)  # type: ignore[assignment]
+        if self.warnings:
+            res.warnings = list(self.warnings)
+
+    def apply(self, tape: Tape, bname: str, top: Node) -> BodyResult | None:
+        """The result for a push of this layout, or ``None`` when a guarded value differs."""
+        for i, want in self.guards:
+            if tape[i][VALUE] != want:
+                return None
+        if self.first is not None:
+            i, kinds, outcome = self.first
+            if _first_outcome(kinds, tape[i][VALUE]) != outcome:  # type: ignore[arg-type]
+                return None
+        res = BodyResult()
+        invert, tz = self.invert, self.tz
+        out = res.readings
+        append = out.append
+        for rid, name, unit, quantity, e, varies, const, scaler, factor in self.entries:
+            t = tape[e]
+            if varies:
+                kind = t[TAG]
+                if kind in _NUMERIC and not scaler and factor is None:
+                    value = t[VALUE]
+                else:
+                    value = _value_of(t, invert, tz, scaler, factor)
+            else:
+                value = const
+            append(Reading(rid, name, value, unit, quantity, None, (top, bname, t[1], t[2])))  # type: ignore[arg-type]
+        self._side_fields(res)
+        return res
+
+
+_LOCK = threading.Lock()
+"""Guards changes to the caches (the app decodes in the pipeline's thread and re-decodes in the UI's)."""
+_PLANS: OrderedDict[tuple[object, ...], _Plan | None] = OrderedDict()
+"""Layout signature → its plan (``None``: a layout the plan cannot reproduce, always walked in full)."""
+_UNSEEN = _Plan()
+TEMPLATE_CACHE_SIZE = 8
+_TEMPLATES: list[_Plan] = []
+"""Plans whose bytes are learnt, most recently matched first (:func:`match_body` tries them in turn)."""
+
+
+def apply_notes(node: Node, notes: dict[tuple[int, int], Note]) -> None:
     """Copy the walk's notes onto a freshly built body subtree (elements are matched by span)."""
     if not notes:
         return
@@ -529,9 +863,10 @@ def apply_notes(node: Node, notes: dict[tuple[int, int], tuple[str | None, str]]
         n = stack.pop()
         hit = notes.get((n.start, n.end))
         if hit is not None and n.kind >= 0 and n.key != "value":
-            label, note = hit
-            if note == "date-time" and isinstance(n.value, bytes):
-                n.meta = "date-time"  # the value leaf is split into its fields when built
+            label, note, is_datetime = hit
+            if is_datetime and isinstance(n.value, bytes):
+                if n.expand is axdr.expand_element:
+                    n.expand = axdr.expand_datetime_octets  # the value leaf is split into its fields
                 n.label = "date-time (octet-string)"
                 note = str(CosemDateTime.from_bytes(n.value))
             n.note = note

@@ -464,7 +464,7 @@ class SkstackDecoder:
         root, line_node, line = self._line_tree(pos, le, toks, names, stop - pos)
         if ce > stop:
             leaf(line_node, "undecoded", "undecoded", "line", stop - pos, ce - pos,
-                 printable(line[stop - pos:ce - pos].decode("ascii", "backslashreplace")))
+                 printable(line[stop - pos:ce - pos].decode("ascii", "backslashreplace")), fault=error.kind)
         if le > ce:
             leaf(line_node, "eol", "line end", "line", ce - pos, le - pos, line[ce - pos:].hex().upper())
         self.lines_seen += 1
@@ -474,7 +474,7 @@ class SkstackDecoder:
 
     def _error_message(self, line: bytes, start: int, error: MeterError) -> Message:
         root = Node("", "bytes", "line", 0, len(line))
-        leaf(root, "undecoded", "undecoded", "line", 0, len(line), line.hex().upper())
+        leaf(root, "undecoded", "undecoded", "line", 0, len(line), line.hex().upper(), fault=error.kind)
         return Message(0, "echonet", [(start, start + len(line))], root, {"line": line}, error=error,
                        received=self._received)
 

@@ -9,9 +9,13 @@ The inspector's tree and hex views are both drawn from this one structure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from meterui.protocol.errors import ErrorKind
 from meterui.protocol.text import printable
+
+if TYPE_CHECKING:
+    from meterui.protocol.lists import MeterProfile
 
 
 class Span(NamedTuple):
@@ -22,16 +26,28 @@ class Span(NamedTuple):
     end: int
 
 
+H = TypeVar("H")
+
+
+class Context(NamedTuple):
+    """The decode options a lazy builder needs to decode its node's bytes again alike."""
+
+    invert_deviation: bool = False
+    profile: MeterProfile | None = None
+
+
 class Node:
     """One decoded element of a message, with the bytes it was read from.
 
     ``key`` is this node's step in the path (``"fcs"``, ``"body[3]"``); ``path`` joins the keys from
     the root. ``children`` is ``None`` for a leaf. ``note`` is a short human-readable explanation
-    (e.g. "CRC ok", "scaler -1 → ×0.1").
+    (e.g. "CRC ok", "scaler -1 → ×0.1"). ``fault`` is set on the nodes whose bytes are where decoding
+    failed (a checksum mismatch, a truncated or undecodable element, the output of a wrong key…): the
+    inspector finds the bytes at fault through it, never through labels or notes.
     """
 
-    __slots__ = ("_children", "buffer", "end", "expand", "key", "kind", "label", "meta", "note", "parent", "src",
-                 "start", "value")
+    __slots__ = ("_children", "buffer", "context", "end", "expand", "fault", "key", "kind", "label", "note",
+                 "parent", "src", "start", "value")
 
     def __init__(
         self,
@@ -43,6 +59,7 @@ class Node:
         value: Any = None,
         note: str = "",
         parent: Node | None = None,
+        fault: ErrorKind | None = None,
     ) -> None:
         self.key = key
         self.label = label
@@ -59,8 +76,10 @@ class Node:
         """Builds this node's children on first access (decoding stays cheap; spans stay complete)."""
         self.src: bytes | None = None
         """The buffer's bytes, kept by nodes whose children are built lazily."""
-        self.meta: Any = None
-        """Whatever the lazy builder needs (e.g. notes for the elements of a notification body)."""
+        self.context: Context | None = None
+        """The decode options the lazy builder needs (nodes whose children are built from ``src``)."""
+        self.fault: ErrorKind | None = fault
+        """What went wrong here, on the nodes whose bytes are at fault; ``None`` elsewhere."""
         if parent is not None:
             ch = parent._children
             if ch is None:
@@ -170,9 +189,21 @@ class Node:
 
 
 def leaf(parent: Node, key: str, label: str, buffer: str, start: int, end: int, value: Any = None,
-         note: str = "") -> Node:
+         note: str = "", fault: ErrorKind | None = None) -> Node:
     """Shorthand for a leaf attached to ``parent``."""
-    return Node(key, label, buffer, start, end, value, note, parent)
+    return Node(key, label, buffer, start, end, value, note, parent, fault)
+
+
+def frame_header(node: Node, parse: Callable[[bytes], H | None], min_len: int) -> tuple[bytes, H] | None:
+    """The common start of a link frame's lazy builder: the frame's bytes and parsed header; or, when the
+    header does not parse, one "unparsed frame bytes" leaf (the frame's reason as its note) and ``None``."""
+    raw = node.src
+    assert raw is not None
+    hdr = parse(raw) if len(raw) >= min_len else None
+    if hdr is None:
+        Node("bytes", "unparsed frame bytes", node.buffer, 0, len(raw), None, node.note, node)
+        return None
+    return raw, hdr
 
 
 def tiling_gaps(root: Node, buffers: dict[str, bytes]) -> list[str]:
