@@ -13,7 +13,7 @@ test-snapshot-update:
 	$(PY) -m pytest --snapshot-update tests/test_live.py tests/test_inspector.py tests/test_setup.py tests/test_app.py
 
 lint:
-	$(PY) -m ruff check . && $(PY) -m ruff format --check meterui || true
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 
 screenshots:
 	$(PY) scripts/screenshots.py

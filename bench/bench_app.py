@@ -68,6 +68,7 @@ HELP_CLOSED_MARKER = b"Inspect"
 
 # -- pseudo-terminal helpers ---------------------------------------------------------------------
 
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "TEXTUAL")}
     env.update(TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS))
@@ -132,7 +133,7 @@ def _wait_for(fd: int, marker: bytes, timeout: float) -> float | None:
     start = time.perf_counter()
     seen = b""
     while time.perf_counter() - start < timeout:
-        seen = seen[-len(marker):] + _drain(fd, 0.005)
+        seen = seen[-len(marker) :] + _drain(fd, 0.005)
         if marker in seen:
             return time.perf_counter() - start
     return None
@@ -170,6 +171,7 @@ def _file_position(pid: int, path: Path) -> int | None:
 
 # -- 1. first readings -----------------------------------------------------------------------------
 
+
 def first_marks(argv: list[str], markers: list[bytes], timeout: float = 60.0) -> list[float]:
     """Seconds from exec to each marker text appearing on the terminal."""
     start = time.perf_counter()
@@ -204,12 +206,18 @@ def bench_first(runs: int, tmp: Path) -> dict[str, Any]:
         demo_paint.append(paint)
         demo_readings.append(readings)
     t, p, r = (statistics.median(x) for x in (trivial_paint, demo_paint, demo_readings))
-    return {"trivial_first_paint_s": round(t, 3), "demo_first_paint_s": round(p, 3),
-            "demo_first_readings_s": round(r, 3), "first_readings_ratio": round(r / t, 2),
-            "first_paint_ratio": round(p / t, 2), "runs": runs}
+    return {
+        "trivial_first_paint_s": round(t, 3),
+        "demo_first_paint_s": round(p, 3),
+        "demo_first_readings_s": round(r, 3),
+        "first_readings_ratio": round(r / t, 2),
+        "first_paint_ratio": round(p / t, 2),
+        "runs": runs,
+    }
 
 
 # -- 2. idle CPU -----------------------------------------------------------------------------------
+
 
 def idle_cpu(seconds: float, warmup: float = 5.0) -> float:
     """CPU % of one core used by ``meterui demo`` over ``seconds`` after ``warmup``."""
@@ -231,6 +239,7 @@ def idle_cpu(seconds: float, warmup: float = 5.0) -> float:
 
 # -- 3. replay: RSS over time and key latency ------------------------------------------------------
 
+
 def make_capture(path: Path, frames: int) -> int:
     """Hex file of ``frames`` frames (one per line) cycled from the demo generator's frames."""
     import importlib.util
@@ -251,8 +260,7 @@ def make_capture(path: Path, frames: int) -> int:
 
 
 def bench_replay(path: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
-    pid, fd = _spawn([sys.executable, "-m", "meterui", "replay", str(path), "--speed", "max", "--key",
-                      DEMO_KEY_HEX])
+    pid, fd = _spawn([sys.executable, "-m", "meterui", "replay", str(path), "--speed", "max", "--key", DEMO_KEY_HEX])
     tick = os.sysconf("SC_CLK_TCK")
     start = time.monotonic()
     samples: list[tuple[float, float, float]] = []  # (seconds, read fraction, RSS MB)
@@ -308,19 +316,28 @@ def bench_replay(path: Path, size: int, args: argparse.Namespace) -> dict[str, A
     if status != "finished":
         problems.append(status)
     if not peak <= allowed:
-        problems.append(f"memory not bounded: peak RSS {peak:.0f} MB > {allowed:.0f} MB allowed "
-                        f"(RSS at 10 % of the file {early:.0f} MB + max(64 MB, 50 %))")
+        problems.append(
+            f"memory not bounded: peak RSS {peak:.0f} MB > {allowed:.0f} MB allowed "
+            f"(RSS at 10 % of the file {early:.0f} MB + max(64 MB, 50 %))"
+        )
     if timeouts:
         problems.append(f"{timeouts} key presses got no response within {args.key_timeout:.0f} s")
     lat = sorted(latencies)
     return {
-        "frames": args.frames, "file_mb": round(size / 1e6), "status": status,
+        "frames": args.frames,
+        "file_mb": round(size / 1e6),
+        "status": status,
         "seconds": round(samples[-1][0], 1) if samples else 0.0,
-        "rss_early_mb": round(early, 1), "rss_peak_mb": round(peak, 1), "rss_allowed_mb": round(allowed, 1),
+        "rss_early_mb": round(early, 1),
+        "rss_peak_mb": round(peak, 1),
+        "rss_allowed_mb": round(allowed, 1),
         "rss_over_time": _thin([(round(t, 1), round(r, 3), round(m, 1)) for t, r, m in samples], 40),
-        "key_latency_ms": {"n": len(lat), "median": round(statistics.median(lat) * 1e3) if lat else None,
-                           "p90": round(lat[int(0.9 * (len(lat) - 1))] * 1e3) if lat else None,
-                           "max": round(lat[-1] * 1e3) if lat else None},
+        "key_latency_ms": {
+            "n": len(lat),
+            "median": round(statistics.median(lat) * 1e3) if lat else None,
+            "p90": round(lat[int(0.9 * (len(lat) - 1))] * 1e3) if lat else None,
+            "max": round(lat[-1] * 1e3) if lat else None,
+        },
         "problems": problems,
     }
 
@@ -333,6 +350,7 @@ def _thin(rows: list[Any], n: int) -> list[Any]:
 
 
 # -- 4. decode -------------------------------------------------------------------------------------
+
 
 def bench_decode_us(n: int) -> float:
     sys.path[:0] = [str(TREE), str(ROOT / "bench")]
@@ -373,8 +391,9 @@ def main() -> int:
 
             TREE = tmp / "tree"
             TREE.mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.ref], capture_output=True,
-                                     check=True).stdout
+            archive = subprocess.run(
+                ["git", "-C", str(ROOT), "archive", args.ref], capture_output=True, check=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", str(TREE)], input=archive, check=True)
         elif args.tree:
             TREE = args.tree.resolve()
@@ -383,8 +402,11 @@ def main() -> int:
             result["first"] = bench_first(args.runs, tmp)
         if "idle" in parts:
             runs = [round(idle_cpu(args.idle_seconds), 2) for _ in range(args.idle_runs)]
-            result["idle"] = {"cpu_percent": runs, "mean": round(statistics.mean(runs), 2),
-                              "seconds": args.idle_seconds}
+            result["idle"] = {
+                "cpu_percent": runs,
+                "mean": round(statistics.mean(runs), 2),
+                "seconds": args.idle_seconds,
+            }
         if "replay" in parts:
             path = args.capture or tmp / "replay.hex"
             size = path.stat().st_size if args.capture else make_capture(path, args.frames)
@@ -405,29 +427,44 @@ def report(result: dict[str, Any]) -> None:
     print(f"meterui from {result['tree']}")
     if "first" in result:
         f = result["first"]
-        print(f"first paint      trivial Textual app  {f['trivial_first_paint_s'] * 1e3:7.0f} ms  "
-              f"(median of {f['runs']})")
-        print(f"first paint      meterui demo         {f['demo_first_paint_s'] * 1e3:7.0f} ms  "
-              f"ratio {f['first_paint_ratio']}")
-        print(f"first readings   meterui demo         {f['demo_first_readings_s'] * 1e3:7.0f} ms  "
-              f"ratio {f['first_readings_ratio']} to the trivial app's first paint   target ≤ 1.5")
+        print(
+            f"first paint      trivial Textual app  {f['trivial_first_paint_s'] * 1e3:7.0f} ms  (median of {f['runs']})"
+        )
+        print(
+            f"first paint      meterui demo         {f['demo_first_paint_s'] * 1e3:7.0f} ms  "
+            f"ratio {f['first_paint_ratio']}"
+        )
+        print(
+            f"first readings   meterui demo         {f['demo_first_readings_s'] * 1e3:7.0f} ms  "
+            f"ratio {f['first_readings_ratio']} to the trivial app's first paint   target ≤ 1.5"
+        )
     if "idle" in result:
         i = result["idle"]
-        print(f"idle CPU         meterui demo         {i['mean']:7.2f} %   runs {i['cpu_percent']} of "
-              f"{i['seconds']:.0f} s at real cadence   target < 3 %")
+        print(
+            f"idle CPU         meterui demo         {i['mean']:7.2f} %   runs {i['cpu_percent']} of "
+            f"{i['seconds']:.0f} s at real cadence   target < 3 %"
+        )
     if "replay" in result:
         r = result["replay"]
         lat = r["key_latency_ms"]
         print(f"replay --speed max  {r['frames']} frames ({r['file_mb']} MB hex): {r['status']} in {r['seconds']} s")
-        print(f"  RSS  at 10 % of the file {r['rss_early_mb']} MB, peak {r['rss_peak_mb']} MB "
-              f"(allowed {r['rss_allowed_mb']} MB)")
-        print("  RSS over time (s, share of file read, MB): "
-              + "  ".join(f"{t:.0f}s/{x:.0%}/{m:.0f}" for t, x, m in r["rss_over_time"]))
-        print(f"  key latency (? opens / closes help): median {lat['median']} ms, p90 {lat['p90']} ms, "
-              f"max {lat['max']} ms over {lat['n']} presses")
+        print(
+            f"  RSS  at 10 % of the file {r['rss_early_mb']} MB, peak {r['rss_peak_mb']} MB "
+            f"(allowed {r['rss_allowed_mb']} MB)"
+        )
+        print(
+            "  RSS over time (s, share of file read, MB): "
+            + "  ".join(f"{t:.0f}s/{x:.0%}/{m:.0f}" for t, x, m in r["rss_over_time"])
+        )
+        print(
+            f"  key latency (? opens / closes help): median {lat['median']} ms, p90 {lat['p90']} ms, "
+            f"max {lat['max']} ms over {lat['n']} presses"
+        )
     if "decode_us_per_frame" in result:
-        print(f"decode           plaintext Kamstrup    {result['decode_us_per_frame']:7.1f} µs/frame (in-process, "
-              "CPU time; bench_decode.py for whole-process and before/after)")
+        print(
+            f"decode           plaintext Kamstrup    {result['decode_us_per_frame']:7.1f} µs/frame (in-process, "
+            "CPU time; bench_decode.py for whole-process and before/after)"
+        )
 
 
 if __name__ == "__main__":

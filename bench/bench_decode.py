@@ -55,25 +55,44 @@ TARGETS: dict[str, float] = {
 
 # -- frames (built in the child, from the tree under test) ---------------------------------------
 
+
 def cases() -> list[tuple[str, bytes, dict[str, Any]]]:
     from meterui.protocol import encode as E
 
-    kam = E.structure(E.visible("Kamstrup_V0001"), E.obis("1.1.0.0.5.255"), E.visible("5706567000000000"),
-                      E.obis("1.1.96.1.1.255"), E.visible("6841121BN243101040"),
-                      *[x for c in ("1.7", "2.7", "3.7", "4.7", "31.7", "51.7", "71.7")
-                        for x in (E.obis(f"1.1.{c}.0.255"), E.u32(1234))],
-                      *[x for c in ("32.7", "52.7", "72.7") for x in (E.obis(f"1.1.{c}.0.255"), E.u16(230))])
-    kam_frame = E.hdlc_frame(E.LLC + E.data_notification(kam, dt=b"\x07\xe3\x01\x15\x01\x17\x2b\x0a\xff\x80\x00\x00"),
-                             dest=b"\x2b", src=b"\x21")
-    aidon = E.array([E.structure(E.obis(f"1.0.{c}.0.255"), E.u32(1000 + i), E.structure(E.i8(-1), E.enum(27)))
-                     for i, c in enumerate(("1.7", "2.7", "3.7", "4.7", "31.7", "51.7", "71.7", "32.7", "52.7",
-                                            "72.7", "1.8", "2.8"))])
+    kam = E.structure(
+        E.visible("Kamstrup_V0001"),
+        E.obis("1.1.0.0.5.255"),
+        E.visible("5706567000000000"),
+        E.obis("1.1.96.1.1.255"),
+        E.visible("6841121BN243101040"),
+        *[
+            x
+            for c in ("1.7", "2.7", "3.7", "4.7", "31.7", "51.7", "71.7")
+            for x in (E.obis(f"1.1.{c}.0.255"), E.u32(1234))
+        ],
+        *[x for c in ("32.7", "52.7", "72.7") for x in (E.obis(f"1.1.{c}.0.255"), E.u16(230))],
+    )
+    kam_frame = E.hdlc_frame(
+        E.LLC + E.data_notification(kam, dt=b"\x07\xe3\x01\x15\x01\x17\x2b\x0a\xff\x80\x00\x00"),
+        dest=b"\x2b",
+        src=b"\x21",
+    )
+    aidon = E.array(
+        [
+            E.structure(E.obis(f"1.0.{c}.0.255"), E.u32(1000 + i), E.structure(E.i8(-1), E.enum(27)))
+            for i, c in enumerate(
+                ("1.7", "2.7", "3.7", "4.7", "31.7", "51.7", "71.7", "32.7", "52.7", "72.7", "1.8", "2.8")
+            )
+        ]
+    )
     apdu = E.data_notification(aidon, dt=E.cosem_datetime(None))
     enc = E.hdlc_frame(E.LLC + E.glo_ciphering(apdu, b"KAME\x00\x00\x00\x01", 1, KEY, 0x30, AUTH))
     mbus = b"".join(E.mbus_frames(E.glo_ciphering(apdu, b"KFM\x10\x00\x00\x00\x07", 7, KEY, sc=0x21), 120))
-    return [("plaintext Kamstrup (HDLC)", kam_frame, {}),
-            ("encrypted M-Bus pair (GCM, no tag)", mbus, {"key": KEY}),
-            ("encrypted+auth HDLC (GCM, tag)", enc, {"key": KEY, "auth_key": AUTH})]
+    return [
+        ("plaintext Kamstrup (HDLC)", kam_frame, {}),
+        ("encrypted M-Bus pair (GCM, no tag)", mbus, {"key": KEY}),
+        ("encrypted+auth HDLC (GCM, tag)", enc, {"key": KEY, "auth_key": AUTH}),
+    ]
 
 
 def _run_case(frame: bytes, n: int, kw: dict[str, Any], walk: bool) -> tuple[float, int]:
@@ -84,7 +103,7 @@ def _run_case(frame: bytes, n: int, kw: dict[str, Any], walk: bool) -> tuple[flo
     ok = 0
     t0 = time.process_time()  # CPU time: other processes on the machine inflate it less than wall time
     for i in range(0, len(stream), CHUNK):
-        for m in dec.feed(stream[i:i + CHUNK]):
+        for m in dec.feed(stream[i : i + CHUNK]):
             ok += m.error is None
             if walk:
                 for _ in m.root.walk():
@@ -113,12 +132,14 @@ def child_inprocess(n: int) -> list[dict[str, Any]]:
             if good != n:
                 raise SystemExit(f"{name}: decoded {good} good messages, expected {n}")
             best = min(best, secs)
-        out.append({"case": name, "us_per_frame": best / n * 1e6, "spans_complete": spans_ok,
-                    "bytes_per_frame": len(frame)})
+        out.append(
+            {"case": name, "us_per_frame": best / n * 1e6, "spans_complete": spans_ok, "bytes_per_frame": len(frame)}
+        )
     return out
 
 
 # -- running trees ------------------------------------------------------------------------------
+
 
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
@@ -138,8 +159,14 @@ def cpu_run(argv: list[str], cwd: Path, stdout: Any = subprocess.DEVNULL) -> tup
 
 def tree_module(tree: Path) -> str:
     """Check that a child started in ``tree`` imports meterui from it (not from an installed copy)."""
-    proc = subprocess.run([sys.executable, "-c", "import meterui, sys; print(meterui.__file__)"], cwd=tree,
-                          env=child_env(), capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import meterui, sys; print(meterui.__file__)"],
+        cwd=tree,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     path = proc.stdout.strip()
     if not Path(path).resolve().is_relative_to(tree.resolve()):
         raise SystemExit(f"a child started in {tree} imports meterui from {path}: cannot bench that tree")
@@ -174,9 +201,13 @@ def measure(trees: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict
     # in-process cases, one child per tree and repeat, interleaved
     for _ in range(args.repeats):
         for label, tree in trees.items():
-            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(tree),
-                                   "--frames", str(args.frames)], cwd=tree, env=child_env(), capture_output=True,
-                                  text=True)
+            proc = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--child", str(tree), "--frames", str(args.frames)],
+                cwd=tree,
+                env=child_env(),
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode:
                 raise SystemExit(f"in-process bench failed on {tree}: {proc.stderr.strip()[-500:]}")
             for r in json.loads(proc.stdout):
@@ -192,8 +223,9 @@ def measure(trees: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict
             for label, tree in trees.items():
                 out_path = tmp / f"out-{label}.txt"
                 with out_path.open("wb") as out:
-                    cpu, wall = cpu_run([sys.executable, "-m", "meterui", "decode", str(big), "--output", output],
-                                        tree, stdout=out)
+                    cpu, wall = cpu_run(
+                        [sys.executable, "-m", "meterui", "decode", str(big), "--output", output], tree, stdout=out
+                    )
                 best[label] = (min(best[label][0], cpu), min(best[label][1], wall))
                 if output == "json":
                     digests[label] = hashlib.sha256(out_path.read_bytes()).hexdigest()
@@ -201,8 +233,10 @@ def measure(trees: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict
                     res[label]["summary line"] = out_path.read_text().strip()
         for label in trees:
             cpu, wall = best[label]
-            res[label][f"decode --output {output}"] = {"us": cpu / args.cli_frames * 1e6,
-                                                       "wall_us": wall / args.cli_frames * 1e6}
+            res[label][f"decode --output {output}"] = {
+                "us": cpu / args.cli_frames * 1e6,
+                "wall_us": wall / args.cli_frames * 1e6,
+            }
 
     # start-up: one frame vs python -c pass
     starts = {label: float("inf") for label in trees}
@@ -210,14 +244,20 @@ def measure(trees: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict
     for _ in range(args.start_runs):
         bare = min(bare, cpu_run([sys.executable, "-c", "pass"], ROOT)[0])
         for label, tree in trees.items():
-            starts[label] = min(starts[label], cpu_run([sys.executable, "-m", "meterui", "decode", str(one),
-                                                        "--output", "json"], tree)[0])
+            starts[label] = min(
+                starts[label],
+                cpu_run([sys.executable, "-m", "meterui", "decode", str(one), "--output", "json"], tree)[0],
+            )
     for label in trees:
-        res[label]["one-frame decode / python -c pass"] = {"ratio": starts[label] / bare,
-                                                           "ms": starts[label] * 1e3}
-    return {"trees": {k: str(v) for k, v in trees.items()}, "results": res, "python_c_pass_ms": bare * 1e3,
-            "json_identical": len(set(digests.values())) == 1, "cli_frames": args.cli_frames,
-            "frames": args.frames}
+        res[label]["one-frame decode / python -c pass"] = {"ratio": starts[label] / bare, "ms": starts[label] * 1e3}
+    return {
+        "trees": {k: str(v) for k, v in trees.items()},
+        "results": res,
+        "python_c_pass_ms": bare * 1e3,
+        "json_identical": len(set(digests.values())) == 1,
+        "cli_frames": args.cli_frames,
+        "frames": args.frames,
+    }
 
 
 def report(data: dict[str, Any]) -> None:
@@ -245,11 +285,15 @@ def report(data: dict[str, Any]) -> None:
         if "wall_us" in row:
             print(f"{'  wall time (µs/frame)':44}" + "".join(f"{res[lb][key]['wall_us']:12.2f}" for lb in labels))
         if "ms" in row:
-            print(f"{'  CPU ms (python -c pass: ' + format(data['python_c_pass_ms'], '.1f') + ' ms)':44}"
-                  + "".join(f"{res[lb][key]['ms']:12.1f}" for lb in labels))
+            print(
+                f"{'  CPU ms (python -c pass: ' + format(data['python_c_pass_ms'], '.1f') + ' ms)':44}"
+                + "".join(f"{res[lb][key]['ms']:12.1f}" for lb in labels)
+            )
     spans = all(r.get("spans_complete", True) for r in res[after].values() if isinstance(r, dict))
-    print(f"spans tile every buffer: {'yes' if spans else 'NO'}   "
-          f"JSON output identical across trees: {data['json_identical'] if before else 'n/a'}")
+    print(
+        f"spans tile every buffer: {'yes' if spans else 'NO'}   "
+        f"JSON output identical across trees: {data['json_identical'] if before else 'n/a'}"
+    )
     print(f"summary: {res[after].get('summary line', '')}")
 
 

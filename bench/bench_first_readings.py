@@ -94,14 +94,16 @@ def main() -> int:
     base = statistics.median(trivial)
     results = []
     for tree in trees:
-        results.append({
-            "tree": str(tree),
-            "first_paint_s": round(statistics.median(paint[tree]), 3),
-            "first_readings_s": round(statistics.median(readings[tree]), 3),
-            "trivial_table_app_s": round(base, 3),
-            "first_readings_ratio": round(statistics.median(readings[tree]) / base, 2),
-            "runs": args.runs,
-        })
+        results.append(
+            {
+                "tree": str(tree),
+                "first_paint_s": round(statistics.median(paint[tree]), 3),
+                "first_readings_s": round(statistics.median(readings[tree]), 3),
+                "trivial_table_app_s": round(base, 3),
+                "first_readings_ratio": round(statistics.median(readings[tree]) / base, 2),
+                "runs": args.runs,
+            }
+        )
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
         return 0

@@ -54,9 +54,11 @@ async def _run(path: Path, frames: int) -> dict[str, object]:
         decoders.append(StreamDecoder(DEMO_KEY, None, fmt))
         return decoders[-1]
 
-    app = MeterApp(lambda _c: Pipeline(ReplaySource(path), key=DEMO_KEY, speed=float("inf"),
-                                       decoder_factory=decoder),
-                   Config(key=DEMO_KEY), start="inspector")
+    app = MeterApp(
+        lambda _c: Pipeline(ReplaySource(path), key=DEMO_KEY, speed=float("inf"), decoder_factory=decoder),
+        Config(key=DEMO_KEY),
+        start="inspector",
+    )
     marks: list[tuple[int, float]] = []
     peak, ahead, gap = 0.0, 0, 0.0
     next_mark = 100_000
@@ -77,9 +79,15 @@ async def _run(path: Path, frames: int) -> dict[str, object]:
                 next_mark += 100_000
             if app.stats is not None and app.stats.finished and shown >= (app.stats.frames or 0):
                 break
-    return {"frames": frames, "messages": app.model.messages, "seconds": round(time.monotonic() - started, 1),
-            "rss_mb_every_100k": marks, "peak_rss_mb": round(peak, 1), "max_decoded_ahead_of_ui": ahead,
-            "longest_ui_tick_gap_s": round(gap, 2)}
+    return {
+        "frames": frames,
+        "messages": app.model.messages,
+        "seconds": round(time.monotonic() - started, 1),
+        "rss_mb_every_100k": marks,
+        "peak_rss_mb": round(peak, 1),
+        "max_decoded_ahead_of_ui": ahead,
+        "longest_ui_tick_gap_s": round(gap, 2),
+    }
 
 
 def main() -> int:

@@ -97,10 +97,23 @@ class MeterApp(App[int]):
         Binding("minus", "slower", "Slower", show=False, priority=True),
         Binding("q", "quit", "Quit", priority=True),
     ]
-    GLOBAL_ACTIONS: ClassVar[frozenset[str]] = frozenset({
-        "show_live", "show_inspector", "setup", "help", "pause", "resume", "toggle_pause", "next_frame",
-        "previous_frame", "goto_frame", "faster", "slower", "quit",
-    })
+    GLOBAL_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "show_live",
+            "show_inspector",
+            "setup",
+            "help",
+            "pause",
+            "resume",
+            "toggle_pause",
+            "next_frame",
+            "previous_frame",
+            "goto_frame",
+            "faster",
+            "slower",
+            "quit",
+        }
+    )
     """Actions of the global keys: off while a modal screen (help, a prompt, the wizard) is on top."""
 
     play_state: reactive[PlayState] = reactive(PlayState, always_update=False)
@@ -141,8 +154,11 @@ class MeterApp(App[int]):
         self._source_held = False
         self._media_offset: float | None = None
         """For replays: recorded time minus wall time, so ages and plots follow the recording's clock."""
-        self._live = LiveScreen(tick=self.LIVE_TICK, defer=self.START_DELAY,
-                                plausibility=self.PLAUSIBILITY if plausibility is None else plausibility)
+        self._live = LiveScreen(
+            tick=self.LIVE_TICK,
+            defer=self.START_DELAY,
+            plausibility=self.PLAUSIBILITY if plausibility is None else plausibility,
+        )
         self._inspector_screen: InspectorScreen | None = None
 
     @property
@@ -243,8 +259,12 @@ class MeterApp(App[int]):
         if pipeline is None:
             state = PlayState()
         else:
-            state = PlayState(source="live" if pipeline.live else "replay", paused=pipeline.paused,
-                              speed=pipeline.speed, finished=stats is not None and stats.finished)
+            state = PlayState(
+                source="live" if pipeline.live else "replay",
+                paused=pipeline.paused,
+                speed=pipeline.speed,
+                finished=stats is not None and stats.finished,
+            )
         if state != self.play_state:
             self.play_state = state
             self.refresh_bindings()
@@ -384,8 +404,10 @@ class MeterApp(App[int]):
         if self.pipeline is None or self.pipeline.live:
             return
         current = self.pipeline.speed
-        idx = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - current) if not math.isinf(current)
-                  else (0 if math.isinf(SPEEDS[i]) else 1))
+        idx = min(
+            range(len(SPEEDS)),
+            key=lambda i: abs(SPEEDS[i] - current) if not math.isinf(current) else (0 if math.isinf(SPEEDS[i]) else 1),
+        )
         new = SPEEDS[max(0, min(len(SPEEDS) - 1, idx + step))]
         self.pipeline.set_speed(new)
         self.notify(f"Replay speed {speed_text(new)}", timeout=2)
@@ -413,8 +435,7 @@ class MeterApp(App[int]):
         try:
             path = save_config(config, self.save_path)
         except (OSError, ConfigError) as exc:
-            self.call_from_thread(self.notify, f"Could not save the configuration: {exc}", severity="error",
-                                  timeout=10)
+            self.call_from_thread(self.notify, f"Could not save the configuration: {exc}", severity="error", timeout=10)
         else:
             self.call_from_thread(self.notify, f"Saved to {path}", title="Setup", timeout=4)
 

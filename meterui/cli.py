@@ -85,10 +85,10 @@ class _HelpFormatter(argparse.HelpFormatter):
     """argparse's formatter, without importing ``shutil`` (and bz2, lzma, locale with it) at start-up:
     argparse makes a formatter for every ``add_argument``, and the default one asks shutil for the width."""
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position,
-                         _terminal_columns() - 2 if width is None else width)
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _terminal_columns() - 2 if width is None else width)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -103,22 +103,31 @@ def _parser() -> argparse.ArgumentParser:
     p = _ArgumentParser(
         prog="meterui",
         description="Terminal UI and decoder for smart-meter customer ports (HAN/HDLC, Austrian M-Bus, "
-                    "B-route ECHONET Lite). Without a command: start the app on the saved configuration "
-                    "(the setup wizard on first run).",
+        "B-route ECHONET Lite). Without a command: start the app on the saved configuration "
+        "(the setup wizard on first run).",
     )
     p.add_argument("--version", action="version", version=f"meterui {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    d = sub.add_parser("decode", help="decode a capture headlessly (no UI)",
-                       description="Decode a capture file or stdin and print the messages.")
+    d = sub.add_parser(
+        "decode",
+        help="decode a capture headlessly (no UI)",
+        description="Decode a capture file or stdin and print the messages.",
+    )
     d.add_argument("input", nargs="?", default="-", help="capture file, or - for stdin (default)")
-    d.add_argument("--format", choices=INPUT_FORMATS, default="auto",
-                   help="input format (default: auto-detect)")
+    d.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format (default: auto-detect)")
     _key_args(d)
-    d.add_argument("--output", choices=["text", "json", "tree", "hex", "summary"], default="text",
-                   help="output: text (default), json (one object per line), tree, hex, summary")
-    d.add_argument("--invert-deviation", action="store_true",
-                   help="read the date-time deviation with the opposite sign (some meters get it wrong)")
+    d.add_argument(
+        "--output",
+        choices=["text", "json", "tree", "hex", "summary"],
+        default="text",
+        help="output: text (default), json (one object per line), tree, hex, summary",
+    )
+    d.add_argument(
+        "--invert-deviation",
+        action="store_true",
+        help="read the date-time deviation with the opposite sign (some meters get it wrong)",
+    )
     _profile_args(d, "none")
 
     sub.add_parser("demo", help="start the app on the bundled demo capture (no hardware needed)")
@@ -128,17 +137,21 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=INPUT_FORMATS, default="auto")
     _key_args(r)
     _profile_args(r, "system")
-    r.add_argument("--speed", default="max",
-                   help="replay speed: max (default: every frame listed at once for inspection), or a factor "
-                        "such as 1 (real time, following recorded timestamps) or 10")
+    r.add_argument(
+        "--speed",
+        default="max",
+        help="replay speed: max (default: every frame listed at once for inspection), or a factor "
+        "such as 1 (real time, following recorded timestamps) or 10",
+    )
     from meterui.export.cli import add_mqtt_arguments  # --headless, --mqtt… (issue #11)
 
     add_mqtt_arguments(r)
 
     m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
-    m.add_argument("--baud", type=int, default=None,
-                   help="baud rate (default 2400, 115200 with --broute-id; 50 to 4000000)")
+    m.add_argument(
+        "--baud", type=int, default=None, help="baud rate (default 2400, 115200 with --broute-id; 50 to 4000000)"
+    )
     m.add_argument("--parity", choices=["N", "E", "O"], default=None, help="parity (default E, N with --broute-id)")
     m.add_argument("--bytesize", type=int, choices=[7, 8], default=8)
     m.add_argument("--stopbits", type=float, choices=[1, 1.5, 2], default=1)
@@ -152,13 +165,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _profile_args(p: argparse.ArgumentParser, tz_default: str) -> None:
-    p.add_argument("--scale", metavar="GROUP=FACTOR[,…]", default="",
-                   help="per-installation scaling override applied after the list's own scaling, e.g. "
-                        "energy=0.1 (a Swedish Kamstrup sending Wh) or voltage=0.1; groups: energy, power, "
-                        "voltage, current, pf")
-    p.add_argument("--tz", metavar="ZONE", default=None,
-                   help="IANA time zone for meter clocks whose UTC deviation is not specified, or 'system' "
-                        f"(default: {'as sent, no offset' if tz_default == 'none' else 'the system zone'})")
+    p.add_argument(
+        "--scale",
+        metavar="GROUP=FACTOR[,…]",
+        default="",
+        help="per-installation scaling override applied after the list's own scaling, e.g. "
+        "energy=0.1 (a Swedish Kamstrup sending Wh) or voltage=0.1; groups: energy, power, "
+        "voltage, current, pf",
+    )
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="IANA time zone for meter clocks whose UTC deviation is not specified, or 'system' "
+        f"(default: {'as sent, no offset' if tz_default == 'none' else 'the system zone'})",
+    )
 
 
 def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterProfile | None:
@@ -174,29 +195,43 @@ def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterPr
 
 # -- B-route (issue #10): monitor credentials and the virtual Wi-SUN module ----------------------
 def _broute_args(sub: argparse._SubParsersAction[Any], monitor: argparse.ArgumentParser) -> None:
-    monitor.add_argument("--broute-id", metavar="ID",
-                         help="B-route ID (32 characters; or METERUI_BROUTE_ID): talk to a Wi-SUN module")
-    monitor.add_argument("--broute-password", metavar="PW",
-                         help="B-route password (12 characters; or METERUI_BROUTE_PASSWORD)")
+    monitor.add_argument(
+        "--broute-id", metavar="ID", help="B-route ID (32 characters; or METERUI_BROUTE_ID): talk to a Wi-SUN module"
+    )
+    monitor.add_argument(
+        "--broute-password", metavar="PW", help="B-route password (12 characters; or METERUI_BROUTE_PASSWORD)"
+    )
     s = sub.add_parser("simulate", help="run a virtual device on a pseudo-terminal (practice, tests)")
     ssub = s.add_subparsers(dest="device", metavar="DEVICE", required=True)
-    b = ssub.add_parser("broute", help="a virtual Wi-SUN module (SKSTACK-IP) with a smart meter behind it",
-                        description="Emulate a BP35A1 (a1) or BP35C2 (c2) module and a B-route meter on a pty. "
-                                    "Without --id/--password it accepts the built-in practice credentials "
-                                    "(meterui.simulate.broute.DEFAULT_ID / DEFAULT_PASSWORD).")
+    b = ssub.add_parser(
+        "broute",
+        help="a virtual Wi-SUN module (SKSTACK-IP) with a smart meter behind it",
+        description="Emulate a BP35A1 (a1) or BP35C2 (c2) module and a B-route meter on a pty. "
+        "Without --id/--password it accepts the built-in practice credentials "
+        "(meterui.simulate.broute.DEFAULT_ID / DEFAULT_PASSWORD).",
+    )
     b.add_argument("--link", metavar="PATH", required=True, help="keep a symlink to the pty at PATH")
     b.add_argument("--dialect", choices=["a1", "c2"], default="a1", help="module family (default a1)")
-    b.add_argument("--data-mode", choices=["binary", "hex"], default="binary",
-                   help="ERXUDP data format before any WOPT (default binary)")
+    b.add_argument(
+        "--data-mode",
+        choices=["binary", "hex"],
+        default="binary",
+        help="ERXUDP data format before any WOPT (default binary)",
+    )
     b.add_argument("--id", metavar="ID", help="the B-route ID the meter accepts (or METERUI_BROUTE_ID)")
     b.add_argument("--password", metavar="PW", help="the password the meter accepts (or METERUI_BROUTE_PASSWORD)")
     b.add_argument("--time-scale", type=float, default=1.0, help="multiply every delay (0.02 = 50x faster)")
     b.add_argument("--seed", type=int, default=0, help="random seed for values and failures")
     b.add_argument("--send-fail-rate", type=float, default=0.02, help="share of sends that fail (EVENT 21 01)")
-    b.add_argument("--expire-every", type=float, default=900.0,
-                   help="mean seconds between PANA session expiries (0 = never)")
-    b.add_argument("--tx-limit-every", type=float, default=3600.0,
-                   help="mean seconds between transmit-time limit events (0 = never)")
+    b.add_argument(
+        "--expire-every", type=float, default=900.0, help="mean seconds between PANA session expiries (0 = never)"
+    )
+    b.add_argument(
+        "--tx-limit-every",
+        type=float,
+        default=3600.0,
+        help="mean seconds between transmit-time limit events (0 = never)",
+    )
 
 
 def broute_credentials(rbid: str | None, password: str | None) -> tuple[str, str] | None:
@@ -222,18 +257,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CliError("--time-scale must be positive")
     if not 0 <= args.send_fail_rate <= 1:
         raise CliError("--send-fail-rate must be between 0 and 1")
-    creds = broute_credentials(args.id or os.environ.get("METERUI_BROUTE_ID") or DEFAULT_ID,
-                               args.password or os.environ.get("METERUI_BROUTE_PASSWORD") or DEFAULT_PASSWORD)
+    creds = broute_credentials(
+        args.id or os.environ.get("METERUI_BROUTE_ID") or DEFAULT_ID,
+        args.password or os.environ.get("METERUI_BROUTE_PASSWORD") or DEFAULT_PASSWORD,
+    )
     assert creds is not None
-    module = VirtualModule(args.dialect, hex_mode=args.data_mode == "hex", rbid=creds[0], password=creds[1],
-                           time_scale=args.time_scale, seed=args.seed, send_fail_rate=args.send_fail_rate,
-                           expire_every=args.expire_every or None, tx_limit_every=args.tx_limit_every or None)
+    module = VirtualModule(
+        args.dialect,
+        hex_mode=args.data_mode == "hex",
+        rbid=creds[0],
+        password=creds[1],
+        time_scale=args.time_scale,
+        seed=args.seed,
+        send_fail_rate=args.send_fail_rate,
+        expire_every=args.expire_every or None,
+        tx_limit_every=args.tx_limit_every or None,
+    )
     try:
         sim = PtyModule(module, link=args.link)
     except OSError as exc:
         raise CliError(f"{args.link}: cannot create the link ({exc.strerror or exc})") from None
-    print(f"virtual {'BP35A1' if args.dialect == 'a1' else 'BP35C2'} module on {sim.path} (link {args.link}), "
-          f"115200 8N1; Ctrl-C to stop", flush=True)
+    print(
+        f"virtual {'BP35A1' if args.dialect == 'a1' else 'BP35C2'} module on {sim.path} (link {args.link}), "
+        f"115200 8N1; Ctrl-C to stop",
+        flush=True,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -263,8 +311,11 @@ def _keys(args: argparse.Namespace) -> tuple[bytes | None, bytes | None]:
 def _open_input(path: str) -> BinaryIO:
     if path == "-":
         if sys.stdin.isatty():
-            print("meterui: reading hex, raw or SKSTACK input from standard input (end with Ctrl-D; "
-                  "give a file name to decode a file, or see meterui decode --help)", file=sys.stderr)
+            print(
+                "meterui: reading hex, raw or SKSTACK input from standard input (end with Ctrl-D; "
+                "give a file name to decode a file, or see meterui decode --help)",
+                file=sys.stderr,
+            )
         return sys.stdin.buffer
     try:
         return open(path, "rb")
@@ -338,10 +389,16 @@ def cmd_decode(args: argparse.Namespace) -> int:
     out = sys.stdout
     try:
         source = IterSource(iter_input(stream, args.format, name), name)
-        pipeline = Pipeline(source, key=key, auth_key=auth, invert_deviation=args.invert_deviation,
-                            speed=float("inf"), decoder_factory=lambda fmt: StreamDecoder(
-                                key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile,
-                                hold_unscaled=True))
+        pipeline = Pipeline(
+            source,
+            key=key,
+            auth_key=auth,
+            invert_deviation=args.invert_deviation,
+            speed=float("inf"),
+            decoder_factory=lambda fmt: StreamDecoder(
+                key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile, hold_unscaled=True
+            ),
+        )
         sink = None
         if args.output != "summary":
             sink = RenderSink(out, RENDERERS[args.output], on_failure=pipeline.stop)
@@ -400,10 +457,15 @@ def _secrets(args: argparse.Namespace) -> list[bytes | str | None]:
     from meterui.crash import env_secrets
     from meterui.protocol.keys import parse_key
 
-    found: list[bytes | str | None] = [getattr(args, "key", None), getattr(args, "auth_key", None),
-                                       *env_secrets(), getattr(args, "broute_id", None),
-                                       getattr(args, "broute_password", None),
-                                       os.environ.get("METERUI_BROUTE_ID"), os.environ.get("METERUI_BROUTE_PASSWORD")]
+    found: list[bytes | str | None] = [
+        getattr(args, "key", None),
+        getattr(args, "auth_key", None),
+        *env_secrets(),
+        getattr(args, "broute_id", None),
+        getattr(args, "broute_password", None),
+        os.environ.get("METERUI_BROUTE_ID"),
+        os.environ.get("METERUI_BROUTE_PASSWORD"),
+    ]
     for text in list(found):
         with contextlib.suppress(Exception):
             found.append(parse_key(text))

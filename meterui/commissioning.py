@@ -33,8 +33,15 @@ MAX_MESSAGES = 256
 PROGRESS_EVERY = 0.1
 """Seconds between ``on_progress`` calls (plus one at the start and one at the end)."""
 
-_EXAMPLE_QUANTITIES = ("active_power_import", "active_power_export", "reactive_power_import",
-                       "reactive_power_export", "voltage_l1", "current_l1", "active_energy_import")
+_EXAMPLE_QUANTITIES = (
+    "active_power_import",
+    "active_power_export",
+    "reactive_power_import",
+    "reactive_power_export",
+    "voltage_l1",
+    "current_l1",
+    "active_energy_import",
+)
 """The readings worth quoting in a verdict, best first."""
 _SHORT_NAMES = {quantity: QUANTITY[quantity].short for quantity in _EXAMPLE_QUANTITIES}
 
@@ -138,13 +145,21 @@ class Evidence:
     @classmethod
     def of_messages(cls, stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Evidence:
         errors = [m.error for m in messages if m.error is not None]
-        return cls(stats.bytes_in, stats.checksum_ok, stats.checksum_bad, len(messages) - len(errors),
-                   len(errors), frozenset(e.kind for e in errors if e.layer == "crypto"), head)
+        return cls(
+            stats.bytes_in,
+            stats.checksum_ok,
+            stats.checksum_bad,
+            len(messages) - len(errors),
+            len(errors),
+            frozenset(e.kind for e in errors if e.layer == "crypto"),
+            head,
+        )
 
     @classmethod
     def of_stats(cls, stats: PipelineStats, crypto: frozenset[ErrorKind] = frozenset()) -> Evidence:
-        return cls(stats.bytes_received, stats.checksum_ok, stats.checksum_bad, stats.frames_ok, stats.frames_bad,
-                   crypto)
+        return cls(
+            stats.bytes_received, stats.checksum_ok, stats.checksum_bad, stats.frames_ok, stats.frames_bad, crypto
+        )
 
 
 def diagnose(evidence: Evidence) -> str:
@@ -179,17 +194,23 @@ def empty_hint(stats: PipelineStats) -> str:
     if code == "no-bytes":
         if stats.finished:
             return "The file held no bytes."
-        return ("Meters push a reading every 1 to 10 seconds. If nothing arrives, check the cable and that "
-                "the grid operator has enabled the customer port.")
+        return (
+            "Meters push a reading every 1 to 10 seconds. If nothing arrives, check the cable and that "
+            "the grid operator has enabled the customer port."
+        )
     if code == "ok" or stats.frames_ok:
         return "Frames arrive, but they carried no readings yet."
     if stats.frames_bad:
         layers = ", ".join(f"{n} {layer}" for layer, n in sorted(stats.errors_by_layer.items()))
-        return (f"{stats.frames_bad} message(s) arrived but none could be read ({layers} errors).\n"
-                "Check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
-                "2400 8E1), or press [b]i[/b] to inspect the frames.")
-    return (f"{stats.bytes_received} bytes received, no complete frame yet. If this persists, "
-            "check the baud rate and parity.")
+        return (
+            f"{stats.frames_bad} message(s) arrived but none could be read ({layers} errors).\n"
+            "Check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
+            "2400 8E1), or press [b]i[/b] to inspect the frames."
+        )
+    return (
+        f"{stats.bytes_received} bytes received, no complete frame yet. If this persists, "
+        "check the baud rate and parity."
+    )
 
 
 def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
@@ -203,10 +224,12 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
     code = diagnose(Evidence.of_messages(stats, messages, head))
     if code == "no-bytes":
         return Verdict(
-            "error", "No bytes at all",
+            "error",
+            "No bytes at all",
             "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
             "operators must activate it first). A P1 port only sends while Data Request is powered.",
-            "no-bytes")
+            "no-bytes",
+        )
     if code == "ok":
         title = f"All good: {_plural(len(good), 'message')} decoded"
         found = example_reading(good)
@@ -218,58 +241,88 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
         if crypto:
             problems.append(f"{_plural(len(crypto), 'message')} could not be decrypted")
         if problems:
-            return Verdict("warn", title,
-                           f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
-                           "happening, check the cable and the parity.", "ok")
+            return Verdict(
+                "warn",
+                title,
+                f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
+                "happening, check the cable and the parity.",
+                "ok",
+            )
         return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
     if code == "no-key":
         return Verdict(
-            "warn", "Frames OK but encrypted, and no key",
+            "warn",
+            "Frames OK but encrypted, and no key",
             "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
-            "GUEK or 'Schlüssel'). Go Back to the Keys step.", "no-key")
+            "GUEK or 'Schlüssel'). Go Back to the Keys step.",
+            "no-key",
+        )
     if code == "auth-failed":
         return Verdict(
-            "error", "Authentication failed",
+            "error",
+            "Authentication failed",
             "Check the authentication key (and the encryption key: a wrong one fails the same way). "
-            "Both come from your grid operator and are different for every meter.", "auth-failed")
+            "Both come from your grid operator and are different for every meter.",
+            "auth-failed",
+        )
     if code == "wrong-key":
         return Verdict(
-            "error", "Key does not decrypt",
+            "error",
+            "Key does not decrypt",
             "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
-            "number, and look for mistyped digits.", "wrong-key")
+            "number, and look for mistyped digits.",
+            "wrong-key",
+        )
     if code == "p1-text":
         return Verdict(
-            "warn", "P1 text telegrams received",
-            "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot "
-            "decode P1 text yet.", "p1-text")
+            "warn",
+            "P1 text telegrams received",
+            "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot decode P1 text yet.",
+            "p1-text",
+        )
     if code == "module-text":
         return Verdict(
-            "warn", "Module answers, but no meter data yet",
+            "warn",
+            "Module answers, but no meter data yet",
             "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
-            "for you: log it in with your B-route ID and password first.", "module-text")
+            "for you: log it in with your B-route ID and password first.",
+            "module-text",
+        )
     if code == "no-frames":
         return Verdict(
-            "error", "Bytes but no frames",
+            "error",
+            "Bytes but no frames",
             "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
-            "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).", "no-frames")
+            "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).",
+            "no-frames",
+        )
     if code == "bad-frames":
         return Verdict(
-            "error", "Frames with checksum errors",
+            "error",
+            "Frames with checksum errors",
             f"{_plural(stats.checksum_bad, 'frame')} failed the checksum, {stats.checksum_ok} passed: noise on "
             "the line or the wrong parity. Try 8N1 instead of 8E1 (or the reverse), and check the "
-            "cable.", "bad-frames")
+            "cable.",
+            "bad-frames",
+        )
     first = next((m.error for m in messages if m.error is not None and m.error.layer == "apdu"), None)
     detail = f" The decoder says: {first.message}." if first is not None else ""
     return Verdict(
-        "warn", "Frames arrive but cannot be decoded",
+        "warn",
+        "Frames arrive but cannot be decoded",
         "The cable and serial settings work, but this meter's data format is not understood." + detail,
-        "undecoded")
+        "undecoded",
+    )
 
 
 def _port_error(message: str) -> Verdict:
-    return Verdict("error", "Cannot use the port",
-                   f"{message[:1].upper()}{message[1:]}. Check the port name, that the adapter is "
-                   "plugged in, and that no other program is using it.", "port-error")
+    return Verdict(
+        "error",
+        "Cannot use the port",
+        f"{message[:1].upper()}{message[1:]}. Check the port name, that the adapter is "
+        "plugged in, and that no other program is using it.",
+        "port-error",
+    )
 
 
 class _ListenSink:
@@ -286,7 +339,7 @@ class _ListenSink:
 
     def on_chunk(self, chunk: Chunk, sent: bool) -> None:
         if not sent and len(self.head) < HEAD_BYTES:
-            self.head += chunk.data[:HEAD_BYTES - len(self.head)]
+            self.head += chunk.data[: HEAD_BYTES - len(self.head)]
 
     def tick(self) -> None:
         pass
@@ -349,8 +402,9 @@ def listen(
         return now - start >= seconds or (should_stop is not None and should_stop())
 
     sink = _ListenSink(counts, lambda: report(0.0))
-    pipeline = Pipeline(source, live=True, reconnect=False, fmt=decoder.fmt,
-                        decoder_factory=lambda _fmt: decoder, sinks=[sink])
+    pipeline = Pipeline(
+        source, live=True, reconnect=False, fmt=decoder.fmt, decoder_factory=lambda _fmt: decoder, sinks=[sink]
+    )
     pipeline.run(finish_when=done)
     stats = pipeline.stats
     error = stats.last_error

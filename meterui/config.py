@@ -286,8 +286,13 @@ def _mqtt_from_dict(mqtt: dict[str, Any], cfg: Config) -> None:
     cfg.mqtt_qos = qos if qos is not None else 0
     if url is not None:
         try:
-            parse_mqtt_url(url, discovery_prefix=cfg.mqtt_discovery_prefix, interval=cfg.mqtt_interval,
-                           qos=cfg.mqtt_qos, environ={})
+            parse_mqtt_url(
+                url,
+                discovery_prefix=cfg.mqtt_discovery_prefix,
+                interval=cfg.mqtt_interval,
+                qos=cfg.mqtt_qos,
+                environ={},
+            )
         except MqttConfigError as exc:
             raise ValueError(f"mqtt: {exc}") from exc
 
@@ -343,8 +348,12 @@ def dumps(cfg: Config) -> str:
         lines += ["[mqtt]", f"url = {_toml_string(cfg.mqtt_url)}"]
         if cfg.mqtt_ca_file:
             lines.append(f"ca_file = {_toml_string(cfg.mqtt_ca_file)}")
-        lines += [f"discovery_prefix = {_toml_string(cfg.mqtt_discovery_prefix or '')}",
-                  f"interval = {float(cfg.mqtt_interval)!r}", f"qos = {int(cfg.mqtt_qos)}", ""]
+        lines += [
+            f"discovery_prefix = {_toml_string(cfg.mqtt_discovery_prefix or '')}",
+            f"interval = {float(cfg.mqtt_interval)!r}",
+            f"qos = {int(cfg.mqtt_qos)}",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -158,9 +158,15 @@ class FrameStore:
     Not thread-safe: add to it and read it from one thread (the UI thread).
     """
 
-    def __init__(self, key: bytes | None = None, auth_key: bytes | None = None, *,
-                 max_full: int = DEFAULT_MAX_FULL, max_index: int = DEFAULT_MAX_INDEX,
-                 invert_deviation: bool = False) -> None:
+    def __init__(
+        self,
+        key: bytes | None = None,
+        auth_key: bytes | None = None,
+        *,
+        max_full: int = DEFAULT_MAX_FULL,
+        max_index: int = DEFAULT_MAX_INDEX,
+        invert_deviation: bool = False,
+    ) -> None:
         if max_full < 1 or max_index < max_full:
             raise ValueError("need 1 <= max_full <= max_index")
         self.key = key
@@ -309,8 +315,11 @@ class FrameStore:
         """Positions of the messages with this verdict (``all``/``ok``/``bad``) and protocol."""
         if verdict not in VERDICTS:
             raise ValueError(f"unknown verdict filter {verdict!r}")
-        return [pos for pos, s in enumerate(self._summaries) if
-                (verdict == "all" or (verdict == "ok") == s.ok) and (protocol is None or s.protocol == protocol)]
+        return [
+            pos
+            for pos, s in enumerate(self._summaries)
+            if (verdict == "all" or (verdict == "ok") == s.ok) and (protocol is None or s.protocol == protocol)
+        ]
 
     def protocols(self) -> list[str]:
         """The protocols seen among the messages kept, in order of first appearance."""
@@ -335,14 +344,20 @@ class FrameStore:
             full_from = len(self._summaries) - len(self._full)
             hits: list[int] = []
             for pos, s in enumerate(self._summaries):
-                if needle in s.raw or (pos >= full_from and any(
-                        needle in data for data in self._full[pos - full_from].buffers.values())):
+                if needle in s.raw or (
+                    pos >= full_from and any(needle in data for data in self._full[pos - full_from].buffers.values())
+                ):
                     hits.append(pos)
             return hits
         low = text.lower()
-        return [pos for pos, s in enumerate(self._summaries)
-                if any(low == r.lower() for r in s.reading_ids)
-                or low in (s.meter or "").lower() or low in s.verdict or low in (s.error or "").lower()]
+        return [
+            pos
+            for pos, s in enumerate(self._summaries)
+            if any(low == r.lower() for r in s.reading_ids)
+            or low in (s.meter or "").lower()
+            or low in s.verdict
+            or low in (s.error or "").lower()
+        ]
 
 
 def find_in_message(msg: Message, text: str) -> Node | Span | None:

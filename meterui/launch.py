@@ -36,8 +36,9 @@ def demo_capture_path() -> Path:
     return Path(__file__).resolve().with_name("data") / DEMO_FILE
 
 
-def serial_pipeline(cfg: Config, record: str | None = None, sinks: Sequence[Sink] = (),
-                    source: SerialSource | None = None) -> Pipeline:
+def serial_pipeline(
+    cfg: Config, record: str | None = None, sinks: Sequence[Sink] = (), source: SerialSource | None = None
+) -> Pipeline:
     """The pipeline on ``cfg``'s port (or on ``source``, already opened once: it is not opened again)."""
     from meterui.sources.serial_port import SerialSource
 
@@ -45,8 +46,15 @@ def serial_pipeline(cfg: Config, record: str | None = None, sinks: Sequence[Sink
     if source is None:
         source = SerialSource(cfg.port, cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits)
     recorder = Recorder(record, source.description) if record else None
-    return Pipeline(source, key=cfg.key, auth_key=cfg.auth_key, invert_deviation=cfg.invert_deviation,
-                    recorder=recorder, decoder_factory=_profile_factory(cfg), sinks=sinks)
+    return Pipeline(
+        source,
+        key=cfg.key,
+        auth_key=cfg.auth_key,
+        invert_deviation=cfg.invert_deviation,
+        recorder=recorder,
+        decoder_factory=_profile_factory(cfg),
+        sinks=sinks,
+    )
 
 
 def _profile_factory(cfg: Config, profile: object = None):  # type: ignore[no-untyped-def]
@@ -61,8 +69,7 @@ def _profile_factory(cfg: Config, profile: object = None):  # type: ignore[no-un
             profile = None
     if profile is None:
         return None
-    return lambda fmt: StreamDecoder(cfg.key, cfg.auth_key, fmt, invert_deviation=cfg.invert_deviation,
-                                     profile=profile)  # type: ignore[arg-type]
+    return lambda fmt: StreamDecoder(cfg.key, cfg.auth_key, fmt, invert_deviation=cfg.invert_deviation, profile=profile)  # type: ignore[arg-type]
 
 
 def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
@@ -72,10 +79,17 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         key, auth = args.keys
         broute: tuple[str, str] | None = getattr(args, "broute", None)
         baud, parity = getattr(args, "baud", None), getattr(args, "parity", None)
-        cfg = Config(port=args.port, baudrate=baud or (115200 if broute else 2400),
-                     parity=parity or ("N" if broute else "E"), bytesize=args.bytesize,
-                     stopbits=args.stopbits, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
-                     timezone=getattr(args, "tz", None) or "system")
+        cfg = Config(
+            port=args.port,
+            baudrate=baud or (115200 if broute else 2400),
+            parity=parity or ("N" if broute else "E"),
+            bytesize=args.bytesize,
+            stopbits=args.stopbits,
+            key=key,
+            auth_key=auth,
+            scale=getattr(args, "scale", ""),
+            timezone=getattr(args, "tz", None) or "system",
+        )
         if broute:
             cfg.broute_scan = _saved_broute_scan()
         if args.headless:  # MQTT / service mode (issue #11)
@@ -84,15 +98,22 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             return run_service(_port_pipeline(cfg, args.record, broute), args, cli_error)
         if args.json:
             return monitor_json(cfg, args.record, cli_error, args)
-        return _run_app(lambda c: _port_pipeline(c, args.record, broute, transcript=True) if c and c.port else None,
-                        cfg, exporter=_app_exporter(args, None, cli_error))
+        return _run_app(
+            lambda c: _port_pipeline(c, args.record, broute, transcript=True) if c and c.port else None,
+            cfg,
+            exporter=_app_exporter(args, None, cli_error),
+        )
     if command == "demo":
         path = demo_capture_path()
         if not path.exists():
             raise cli_error(f"the demo capture is missing from the installation ({path})")
         cfg = Config(port=None, key=DEMO_KEY)
-        return _run_app(lambda c: Pipeline(ReplaySource(path), key=DEMO_KEY, loop=True, speed=1.0), cfg,
-                        title="meterui demo", plausibility=False)  # the demo plays a day in minutes
+        return _run_app(
+            lambda c: Pipeline(ReplaySource(path), key=DEMO_KEY, loop=True, speed=1.0),
+            cfg,
+            title="meterui demo",
+            plausibility=False,
+        )  # the demo plays a day in minutes
     if command == "replay":
         key, auth = args.keys
         path = Path(args.file)
@@ -104,20 +125,36 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
             raise cli_error(str(exc)) from None
         cfg = Config(port=None, key=key, auth_key=auth)
         speed = getattr(args, "speed_value", math.inf)
-        rcfg = Config(port=None, key=key, auth_key=auth, scale=getattr(args, "scale", ""),
-                      timezone=getattr(args, "tz", None) or "system")
+        rcfg = Config(
+            port=None,
+            key=key,
+            auth_key=auth,
+            scale=getattr(args, "scale", ""),
+            timezone=getattr(args, "tz", None) or "system",
+        )
         factory = _profile_factory(rcfg, getattr(args, "profile", None))
         if args.headless:  # MQTT / service mode (issue #11), see monitor above
             from meterui.export.cli import run_service
 
-            return run_service(Pipeline(ReplaySource(path, args.format), key=key, auth_key=auth, speed=speed,
-                                        decoder_factory=factory),
-                               args, cli_error)
-        return _run_app(lambda c: Pipeline(ReplaySource(path, args.format), key=c.key if c else key,
-                                           auth_key=c.auth_key if c else auth, speed=speed,
-                                           decoder_factory=factory, transcript=replay_transcript(path)),
-                        cfg, start="inspector", title=f"meterui replay {path.name}",
-                        exporter=_app_exporter(args, None, cli_error))
+            return run_service(
+                Pipeline(ReplaySource(path, args.format), key=key, auth_key=auth, speed=speed, decoder_factory=factory),
+                args,
+                cli_error,
+            )
+        return _run_app(
+            lambda c: Pipeline(
+                ReplaySource(path, args.format),
+                key=c.key if c else key,
+                auth_key=c.auth_key if c else auth,
+                speed=speed,
+                decoder_factory=factory,
+                transcript=replay_transcript(path),
+            ),
+            cfg,
+            start="inspector",
+            title=f"meterui replay {path.name}",
+            exporter=_app_exporter(args, None, cli_error),
+        )
     # no command: the saved configuration, or the wizard on first run
     try:
         saved = load_config()
@@ -125,8 +162,12 @@ def launch(args: argparse.Namespace, cli_error: type[Exception]) -> int:
         raise cli_error(f"{exc} (fix or delete {config_path()}, then run meterui again)") from None
     from meterui.broute.run import config_credentials
 
-    return _run_app(lambda c: _port_pipeline(c, None, config_credentials(c), transcript=True) if c and c.port else None,
-                    saved, first_run=saved is None, exporter=_app_exporter(None, saved, cli_error))
+    return _run_app(
+        lambda c: _port_pipeline(c, None, config_credentials(c), transcript=True) if c and c.port else None,
+        saved,
+        first_run=saved is None,
+        exporter=_app_exporter(None, saved, cli_error),
+    )
 
 
 def replay_transcript(path: Path):  # type: ignore[no-untyped-def]
@@ -153,21 +194,37 @@ def _saved_broute_scan() -> str | None:
     return saved.broute_scan if saved is not None else None
 
 
-def _port_pipeline(cfg: Config, record: str | None, broute: tuple[str, str] | None,
-                   source: SerialSource | None = None, sinks: Sequence[Sink] = (),
-                   say: Callable[[str], None] | None = None, transcript: bool = False) -> Pipeline:
+def _port_pipeline(
+    cfg: Config,
+    record: str | None,
+    broute: tuple[str, str] | None,
+    source: SerialSource | None = None,
+    sinks: Sequence[Sink] = (),
+    say: Callable[[str], None] | None = None,
+    transcript: bool = False,
+) -> Pipeline:
     """The pipeline on ``cfg``'s port: with a B-route session when ``broute`` holds credentials."""
     if not broute:
         return serial_pipeline(cfg, record, sinks, source)
     from meterui.broute.run import broute_pipeline
 
     path = config_path()
-    return broute_pipeline(cfg, broute, record, sinks, source=source, config_file=path if path.is_file() else None,
-                           say=say, decoder_factory=_profile_factory(cfg), transcript=transcript)
+    return broute_pipeline(
+        cfg,
+        broute,
+        record,
+        sinks,
+        source=source,
+        config_file=path if path.is_file() else None,
+        say=say,
+        decoder_factory=_profile_factory(cfg),
+        transcript=transcript,
+    )
 
 
-def _app_exporter(args: argparse.Namespace | None, cfg: Config | None,
-                  cli_error: type[Exception]) -> MqttExporter | None:
+def _app_exporter(
+    args: argparse.Namespace | None, cfg: Config | None, cli_error: type[Exception]
+) -> MqttExporter | None:
     """The app's MQTT exporter (issue #11): from ``--mqtt`` flags, else the config's [mqtt] url; None without.
 
     Its log lines go to the logging module (nothing is printed over the UI); its state shows in the
@@ -183,8 +240,16 @@ def _app_exporter(args: argparse.Namespace | None, cfg: Config | None,
     return None
 
 
-def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: bool = False,  # type: ignore[no-untyped-def]
-             title: str = "meterui", exporter: MqttExporter | None = None, plausibility: bool = True) -> int:
+def _run_app(
+    factory,
+    cfg: Config | None,
+    *,
+    start: str = "live",
+    first_run: bool = False,  # type: ignore[no-untyped-def]
+    title: str = "meterui",
+    exporter: MqttExporter | None = None,
+    plausibility: bool = True,
+) -> int:
     from meterui.app import MeterApp
 
     try:
@@ -197,8 +262,9 @@ def _run_app(factory, cfg: Config | None, *, start: str = "live", first_run: boo
     return int(result or 0)
 
 
-def monitor_json(cfg: Config, record: str | None, cli_error: type[Exception],
-                 args: argparse.Namespace | None = None) -> int:
+def monitor_json(
+    cfg: Config, record: str | None, cli_error: type[Exception], args: argparse.Namespace | None = None
+) -> int:
     """Headless monitor: print ``meterui decode --output json`` objects live, one per line, and each
     change of the port's state on stderr, one line each. The port is opened once."""
     from meterui.render import render_json

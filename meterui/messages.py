@@ -13,8 +13,7 @@ from meterui.protocol.message import Message
 class MessagesDecoded(TextualMessage):
     """A batch of decoded messages and the pipeline's stats at that moment (posted from the worker)."""
 
-    def __init__(self, messages: list[Message], stats: PipelineStats,
-                 taken: Callable[[], None] | None = None) -> None:
+    def __init__(self, messages: list[Message], stats: PipelineStats, taken: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.messages = messages
         self.stats = stats

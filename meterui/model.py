@@ -56,8 +56,9 @@ class MeterModel:
     Not thread-safe: update and read it from one thread (the UI thread, from posted messages).
     """
 
-    def __init__(self, history: int = DEFAULT_HISTORY, max_meters: int = MAX_METERS,
-                 max_readings: int = MAX_READINGS_PER_METER) -> None:
+    def __init__(
+        self, history: int = DEFAULT_HISTORY, max_meters: int = MAX_METERS, max_readings: int = MAX_READINGS_PER_METER
+    ) -> None:
         if history < 1:
             raise ValueError("history must be at least 1")
         self.history_size = history
@@ -83,8 +84,7 @@ class MeterModel:
     def update(self, messages: Iterable[Message], now: float | None = None) -> None:
         """Fold messages into the state. ``now`` stamps messages without an arrival time."""
         for message in messages:
-            stamp = message.received if message.received is not None else (
-                now if now is not None else time.time())
+            stamp = message.received if message.received is not None else (now if now is not None else time.time())
             self.messages += 1
             self.last_update = stamp
             self.last_message = message
@@ -118,16 +118,16 @@ class MeterModel:
         for rid in table or ():
             self._history.pop((meter, rid), None)
 
-    def _apply(self, meter: str, table: OrderedDict[str, ReadingState], reading: Reading,
-               stamp: float) -> None:
+    def _apply(self, meter: str, table: OrderedDict[str, ReadingState], reading: Reading, stamp: float) -> None:
         self.readings_seen += 1
         number = _numeric(reading.value)
         state = table.get(reading.id)
         if state is None:
             if len(table) >= self.max_readings:
                 return
-            state = ReadingState(reading.id, reading.name, reading.unit, reading.quantity, reading.value,
-                                 number, number, stamp, 1)
+            state = ReadingState(
+                reading.id, reading.name, reading.unit, reading.quantity, reading.value, number, number, stamp, 1
+            )
             table[reading.id] = state
         else:
             state.name = reading.name

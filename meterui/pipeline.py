@@ -41,8 +41,7 @@ if TYPE_CHECKING:
     from meterui.protocol.skstack import SkEvent
     from meterui.sources.recording import Recorder  # recording is imported when used (decode start-up)
 
-__all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats",
-           "clock_seconds"]
+__all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats", "clock_seconds"]
 
 
 class _LazyLog:
@@ -257,8 +256,14 @@ class Pipeline:
     def _stopping(self) -> bool:
         return self._stop.is_set() or self._should_stop()
 
-    def run(self, on_messages: OnMessages | None = None, should_stop: Callable[[], bool] | None = None,
-            *, sinks: Sequence[Sink] = (), finish_when: Callable[[], bool] | None = None) -> None:
+    def run(
+        self,
+        on_messages: OnMessages | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        *,
+        sinks: Sequence[Sink] = (),
+        finish_when: Callable[[], bool] | None = None,
+    ) -> None:
         """Loop until the replay ends or ``should_stop()``; never raises.
 
         The batches go to the pipeline's ``sinks``, then to ``sinks`` given here, then to
@@ -328,8 +333,7 @@ class Pipeline:
             return self._decoder_factory(fmt)
         from meterui.protocol.decoder import StreamDecoder
 
-        return StreamDecoder(key=self.key, auth_key=self.auth_key, fmt=fmt,
-                             invert_deviation=self.invert_deviation)
+        return StreamDecoder(key=self.key, auth_key=self.auth_key, fmt=fmt, invert_deviation=self.invert_deviation)
 
     def _loop(self) -> None:
         while not self._stopping():

@@ -86,7 +86,7 @@ def render_hex(msg: Message) -> str:
     for name, data in msg.buffers.items():
         lines.append(f"  -- {name} ({len(data)} bytes)")
         for lf in sorted(by_buffer.get(name, []), key=lambda n: n.start):
-            chunk = data[lf.start:lf.end]
+            chunk = data[lf.start : lf.end]
             label = lf.path
             value = lf.display_value()
             if value and len(value) <= 40 and not (isinstance(lf.value, bytes | bytearray)):
@@ -94,7 +94,7 @@ def render_hex(msg: Message) -> str:
             if lf.note:
                 label += f"  ({lf.note})"
             for i in range(0, max(len(chunk), 1), 16):
-                piece = chunk[i:i + 16].hex(" ").upper()
+                piece = chunk[i : i + 16].hex(" ").upper()
                 lines.append(f"  {lf.start + i:5d}  {piece:<47}  {label if i == 0 else '…'}")
     return _join(lines)
 
@@ -140,11 +140,17 @@ def _json_value(v: Any) -> str:
 
 def _reading_parts(r: Reading) -> tuple[str, str] | None:
     d = r.to_json()
-    if tuple(d) != _READING_KEYS or (d["id"], d["quantity"], d["name"], d["unit"]) != (r.id, r.quantity, r.name,
-                                                                                        r.unit):
+    if tuple(d) != _READING_KEYS or (d["id"], d["quantity"], d["name"], d["unit"]) != (
+        r.id,
+        r.quantity,
+        r.name,
+        r.unit,
+    ):
         return None  # Reading.to_json changed shape: stay correct, encode it in full
-    return (f'{{"id": {_json_value(r.id)}, "quantity": {_json_value(r.quantity)}, "name": {_json_value(r.name)}, '
-            '"value": ', f', "unit": {_json_value(r.unit)}}}')
+    return (
+        f'{{"id": {_json_value(r.id)}, "quantity": {_json_value(r.quantity)}, "name": {_json_value(r.name)}, "value": ',
+        f', "unit": {_json_value(r.unit)}}}',
+    )
 
 
 def _json_reading(r: Reading) -> str:
@@ -168,23 +174,26 @@ def render_json(msg: Message) -> str:
     separators=(", ", ": "))`` (the public contract, :meth:`Message.to_json`), built without the
     intermediate dicts. tests/test_fast_paths.py checks the equality on every kind of message."""
     err = msg.error
-    error = "null" if err is None else (f'{{"layer": {_json_value(err.layer)}, '
-                                        f'"message": {_json_value(err.message)}}}')
+    error = "null" if err is None else (f'{{"layer": {_json_value(err.layer)}, "message": {_json_value(err.message)}}}')
     offsets = ", ".join(f"[{_json_value(s)}, {_json_value(e)}]" for s, e in msg.offsets)
     title = msg.system_title
     readings = ", ".join([_json_reading(r) for r in msg.readings])
-    return json_safe(f'{{"index": {_json_value(msg.index)}, "protocol": {_json_value(msg.protocol)}, '
-            f'"ok": {"true" if err is None else "false"}, "error": {error}, "offsets": [{offsets}], '
-            f'"encrypted": {_json_value(msg.encrypted)}, "authenticated": {_json_value(msg.authenticated)}, '
-            f'"system_title": {"null" if title is None else _jstr(title.hex().upper())}, '
-            f'"invocation_counter": {_json_value(msg.invocation_counter)}, "clock": {_json_value(msg.clock)}, '
-            f'"readings": [{readings}]}}')
+    return json_safe(
+        f'{{"index": {_json_value(msg.index)}, "protocol": {_json_value(msg.protocol)}, '
+        f'"ok": {"true" if err is None else "false"}, "error": {error}, "offsets": [{offsets}], '
+        f'"encrypted": {_json_value(msg.encrypted)}, "authenticated": {_json_value(msg.authenticated)}, '
+        f'"system_title": {"null" if title is None else _jstr(title.hex().upper())}, '
+        f'"invocation_counter": {_json_value(msg.invocation_counter)}, "clock": {_json_value(msg.clock)}, '
+        f'"readings": [{readings}]}}'
+    )
 
 
 def render_summary(stats: PipelineStats) -> str:
     errors = " ".join(f"{layer}={stats.errors_by_layer.get(layer, 0)}" for layer in LAYERS)
-    return (f"messages={stats.frames} ok={stats.frames_ok} errors: {errors} "
-            f"(bytes={stats.bytes_received} unrecognised={stats.skipped_bytes})")
+    return (
+        f"messages={stats.frames} ok={stats.frames_ok} errors: {errors} "
+        f"(bytes={stats.bytes_received} unrecognised={stats.skipped_bytes})"
+    )
 
 
 RENDERERS = {"text": render_text, "tree": render_tree, "hex": render_hex, "json": render_json}

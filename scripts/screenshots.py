@@ -88,8 +88,9 @@ async def _setup_steps(pilot) -> None:  # type: ignore[no-untyped-def]
     """The listen step with its verdict: the feature to show (README "Setup wizard: listen step")."""
     from meterui.screens.setup import SetupWizard
 
-    wizard = SetupWizard(Config(port="/dev/ttyUSB0", key=DEMO_KEY, preset="generic"), ports=PORTS,
-                         source_factory=lambda cfg: _DemoPort())
+    wizard = SetupWizard(
+        Config(port="/dev/ttyUSB0", key=DEMO_KEY, preset="generic"), ports=PORTS, source_factory=lambda cfg: _DemoPort()
+    )
     pilot.app.push_screen(wizard)
     await pilot.pause(0.3)
     await pilot.press("enter", "enter", "enter", "enter", "enter")  # port, meter, serial, keys, MQTT → listen

@@ -35,8 +35,10 @@ class StillApp(MeterApp):
 
 
 def replay_app(path: Path, speed: float = float("inf"), key: bytes | None = None, **kw: object) -> MeterApp:
-    app = QuietApp(lambda _cfg: Pipeline(ReplaySource(path), key=key, speed=speed, **kw),  # type: ignore[arg-type]
-                   Config(key=key))
+    app = QuietApp(
+        lambda _cfg: Pipeline(ReplaySource(path), key=key, speed=speed, **kw),  # type: ignore[arg-type]
+        Config(key=key),
+    )
     app.CURSOR_BLINK = False
     return app
 

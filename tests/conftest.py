@@ -34,8 +34,19 @@ SYSTEM_TITLE = bytes.fromhex("4B414D4500000001")  # "KAME" + serial
 
 QUANTITIES = ALL_QUANTITIES  # the vocabulary lives in meterui.quantities
 UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "Wh", "kWh", "varh", "kvarh", "V", "A", "Hz", "m3"})
-JSON_KEYS = {"index", "protocol", "ok", "error", "offsets", "encrypted", "authenticated", "system_title",
-             "invocation_counter", "clock", "readings"}
+JSON_KEYS = {
+    "index",
+    "protocol",
+    "ok",
+    "error",
+    "offsets",
+    "encrypted",
+    "authenticated",
+    "system_title",
+    "invocation_counter",
+    "clock",
+    "readings",
+}
 READING_KEYS = {"id", "quantity", "name", "value", "unit"}
 
 
@@ -99,7 +110,7 @@ def feed_chunks(data: bytes, sizes: list[int] | int, **kw: Any) -> list[Message]
     i = 0
     while pos < len(data):
         n = sizes if isinstance(sizes, int) else sizes[i % len(sizes)]
-        out += dec.feed(data[pos:pos + max(1, n)])
+        out += dec.feed(data[pos : pos + max(1, n)])
         pos += max(1, n)
         i += 1
     out += dec.flush()
@@ -123,33 +134,42 @@ def kamstrup_body(meter_type: str = "6841121BN243101040", current_raw: int = 109
     """A Kamstrup_V0001 list-1 body: list id, then OBIS/value pairs (no scalers in band)."""
     return E.structure(
         E.visible("Kamstrup_V0001"),
-        E.obis("1.1.0.0.5.255"), E.visible("5706567000000000"),
-        E.obis("1.1.96.1.1.255"), E.visible(meter_type),
-        E.obis("1.1.1.7.0.255"), E.u32(2824),
-        E.obis("1.1.31.7.0.255"), E.u32(current_raw),
-        E.obis("1.1.32.7.0.255"), E.u16(230),
-        E.obis("1.1.1.8.0.255"), E.u32(4422800),
+        E.obis("1.1.0.0.5.255"),
+        E.visible("5706567000000000"),
+        E.obis("1.1.96.1.1.255"),
+        E.visible(meter_type),
+        E.obis("1.1.1.7.0.255"),
+        E.u32(2824),
+        E.obis("1.1.31.7.0.255"),
+        E.u32(current_raw),
+        E.obis("1.1.32.7.0.255"),
+        E.u16(230),
+        E.obis("1.1.1.8.0.255"),
+        E.u32(4422800),
     )
 
 
 def aidon_body() -> bytes:
     """An Aidon-style array of {OBIS, value[, scaler-unit]} items."""
-    return E.array([
-        E.structure(E.obis("1.1.0.2.129.255"), E.visible("AIDON_V0001")),
-        E.structure(E.obis("0.0.96.1.0.255"), E.visible("7359992890941742")),
-        E.structure(E.obis("1.0.1.7.0.255"), E.u32(1234), E.scaler_unit(0, 27)),
-        E.structure(E.obis("1.0.31.7.0.255"), E.i16(13), E.scaler_unit(-1, 33)),
-        E.structure(E.obis("1.0.32.7.0.255"), E.u16(2301), E.scaler_unit(-1, 35)),
-        E.structure(E.obis("1.0.1.8.0.255"), E.u32(12345), E.scaler_unit(1, 30)),
-    ])
+    return E.array(
+        [
+            E.structure(E.obis("1.1.0.2.129.255"), E.visible("AIDON_V0001")),
+            E.structure(E.obis("0.0.96.1.0.255"), E.visible("7359992890941742")),
+            E.structure(E.obis("1.0.1.7.0.255"), E.u32(1234), E.scaler_unit(0, 27)),
+            E.structure(E.obis("1.0.31.7.0.255"), E.i16(13), E.scaler_unit(-1, 33)),
+            E.structure(E.obis("1.0.32.7.0.255"), E.u16(2301), E.scaler_unit(-1, 35)),
+            E.structure(E.obis("1.0.1.8.0.255"), E.u32(12345), E.scaler_unit(1, 30)),
+        ]
+    )
 
 
 def plain_hdlc(body: bytes, **kw: Any) -> bytes:
     return E.hdlc_frame(E.LLC + E.data_notification(body, dt=E.cosem_datetime(CLOCK)), **kw)
 
 
-def encrypted_hdlc(body: bytes, key: bytes = TEST_KEY, auth_key: bytes | None = AUTH_KEY, sc: int = 0x30,
-                   ic: int = 42) -> bytes:
+def encrypted_hdlc(
+    body: bytes, key: bytes = TEST_KEY, auth_key: bytes | None = AUTH_KEY, sc: int = 0x30, ic: int = 42
+) -> bytes:
     apdu = E.data_notification(body, dt=E.cosem_datetime(CLOCK))
     return E.hdlc_frame(E.LLC + E.glo_ciphering(apdu, SYSTEM_TITLE, ic, key, sc=sc, auth_key=auth_key))
 

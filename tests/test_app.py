@@ -211,8 +211,7 @@ async def test_enter_on_a_live_row_opens_its_bytes_in_the_inspector() -> None:
         assert screen.hexview.marks == [reading.node.span]  # the voltage's bytes are highlighted
         assert screen.frame_tree.cursor_node is not None and screen.frame_tree.cursor_node.data is reading.node
         # and it is the newest kept frame of that meter carrying the reading
-        newer = [app.frames.summary(p) for p in range(len(app.frames))
-                 if app.frames.summary(p).index > screen.selected]
+        newer = [app.frames.summary(p) for p in range(len(app.frames)) if app.frames.summary(p).index > screen.selected]
         assert not any("1.0.32.7.0.255" in s.reading_ids and s.meter == meter for s in newer)
 
 
@@ -231,8 +230,9 @@ def test_bundled_demo_capture_is_what_the_generator_makes(tmp_path: Path) -> Non
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "demo.rec"
-    subprocess.run([sys.executable, str(root / "scripts" / "make_demo.py"), str(out)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(root / "scripts" / "make_demo.py"), str(out)], check=True, capture_output=True, timeout=120
+    )
     assert out.read_bytes() == demo_capture_path().read_bytes()
 
 
@@ -434,8 +434,33 @@ async def test_global_keys_work_whichever_inspector_pane_has_focus(tmp_path: Pat
 async def test_no_key_sequence_empties_the_screen_stack() -> None:
     import random
 
-    keys = ["i", "l", "escape", "escape", "question_mark", "f1", "g", "slash", "enter", "p", "n", "N", "G",
-            "f", "F", "tab", "space", "plus", "minus", "up", "down", "right", "1", "s", "x"]
+    keys = [
+        "i",
+        "l",
+        "escape",
+        "escape",
+        "question_mark",
+        "f1",
+        "g",
+        "slash",
+        "enter",
+        "p",
+        "n",
+        "N",
+        "G",
+        "f",
+        "F",
+        "tab",
+        "space",
+        "plus",
+        "minus",
+        "up",
+        "down",
+        "right",
+        "1",
+        "s",
+        "x",
+    ]
     rng = random.Random(6)
     app = StillApp(limit=30)
     async with app.run_test(size=(80, 24)) as pilot:

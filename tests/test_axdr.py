@@ -25,31 +25,34 @@ def parse(buf: bytes) -> Node:
     return node
 
 
-@pytest.mark.parametrize(("raw", "tag", "value"), [
-    (E.null(), 0x00, None),
-    (E.boolean(True), 0x03, True),
-    (E.boolean(False), 0x03, False),
-    (bytes.fromhex("0500000001"), 0x05, 1),
-    (E.i32(-2), 0x05, -2),
-    (E.u32(0xFFFFFFFF), 0x06, 0xFFFFFFFF),
-    (E.octets(b"\x01\x02\xff"), 0x09, b"\x01\x02\xff"),
-    (E.visible("KFM_001"), 0x0A, "KFM_001"),
-    (E.utf8("Zähler ☀"), 0x0C, "Zähler ☀"),
-    (bytes.fromhex("0D42"), 0x0D, 0x42),  # bcd: one byte
-    (E.i8(-128), 0x0F, -128),
-    (E.i16(-32768), 0x10, -32768),
-    (E.u8(255), 0x11, 255),
-    (E.u16(65535), 0x12, 65535),
-    (E.i64(-(2**63)), 0x14, -(2**63)),
-    (bytes.fromhex("14FFFFFFFFFFFFFFFE"), 0x14, -2),
-    (E.u64(2**64 - 1), 0x15, 2**64 - 1),
-    (bytes.fromhex("150000000100000000"), 0x15, 2**32),
-    (E.enum(27), 0x16, 27),
-    (E.f32(1.5), 0x17, 1.5),
-    (bytes.fromhex("17C0490FDB"), 0x17, struct.unpack(">f", bytes.fromhex("C0490FDB"))[0]),
-    (E.f64(-0.1), 0x18, -0.1),
-    (b"\xff", 0xFF, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "tag", "value"),
+    [
+        (E.null(), 0x00, None),
+        (E.boolean(True), 0x03, True),
+        (E.boolean(False), 0x03, False),
+        (bytes.fromhex("0500000001"), 0x05, 1),
+        (E.i32(-2), 0x05, -2),
+        (E.u32(0xFFFFFFFF), 0x06, 0xFFFFFFFF),
+        (E.octets(b"\x01\x02\xff"), 0x09, b"\x01\x02\xff"),
+        (E.visible("KFM_001"), 0x0A, "KFM_001"),
+        (E.utf8("Zähler ☀"), 0x0C, "Zähler ☀"),
+        (bytes.fromhex("0D42"), 0x0D, 0x42),  # bcd: one byte
+        (E.i8(-128), 0x0F, -128),
+        (E.i16(-32768), 0x10, -32768),
+        (E.u8(255), 0x11, 255),
+        (E.u16(65535), 0x12, 65535),
+        (E.i64(-(2**63)), 0x14, -(2**63)),
+        (bytes.fromhex("14FFFFFFFFFFFFFFFE"), 0x14, -2),
+        (E.u64(2**64 - 1), 0x15, 2**64 - 1),
+        (bytes.fromhex("150000000100000000"), 0x15, 2**32),
+        (E.enum(27), 0x16, 27),
+        (E.f32(1.5), 0x17, 1.5),
+        (bytes.fromhex("17C0490FDB"), 0x17, struct.unpack(">f", bytes.fromhex("C0490FDB"))[0]),
+        (E.f64(-0.1), 0x18, -0.1),
+        (b"\xff", 0xFF, None),
+    ],
+)
 def test_every_simple_type(raw: bytes, tag: int, value: object) -> None:
     node = parse(raw)
     assert node.kind == tag
@@ -124,11 +127,24 @@ def test_read_length_rejects_bad_prefixes() -> None:
     assert axdr.read_length(b"\x83\x01\x00\x00", 0, 4) == (0x10000, 4)
 
 
-@pytest.mark.parametrize("raw", [
-    E.u32(5), E.i64(5), E.f64(1.0), E.octets(b"abcdef"), E.visible("hello"), E.structure(E.u8(1), E.u16(2)),
-    E.array([E.u32(1)] * 3), E.octets(bytes(200)), b"\x19" + bytes(12), b"\x1a" + bytes(5), b"\x1b" + bytes(4),
-    bytes.fromhex("0410FFFF"), b"\x02\x81\x02" + E.u8(1) + E.u8(2),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        E.u32(5),
+        E.i64(5),
+        E.f64(1.0),
+        E.octets(b"abcdef"),
+        E.visible("hello"),
+        E.structure(E.u8(1), E.u16(2)),
+        E.array([E.u32(1)] * 3),
+        E.octets(bytes(200)),
+        b"\x19" + bytes(12),
+        b"\x1a" + bytes(5),
+        b"\x1b" + bytes(4),
+        bytes.fromhex("0410FFFF"),
+        b"\x02\x81\x02" + E.u8(1) + E.u8(2),
+    ],
+)
 def test_truncation_raises_truncated_error_with_offset(raw: bytes) -> None:
     for cut in range(len(raw)):
         root = Node("", "root", "b", 0, cut)
@@ -173,7 +189,7 @@ def test_deep_nesting_is_an_error_not_a_recursion_crash() -> None:
 # -- compact-array -------------------------------------------------------------------------------------
 def test_compact_array_of_long_unsigned() -> None:
     # 13 | type-description: 12 (long-unsigned) | contents length 6 | 3 packed values
-    raw = bytes.fromhex("1312" "06" "0001" "0002" "FFFF")
+    raw = bytes.fromhex("13120600010002FFFF")
     node = parse(raw)
     assert node.kind == 0x13
     contents = node.find("x/contents")
@@ -183,8 +199,8 @@ def test_compact_array_of_long_unsigned() -> None:
 
 def test_compact_array_of_structures() -> None:
     # type-description: structure of {double-long-unsigned, octet-string}
-    desc = bytes.fromhex("020206" "09")
-    contents = bytes.fromhex("00000010" "02ABCD" "00000020" "00")
+    desc = bytes.fromhex("02020609")
+    contents = bytes.fromhex("0000001002ABCD0000002000")
     raw = b"\x13" + desc + bytes([len(contents)]) + contents
     node = parse(raw)
     items = node.find("x/contents").children
@@ -195,7 +211,7 @@ def test_compact_array_of_structures() -> None:
 
 def test_compact_array_with_array_description() -> None:
     # type-description: array (count 2, 2 bytes) of unsigned
-    raw = bytes.fromhex("13" "01" "0002" "11" "04" "0102" "0304")
+    raw = bytes.fromhex("13010002110401020304")
     node = parse(raw)
     items = node.find("x/contents").children
     assert [[c.value for c in i.children] for i in items] == [[1, 2], [3, 4]]
@@ -204,7 +220,7 @@ def test_compact_array_with_array_description() -> None:
 def test_compact_array_bad_description_and_truncation() -> None:
     with pytest.raises(DecodeError):
         axdr.parse_data(bytes.fromhex("13070100"), 0, 4, "b", "x", Node("", "r", "b", 0, 4))
-    raw = bytes.fromhex("1312" "06" "0001")
+    raw = bytes.fromhex("1312060001")
     with pytest.raises(TruncatedError):
         axdr.parse_data(raw, 0, len(raw), "b", "x", Node("", "r", "b", 0, len(raw)))
 
@@ -220,8 +236,7 @@ def test_date_time_typed() -> None:
     assert dt.iso() == "2023-08-21T23:23:00+02:00"
     value = node.find("x/value")
     keys = [c.key for c in value.children]
-    assert keys == ["year", "month", "day", "weekday", "hour", "minute", "second", "hundredths", "deviation",
-                    "status"]
+    assert keys == ["year", "month", "day", "weekday", "hour", "minute", "second", "hundredths", "deviation", "status"]
     assert value.find("x/value/status").note == "DST active"
 
 
@@ -234,9 +249,17 @@ def test_date_and_time_types() -> None:
     assert t.iso() is None
 
 
-@pytest.mark.parametrize(("dev", "suffix"), [
-    (0x8000, ""), (-60, "+01:00"), (-120, "+02:00"), (60, "-01:00"), (0, "+00:00"), (-330, "+05:30"),
-])
+@pytest.mark.parametrize(
+    ("dev", "suffix"),
+    [
+        (0x8000, ""),
+        (-60, "+01:00"),
+        (-120, "+02:00"),
+        (60, "-01:00"),
+        (0, "+00:00"),
+        (-330, "+05:30"),
+    ],
+)
 def test_deviation(dev: int, suffix: str) -> None:
     raw = bytearray(E.cosem_datetime(datetime(2024, 1, 2, 3, 4, 5), deviation=None if dev == 0x8000 else dev))
     dt = CosemDateTime.from_bytes(bytes(raw))
@@ -247,22 +270,32 @@ def test_deviation(dev: int, suffix: str) -> None:
 
 
 def test_not_specified_fields() -> None:
-    raw = bytes.fromhex("FFFF" "FF" "FF" "FF" "FF" "FF" "FF" "FF" "8000" "FF")
+    raw = bytes.fromhex("FFFFFFFFFFFFFFFFFF8000FF")
     dt = CosemDateTime.from_bytes(raw)
-    assert (dt.year, dt.month, dt.day, dt.weekday, dt.hour, dt.minute, dt.second, dt.hundredths,
-            dt.deviation, dt.status) == (None,) * 10
+    assert (
+        dt.year,
+        dt.month,
+        dt.day,
+        dt.weekday,
+        dt.hour,
+        dt.minute,
+        dt.second,
+        dt.hundredths,
+        dt.deviation,
+        dt.status,
+    ) == (None,) * 10
     assert dt.iso() is None
     assert str(dt) == "----------"[:4] + "-" + "--" + "-" + "--"
     # date known, time not specified -> date only
-    raw2 = bytes.fromhex("07E8" "03" "05" "FF" "FF" "FF" "FF" "FF" "8000" "00")
+    raw2 = bytes.fromhex("07E80305FFFFFFFFFF800000")
     assert CosemDateTime.from_bytes(raw2).iso() == "2024-03-05"
     # seconds not specified -> 00
-    raw3 = bytes.fromhex("07E8" "03" "05" "02" "0C" "22" "FF" "FF" "8000" "00")
+    raw3 = bytes.fromhex("07E80305020C22FFFF800000")
     assert CosemDateTime.from_bytes(raw3).iso() == "2024-03-05T12:34:00"
 
 
 def test_special_month_and_day_values() -> None:
-    raw = bytes.fromhex("FFFF" "FE" "FE" "07" "02" "00" "00" "00" "8000" "FF")  # DST begin, last day
+    raw = bytes.fromhex("FFFFFEFE07020000008000FF")  # DST begin, last day
     dt = CosemDateTime.from_bytes(raw)
     assert dt.month is None and dt.day is None and dt.hour == 2
     node = parse(b"\x19" + raw)
@@ -272,25 +305,46 @@ def test_special_month_and_day_values() -> None:
 
 
 def test_invalid_date_gives_no_iso() -> None:
-    raw = bytes.fromhex("07E8" "0D" "05" "02" "0C" "22" "00" "00" "8000" "00")  # month 13
+    raw = bytes.fromhex("07E80D05020C220000800000")  # month 13
     assert CosemDateTime.from_bytes(raw).iso() is None
-    raw = bytes.fromhex("07E8" "03" "05" "02" "19" "22" "00" "00" "8000" "00")  # hour 25
+    raw = bytes.fromhex("07E803050219220000800000")  # hour 25
     assert CosemDateTime.from_bytes(raw).iso() is None
 
 
-@pytest.mark.parametrize(("status", "text"), [
-    (0x00, "ok"), (0x01, "invalid"), (0x02, "doubtful"), (0x04, "different clock base"),
-    (0x08, "invalid status"), (0x80, "DST active"), (0x81, "invalid, DST active"), (None, "not specified"),
-])
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        (0x00, "ok"),
+        (0x01, "invalid"),
+        (0x02, "doubtful"),
+        (0x04, "different clock base"),
+        (0x08, "invalid status"),
+        (0x80, "DST active"),
+        (0x81, "invalid, DST active"),
+        (None, "not specified"),
+    ],
+)
 def test_clock_status_bits(status: int | None, text: str) -> None:
     assert clock_status_text(status) == text
 
 
 # -- scaler-unit and units -------------------------------------------------------------------------------
-@pytest.mark.parametrize(("code", "symbol"), [
-    (27, "W"), (28, "VA"), (29, "var"), (30, "Wh"), (32, "varh"), (33, "A"), (35, "V"), (44, "Hz"), (13, "m3"),
-    (255, None), (0, None),
-])
+@pytest.mark.parametrize(
+    ("code", "symbol"),
+    [
+        (27, "W"),
+        (28, "VA"),
+        (29, "var"),
+        (30, "Wh"),
+        (32, "varh"),
+        (33, "A"),
+        (35, "V"),
+        (44, "Hz"),
+        (13, "m3"),
+        (255, None),
+        (0, None),
+    ],
+)
 def test_unit_table(code: int, symbol: str | None) -> None:
     assert unit_symbol(code) == symbol
 

@@ -213,8 +213,9 @@ def _read_lines(stream, count: int, timeout: float, pred: Callable[[str], bool])
 
 
 @pytest.mark.parametrize(("dialect", "hex_mode"), [("a1", False), ("c2", True)])
-def test_monitor_json_with_broute_credentials_prints_power_readings(tmp_path: Path, dialect: str,
-                                                                   hex_mode: bool) -> None:
+def test_monitor_json_with_broute_credentials_prints_power_readings(
+    tmp_path: Path, dialect: str, hex_mode: bool
+) -> None:
     """``meterui monitor --json --broute-id`` on the virtual module: E7 lines, no secret anywhere."""
     import json
 

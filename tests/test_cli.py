@@ -29,7 +29,7 @@ from tests.conftest import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY_SPELLINGS = [TEST_KEY_HEX, TEST_KEY_HEX.lower(), " ".join(TEST_KEY_HEX[i:i + 2] for i in range(0, 32, 2))]
+KEY_SPELLINGS = [TEST_KEY_HEX, TEST_KEY_HEX.lower(), " ".join(TEST_KEY_HEX[i : i + 2] for i in range(0, 32, 2))]
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +46,14 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 
 def run_proc(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("METERUI_KEY", "METERUI_AUTH_KEY")}
-    return subprocess.run([sys.executable, "-m", "meterui", "decode", *args], input=stdin, capture_output=True,
-                          cwd=ROOT, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "meterui", "decode", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
 
 
 def assert_no_key(text: str, *keys: str) -> None:
@@ -144,8 +150,7 @@ def test_encrypted_json_with_key_spellings(tmp_path: Path, capsys, mbus_testkey)
 def test_every_output_mode_never_echoes_keys(tmp_path: Path, capsys, output: str) -> None:
     path = tmp_path / "e.bin"
     path.write_bytes(encrypted_hdlc(kamstrup_body()) * 2)
-    code, out, err = run_main(capsys, str(path), "--output", output, "--key", TEST_KEY_HEX,
-                              "--auth-key", AUTH_KEY_HEX)
+    code, out, err = run_main(capsys, str(path), "--output", output, "--key", TEST_KEY_HEX, "--auth-key", AUTH_KEY_HEX)
     assert code == 0 and out
     assert_no_key(out + err, TEST_KEY_HEX, AUTH_KEY_HEX, AUTH_KEY.hex())
     if output == "json":
@@ -316,8 +321,14 @@ def test_encrypted_without_key_exit_0_crypto_error(tmp_path: Path, capsys) -> No
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     full = {k: v for k, v in os.environ.items() if k not in ("METERUI_KEY", "METERUI_AUTH_KEY")}
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "meterui", *args], capture_output=True, cwd=ROOT, env=full,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "meterui", *args],
+        capture_output=True,
+        cwd=ROOT,
+        env=full,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_refused(proc: subprocess.CompletedProcess[bytes], *words: str) -> str:
@@ -341,8 +352,9 @@ def dead_port() -> Iterator[str]:
 
 @pytest.mark.parametrize("target", ["dir", "missing-dir", "not-a-recording"])
 def test_monitor_record_target_refused(tmp_path: Path, dead_port: str, target: str) -> None:
-    path = {"dir": tmp_path, "missing-dir": tmp_path / "nope" / "x.rec",
-            "not-a-recording": tmp_path / "notes.txt"}[target]
+    path = {"dir": tmp_path, "missing-dir": tmp_path / "nope" / "x.rec", "not-a-recording": tmp_path / "notes.txt"}[
+        target
+    ]
     if target == "not-a-recording":
         path.write_text("my notes\n")
     for json_flag in (["--json"], []):
@@ -383,16 +395,24 @@ def test_replay_bad_speed_refused(tmp_path: Path, speed: str) -> None:
     assert_refused(run_cli("replay", str(path), f"--speed={speed}", "--key", TEST_KEY_HEX), "--speed")
 
 
-@pytest.mark.parametrize("speed,value", [("max", float("inf")), ("MAX", float("inf")), ("1", 1.0), ("10x", 10.0),
-                                         ("0.5", 0.5)])
+@pytest.mark.parametrize(
+    "speed,value", [("max", float("inf")), ("MAX", float("inf")), ("1", 1.0), ("10x", 10.0), ("0.5", 0.5)]
+)
 def test_replay_good_speeds_accepted(speed: str, value: float) -> None:
     from meterui.cli import _speed
 
     assert _speed(speed) == value
 
 
-@pytest.mark.parametrize("key", ["0x0x" + TEST_KEY_HEX, "00" + "0x" + TEST_KEY_HEX[2:],
-                                 TEST_KEY_HEX[:16] + "0x" + TEST_KEY_HEX[16:], "0x" + TEST_KEY_HEX[:30] + "0x0F"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "0x0x" + TEST_KEY_HEX,
+        "00" + "0x" + TEST_KEY_HEX[2:],
+        TEST_KEY_HEX[:16] + "0x" + TEST_KEY_HEX[16:],
+        "0x" + TEST_KEY_HEX[:30] + "0x0F",
+    ],
+)
 def test_doubled_or_inner_0x_in_key_refused(dead_port: str, key: str) -> None:
     err = assert_refused(run_cli("monitor", "--port", dead_port, "--json", "--key", key), "encryption key")
     assert_no_key(err, TEST_KEY_HEX)
@@ -435,8 +455,20 @@ def test_app_internal_error_one_line_no_key_exit_1(tmp_path: Path) -> None:
     if pid == 0:  # the child: the app with an action that fails
         os.environ.update(TERM="xterm-256color", PYTHONPATH=str(ROOT), XDG_STATE_HOME=str(tmp_path / "state"))
         os.environ.pop("METERUI_KEY", None)
-        os.execv(sys.executable, [sys.executable, "-c", _CRASH_APP, "replay", str(capture), "--key", TEST_KEY_HEX,
-                                  "--auth-key", AUTH_KEY_HEX])
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-c",
+                _CRASH_APP,
+                "replay",
+                str(capture),
+                "--key",
+                TEST_KEY_HEX,
+                "--auth-key",
+                AUTH_KEY_HEX,
+            ],
+        )
     out = b""
 
     def read_until(done, seconds: float) -> None:
@@ -475,8 +507,10 @@ def test_app_internal_error_one_line_no_key_exit_1(tmp_path: Path) -> None:
     assert "meterui: internal error: RuntimeError: forced failure with" in text
     assert "Traceback" not in text and "locals" not in text
     log = tmp_path / "state" / "meterui" / "log" / "crash.log"
-    line = "meterui: internal error: RuntimeError: forced failure with <redacted> <redacted> <redacted> " \
-           f"(details in {log})\r\n"
+    line = (
+        "meterui: internal error: RuntimeError: forced failure with <redacted> <redacted> <redacted> "
+        f"(details in {log})\r\n"
+    )
     assert line in text  # one line, whole
     logged = log.read_text()
     assert "Traceback" in logged and "RuntimeError" in logged and "boom" in logged
@@ -500,13 +534,20 @@ def test_cli_internal_error_one_line_no_key_exit_1(tmp_path: Path) -> None:
     capture.write_bytes(encrypted_hdlc(kamstrup_body()))
     env = {k: v for k, v in os.environ.items() if k not in ("METERUI_KEY", "METERUI_AUTH_KEY")}
     env.update(XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", _CRASH_DECODE, "decode", str(capture), "--key", TEST_KEY_HEX],
-                          capture_output=True, env=env, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_DECODE, "decode", str(capture), "--key", TEST_KEY_HEX],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
     err = proc.stderr.decode()
     log = tmp_path / "state" / "meterui" / "log" / "crash.log"
     assert proc.returncode == 1, err
-    assert err == f"meterui: internal error: ValueError: forced failure with <redacted> <redacted> <redacted> " \
-                  f"(details in {log})\n"
+    assert (
+        err == f"meterui: internal error: ValueError: forced failure with <redacted> <redacted> <redacted> "
+        f"(details in {log})\n"
+    )
     logged = log.read_text()
     assert "Traceback" in logged and "boom" in logged
     assert_no_key_forms(err + proc.stdout.decode() + logged, bytes.fromhex(TEST_KEY_HEX))
@@ -531,8 +572,13 @@ def test_decode_into_a_closed_pipe_ends_quietly(tmp_path: Path, hdlc_frames: lis
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line
     try:
-        proc = subprocess.run([sys.executable, "-m", "meterui", "decode", str(capture), "--output", "json"],
-                              stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "meterui", "decode", str(capture), "--output", "json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode()
@@ -544,8 +590,24 @@ def test_monitor_json_into_a_closed_pipe_ends_quietly(tmp_path: Path, hdlc_frame
     master, slave = os.openpty()
     read_end, write_end = os.pipe()
     record = tmp_path / "r.rec"
-    proc = subprocess.Popen([sys.executable, "-m", "meterui", "monitor", "--port", os.ttyname(slave), "--parity", "N",
-                             "--json", "--record", str(record)], stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meterui",
+            "monitor",
+            "--port",
+            os.ttyname(slave),
+            "--parity",
+            "N",
+            "--json",
+            "--record",
+            str(record),
+        ],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     os.close(write_end)
     try:
         first = b""
@@ -574,8 +636,13 @@ def test_monitor_json_into_a_closed_pipe_ends_quietly(tmp_path: Path, hdlc_frame
 
 def test_decode_from_a_terminal_says_it_reads_stdin() -> None:
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "meterui", "decode", "--output", "summary"], stdin=slave,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meterui", "decode", "--output", "summary"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     try:
         assert proc.stderr is not None
         first = proc.stderr.readline().decode()  # said before waiting for input

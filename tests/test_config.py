@@ -19,8 +19,17 @@ def mode(path: Path) -> int:
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    cfg = Config(port='/dev/serial/by-id/usb-"odd"\\name', baudrate=115200, parity="N", bytesize=8,
-                 stopbits=1.5, preset="kaifa-ma309", key=KEY, auth_key=AUTH, invert_deviation=True)
+    cfg = Config(
+        port='/dev/serial/by-id/usb-"odd"\\name',
+        baudrate=115200,
+        parity="N",
+        bytesize=8,
+        stopbits=1.5,
+        preset="kaifa-ma309",
+        key=KEY,
+        auth_key=AUTH,
+        invert_deviation=True,
+    )
     path = save_config(cfg, tmp_path / "config.toml")
     assert load_config(path) == cfg
 
@@ -91,13 +100,13 @@ def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("[serial]\nbaudrate = \"fast\"\n", "serial.baudrate"),
-        ("[serial]\nparity = \"X\"\n", "serial.parity"),
+        ('[serial]\nbaudrate = "fast"\n', "serial.baudrate"),
+        ('[serial]\nparity = "X"\n', "serial.parity"),
         ("[serial]\nstopbits = 3\n", "serial.stopbits"),
         ("[serial]\nbytesize = 9\n", "serial.bytesize"),
         ("[display]\ninvert_deviation = 1\n", "display.invert_deviation"),
         ("serial = 5\n", "[serial]"),
-        ("[meter]\nkey = \"00112233\"\n", "meter.key"),
+        ('[meter]\nkey = "00112233"\n', "meter.key"),
     ],
 )
 def test_bad_values_name_file_and_field(tmp_path: Path, text: str, problem: str) -> None:
@@ -170,6 +179,13 @@ def test_a_saved_out_of_range_baudrate_makes_the_app_refuse_to_start(tmp_path: P
     path = tmp_path / "config.toml"
     path.write_text('[serial]\nport = "/dev/ttyUSB0"\nbaudrate = 99999999999999999\n')
     env = {**os.environ, "METERUI_CONFIG": str(path)}
-    proc = subprocess.run([sys.executable, "-m", "meterui"], capture_output=True, text=True, env=env, timeout=60,
-                          stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "meterui"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "serial.baudrate" in proc.stderr, proc.stderr

@@ -66,7 +66,7 @@ def test_auth_bit_but_no_auth_key_decrypts_unauthenticated() -> None:
 def test_ded_ciphering_tag_dc_has_the_same_layout() -> None:
     frame = encrypted_hdlc(kamstrup_body())
     i = frame.index(b"\xdb\x08")
-    dc = E.hdlc_frame(E.LLC + b"\xdc" + frame[i + 1:-3])  # same content, tag DC
+    dc = E.hdlc_frame(E.LLC + b"\xdc" + frame[i + 1 : -3])  # same content, tag DC
     msg = one(dc, key=TEST_KEY, auth_key=AUTH_KEY)
     assert msg.ok, msg.error
     assert msg.root.find("payload/ciphering").label == "general-ded-ciphering"
@@ -92,8 +92,11 @@ def test_authentication_only_0x10() -> None:
     nokey = one(frame)
     assert nokey.ok and nokey.authenticated is False
     assert by_id(nokey)["1.1.1.7.0.255"].value == 2824
-    tampered = one(E.hdlc_frame(E.LLC + _gmac_only(apdu)[:-13].replace(E.u32(2824), E.u32(2825))
-                                + _gmac_only(apdu)[-13:]), key=TEST_KEY, auth_key=AUTH_KEY)
+    tampered = one(
+        E.hdlc_frame(E.LLC + _gmac_only(apdu)[:-13].replace(E.u32(2824), E.u32(2825)) + _gmac_only(apdu)[-13:]),
+        key=TEST_KEY,
+        auth_key=AUTH_KEY,
+    )
     assert tampered.error is not None and tampered.error.layer == "crypto"
     assert "authentication failed" in tampered.error.message
     assert tampered.readings == []
@@ -128,8 +131,7 @@ def _reframe_tampered(frame: bytes, offset_from_end: int) -> bytes:
     return E.hdlc_frame(bytes(info))
 
 
-@pytest.mark.parametrize(("what", "offset_from_end"), [("tag", 1), ("tag", 12), ("ciphertext", 13),
-                                                         ("ciphertext", 40)])
+@pytest.mark.parametrize(("what", "offset_from_end"), [("tag", 1), ("tag", 12), ("ciphertext", 13), ("ciphertext", 40)])
 def test_tampered_tag_or_ciphertext_fails_authentication(what: str, offset_from_end: int) -> None:
     frame = _reframe_tampered(encrypted_hdlc(kamstrup_body()), offset_from_end)
     msg = one(frame, key=TEST_KEY, auth_key=AUTH_KEY)
@@ -186,8 +188,7 @@ def test_crypto_decrypt_unit() -> None:
 # -- APDU layer ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("form", ["octet", "typed", "datetime"])
 def test_data_notification_date_time_forms(form: str) -> None:
-    apdu = E.data_notification(kamstrup_body(), invoke_id=0x40000001, dt=E.cosem_datetime(CLOCK, -60),
-                               dt_form=form)
+    apdu = E.data_notification(kamstrup_body(), invoke_id=0x40000001, dt=E.cosem_datetime(CLOCK, -60), dt_form=form)
     msg = one(E.hdlc_frame(E.LLC + apdu))
     assert msg.ok and msg.clock == "2024-03-05T12:34:56+01:00"
     inv = msg.root.find("payload/notification/invoke_id")
@@ -226,13 +227,20 @@ def test_trailing_bytes_after_the_apdu_are_a_warning_not_lost() -> None:
 
 
 # -- keys -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", [
-    TEST_KEY_HEX, TEST_KEY_HEX.lower(), " ".join(TEST_KEY_HEX[i:i + 2] for i in range(0, 32, 2)),
-    ":".join(TEST_KEY_HEX[i:i + 2] for i in range(0, 32, 2)),
-    " ".join("0x" + TEST_KEY_HEX[i:i + 2] for i in range(0, 32, 2)), "0x" + TEST_KEY_HEX,
-    "  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f \n", "00-01-02-03-04-05-06-07-08-09-0A-0B-0C-0D-0E-0F",
-    "0X000102030405060708090a0B0C0d0E0f",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEST_KEY_HEX,
+        TEST_KEY_HEX.lower(),
+        " ".join(TEST_KEY_HEX[i : i + 2] for i in range(0, 32, 2)),
+        ":".join(TEST_KEY_HEX[i : i + 2] for i in range(0, 32, 2)),
+        " ".join("0x" + TEST_KEY_HEX[i : i + 2] for i in range(0, 32, 2)),
+        "0x" + TEST_KEY_HEX,
+        "  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f \n",
+        "00-01-02-03-04-05-06-07-08-09-0A-0B-0C-0D-0E-0F",
+        "0X000102030405060708090a0B0C0d0E0f",
+    ],
+)
 def test_parse_key_accepts_common_spellings(text: str) -> None:
     assert parse_key(text) == TEST_KEY
 
@@ -244,10 +252,19 @@ def test_parse_key_empty_and_bytes() -> None:
     assert parse_key(TEST_KEY) == TEST_KEY
 
 
-@pytest.mark.parametrize("text", [
-    TEST_KEY_HEX[:31], TEST_KEY_HEX + "1", TEST_KEY_HEX[:30], TEST_KEY_HEX + "10",
-    "G" + TEST_KEY_HEX[1:], TEST_KEY_HEX[:-1] + "z", "secret-password-here", "00 01 02 03",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEST_KEY_HEX[:31],
+        TEST_KEY_HEX + "1",
+        TEST_KEY_HEX[:30],
+        TEST_KEY_HEX + "10",
+        "G" + TEST_KEY_HEX[1:],
+        TEST_KEY_HEX[:-1] + "z",
+        "secret-password-here",
+        "00 01 02 03",
+    ],
+)
 def test_parse_key_rejects_bad_keys_without_echoing(text: str) -> None:
     with pytest.raises(KeyFormatError) as info:
         parse_key(text, "encryption key")

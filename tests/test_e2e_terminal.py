@@ -75,9 +75,39 @@ def test_demo_survives_a_tour_of_every_screen_at_80x24() -> None:
     term = Terminal(["demo"])
     term.read(3.0)
     assert "replaying" in term.text and "Quit" in term.text
-    term.keys(b"i", b"n", b"p", b"g", b"5\r", b"f", b"f", b"f", b"/", b"1.0.1.7.0.255\r", b"N", b"\t",
-              b"\x1b[B", b"\t", b"\x1b[C", b"l", b"\r", b"l", b"c", b"c", b"?", b"\x1b", b" ", b"n", b" ",
-              b"+", b"-", b"s", b"\x1b", b"G", b"l")
+    term.keys(
+        b"i",
+        b"n",
+        b"p",
+        b"g",
+        b"5\r",
+        b"f",
+        b"f",
+        b"f",
+        b"/",
+        b"1.0.1.7.0.255\r",
+        b"N",
+        b"\t",
+        b"\x1b[B",
+        b"\t",
+        b"\x1b[C",
+        b"l",
+        b"\r",
+        b"l",
+        b"c",
+        b"c",
+        b"?",
+        b"\x1b",
+        b" ",
+        b"n",
+        b" ",
+        b"+",
+        b"-",
+        b"s",
+        b"\x1b",
+        b"G",
+        b"l",
+    )
     assert "decode tree" in term.text  # the inspector was shown
     code = term.quit()
     assert code == 0 and "Traceback" not in term.text

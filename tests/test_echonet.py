@@ -26,10 +26,11 @@ OTHER = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA77"
 HOST = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA88"
 LLA = "00808700301224EF"
 # EHD1 EHD2 | TID  | SEOJ (meter) | DEOJ (controller) | ESV Get_Res
-GET_RES = "1081" "0001" "028801" "05FF01" "72"
+GET_RES = "1081000102880105FF0172"
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
 
 def vline(vid: str) -> bytes:
     """A vector's ERXUDP line in ASCII-hex mode (``WOPT 01``), with CR LF."""
@@ -85,11 +86,21 @@ def rd(msg: Message) -> dict[str, Reading]:
 
 
 def summary(msgs: list[Message]) -> list[tuple]:
-    return [(m.offsets, m.buffers, None if m.error is None else m.error.message,
-             [r.to_json() for r in m.readings], m.meter, m.clock) for m in msgs]
+    return [
+        (
+            m.offsets,
+            m.buffers,
+            None if m.error is None else m.error.message,
+            [r.to_json() for r in m.readings],
+            m.meter,
+            m.clock,
+        )
+        for m in msgs
+    ]
 
 
 # -- the shared vectors --------------------------------------------------------------------------
+
 
 def test_vector_d3() -> None:
     m = one(vline("echonet-D3"))
@@ -159,7 +170,14 @@ def test_vector_ea() -> None:
     assert got["EA"].quantity == "active_energy_import"
     edt = m.root.find("edata/props[0]/edt")
     assert edt is not None and [c.key for c in edt.children or []] == [
-        "year", "month", "day", "hour", "minute", "second", "value"]
+        "year",
+        "month",
+        "day",
+        "hour",
+        "minute",
+        "second",
+        "value",
+    ]
 
 
 def test_vector_80() -> None:
@@ -187,8 +205,7 @@ def test_line_layout_and_offsets() -> None:
     assert m.buffers["edata"] == bytes.fromhex(VECTORS["echonet-E7"]["line"].split()[-1])
     assert m.index == 0
     keys = [c.key for c in m.root.find("line").children]  # type: ignore[union-attr]
-    assert keys == ["command", "sender", "dest", "rport", "lport", "senderlla", "secured", "datalen",
-                    "data", "eol"]
+    assert keys == ["command", "sender", "dest", "rport", "lport", "senderlla", "secured", "datalen", "data", "eol"]
     assert m.root.find("line/sender").value == METER  # type: ignore[union-attr]
     assert m.root.find("line/rport").value == 0x0E1A  # type: ignore[union-attr]
     assert m.root.find("edata/esv").note == "Get_Res"  # type: ignore[union-attr]
@@ -197,6 +214,7 @@ def test_line_layout_and_offsets() -> None:
 
 
 # -- binary mode, DSE modules ---------------------------------------------------------------------
+
 
 def test_binary_data_containing_crlf() -> None:
     # E7 = 0x00000D0A (3338 W): the DATA holds CR LF, which must not end the line.
@@ -218,12 +236,15 @@ def test_binary_data_containing_lone_lf_and_erxudp_text() -> None:
     assert len(d.events) == 0
 
 
-@pytest.mark.parametrize(("middle", "fields"), [
-    ("1 0", ["secured", "side"]),          # DSE module (BP35C2), SA2 = 0
-    ("9C 1 0", ["rssi", "secured", "side"]),  # DSE module with SA2 = 1
-    ("9C 1", ["rssi", "secured"]),         # RSSI without SIDE
-    ("1", ["secured"]),                   # BP35A1
-])
+@pytest.mark.parametrize(
+    ("middle", "fields"),
+    [
+        ("1 0", ["secured", "side"]),  # DSE module (BP35C2), SA2 = 0
+        ("9C 1 0", ["rssi", "secured", "side"]),  # DSE module with SA2 = 1
+        ("9C 1", ["rssi", "secured"]),  # RSSI without SIDE
+        ("1", ["secured"]),  # BP35A1
+    ],
+)
 @pytest.mark.parametrize("binary", [False, True], ids=["hex", "binary"])
 def test_dse_field_layouts(middle: str, fields: list[str], binary: bool) -> None:
     m = one(erxudp(frame("E70400000274"), middle=middle, binary=binary))
@@ -237,6 +258,7 @@ def test_dse_field_layouts(middle: str, fields: list[str], binary: bool) -> None
 
 
 # -- values ---------------------------------------------------------------------------------------
+
 
 def test_negative_power_is_export() -> None:
     r = rd(one(erxudp(frame("E704FFFFFF9C"))))["E7"]
@@ -282,10 +304,20 @@ def test_d3_e1_after_e0_in_same_frame_apply() -> None:
     assert rd(m)["E0"].value == 8653.6 and rd(m)["E0"].unit == "kWh"
 
 
-@pytest.mark.parametrize(("d3", "e1", "raw", "expected"), [
-    (1, 0x00, 123, 123), (1, 0x02, 86536, 865.36), (1, 0x03, 1, 0.001), (1, 0x04, 86536, 8.6536),
-    (1, 0x0A, 5, 50), (2, 0x0B, 7, 1400), (1, 0x0C, 3, 3000), (1, 0x0D, 3, 30000), (10, 0x01, 86536, 86536),
-])
+@pytest.mark.parametrize(
+    ("d3", "e1", "raw", "expected"),
+    [
+        (1, 0x00, 123, 123),
+        (1, 0x02, 86536, 865.36),
+        (1, 0x03, 1, 0.001),
+        (1, 0x04, 86536, 8.6536),
+        (1, 0x0A, 5, 50),
+        (2, 0x0B, 7, 1400),
+        (1, 0x0C, 3, 3000),
+        (1, 0x0D, 3, 30000),
+        (10, 0x01, 86536, 86536),
+    ],
+)
 def test_energy_multipliers(d3: int, e1: int, raw: int, expected: float) -> None:
     m = one(erxudp(frame(f"D304{d3:08X}", f"E101{e1:02X}", f"E304{raw:08X}")))
     r = rd(m)["E3"]
@@ -345,8 +377,30 @@ def test_property_map_list_and_bitmap() -> None:
     short = one(erxudp(frame("9D050480E0E3E7")))
     assert rd(short)["9D"].value == "80 E0 E3 E7"
     bitmap = bytearray(17)
-    epcs = [0x80, 0x81, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F, 0xD3, 0xD7, 0xE0, 0xE1, 0xE2,
-            0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB]
+    epcs = [
+        0x80,
+        0x81,
+        0x88,
+        0x8A,
+        0x8D,
+        0x97,
+        0x98,
+        0x9D,
+        0x9E,
+        0x9F,
+        0xD3,
+        0xD7,
+        0xE0,
+        0xE1,
+        0xE2,
+        0xE3,
+        0xE4,
+        0xE5,
+        0xE7,
+        0xE8,
+        0xEA,
+        0xEB,
+    ]
     bitmap[0] = len(epcs)
     for e in epcs:
         i, j = (e - 0x80) % 16, (e - 0x80) // 16
@@ -381,12 +435,13 @@ def test_node_profile_instance_list() -> None:
 
 
 def test_setget_two_property_lists() -> None:
-    m = one(erxudp("10810001028801" "05FF01" "7E" "01" "E500" "01" "E70400000010"))
+    m = one(erxudp("1081000102880105FF017E01E50001E70400000010"))
     assert m.ok and rd(m)["E7"].value == 16
     assert m.root.find("edata/opc_get") is not None and m.root.find("edata/props[1]/edt") is not None
 
 
 # -- errors ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("data", ["1082000102880105FF0172", "AABBCCDDEEFF00112233445566", "10"])
 def test_not_echonet_lite(data: str) -> None:
@@ -438,15 +493,18 @@ def test_line_missing_only_its_line_end_at_flush_is_decoded() -> None:
     assert m.ok and rd(m)["E7"].value == 628
 
 
-@pytest.mark.parametrize("bad", [
-    b"ERXUDP FE80::1 x\r\n",
-    b"ERXUDP \r\n",
-    b"ERXUDP " + METER.encode() + b" " + HOST.encode() + b" 0E1A 0E1A " + LLA.encode() + b" 0012 1081\r\n",
-    b"ERXUDP " + METER.encode() + b" " + HOST.encode() + b" 0E1A 0E1A " + LLA.encode() + b" 1 0 1 1 0012\r\n",
-    vline("echonet-E7")[:-2] + b"00\r\n",   # hex DATA longer than DATALEN
-    vline("echonet-E7")[:-8] + b"\r\n",     # hex DATA shorter than DATALEN
-    b"ERXUDP " + b"A" * 300 + b"\r\n",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"ERXUDP FE80::1 x\r\n",
+        b"ERXUDP \r\n",
+        b"ERXUDP " + METER.encode() + b" " + HOST.encode() + b" 0E1A 0E1A " + LLA.encode() + b" 0012 1081\r\n",
+        b"ERXUDP " + METER.encode() + b" " + HOST.encode() + b" 0E1A 0E1A " + LLA.encode() + b" 1 0 1 1 0012\r\n",
+        vline("echonet-E7")[:-2] + b"00\r\n",  # hex DATA longer than DATALEN
+        vline("echonet-E7")[:-8] + b"\r\n",  # hex DATA shorter than DATALEN
+        b"ERXUDP " + b"A" * 300 + b"\r\n",
+    ],
+)
 def test_malformed_erxudp_is_a_line_error_and_the_stream_recovers(bad: bytes) -> None:
     d = SkstackDecoder(strict=True)
     msgs = decode(bad, vline("echonet-E7"), decoder=d)
@@ -475,18 +533,26 @@ def test_corrupted_datalen_does_not_hold_the_stream(datalen: bytes, binary: bool
 
 
 def test_datalen_zero() -> None:
-    m = one(b"ERXUDP " + METER.encode() + b" " + HOST.encode() + b" 0E1A 0E1A " + LLA.encode()
-            + b" 1 0000 \r\n")
+    m = one(b"ERXUDP " + METER.encode() + b" " + HOST.encode() + b" 0E1A 0E1A " + LLA.encode() + b" 1 0000 \r\n")
     assert isinstance(m.error, DecodeError) and "edata" not in m.buffers
 
 
 # -- streaming ------------------------------------------------------------------------------------
 
-STREAM = (b"SKSENDTO 1 " + METER.encode() + b" 0E1A 1 000E\r\nOK\r\n"
-          + b"EVENT 21 " + METER.encode() + b" 00\r\n"
-          + vline("echonet-D3") + to_binary(vline("echonet-E1"))
-          + erxudp(frame("E00400015208", "E70400000D0A"), binary=True)
-          + b"EVENT 29 " + METER.encode() + b"\r\n")
+STREAM = (
+    b"SKSENDTO 1 "
+    + METER.encode()
+    + b" 0E1A 1 000E\r\nOK\r\n"
+    + b"EVENT 21 "
+    + METER.encode()
+    + b" 00\r\n"
+    + vline("echonet-D3")
+    + to_binary(vline("echonet-E1"))
+    + erxudp(frame("E00400015208", "E70400000D0A"), binary=True)
+    + b"EVENT 29 "
+    + METER.encode()
+    + b"\r\n"
+)
 
 
 def test_split_at_every_boundary_gives_the_same_result() -> None:
@@ -499,7 +565,7 @@ def test_split_at_every_boundary_gives_the_same_result() -> None:
 
 def test_byte_by_byte_feed() -> None:
     d = SkstackDecoder(strict=True)
-    msgs = decode(*(STREAM[i:i + 1] for i in range(len(STREAM))), decoder=d)
+    msgs = decode(*(STREAM[i : i + 1] for i in range(len(STREAM))), decoder=d)
     assert summary(msgs) == summary(decode(STREAM))
     assert [e.num for e in d.events] == [-1, -1, 0x21, 0x29]
 
@@ -514,15 +580,23 @@ def test_received_time_and_partial_feed() -> None:
 
 # -- events and other lines -----------------------------------------------------------------------
 
+
 def test_event_lines() -> None:
     d = SkstackDecoder(strict=True)
-    text = (f"EVENT 21 {METER} 00\r\nEVENT 21 {METER} 0 01\r\nEVENT 25 {METER}\r\n"
-            f"EVENT 29 {METER} 0\r\nEVENT 24 {METER}\r\nEVENT 32 {METER}\r\nEVENT C0\r\n")
+    text = (
+        f"EVENT 21 {METER} 00\r\nEVENT 21 {METER} 0 01\r\nEVENT 25 {METER}\r\n"
+        f"EVENT 29 {METER} 0\r\nEVENT 24 {METER}\r\nEVENT 32 {METER}\r\nEVENT C0\r\n"
+    )
     assert decode(text.encode(), decoder=d) == []
     ev = list(d.events)
     assert [e.num for e in ev] == [0x21, 0x21, 0x25, 0x29, 0x24, 0x32, 0xC0]
     assert (ev[0].name, ev[0].sender, ev[0].side, ev[0].param, ev[0].detail) == (
-        "UDP send done", METER, None, "00", "ok")
+        "UDP send done",
+        METER,
+        None,
+        "00",
+        "ok",
+    )
     assert (ev[1].side, ev[1].param, ev[1].detail) == (0, "01", "failed (resend)")
     assert ev[2].name == "PANA connected" and ev[2].param is None
     assert ev[3].name == "session expired" and ev[3].side == 0
@@ -539,16 +613,27 @@ def test_event_21_neighbour_solicitation() -> None:
 
 def test_other_lines_are_events_not_messages() -> None:
     d = SkstackDecoder(strict=True)
-    text = ("SKSCAN 2 FFFFFFFF 6\r\nOK\r\nFAIL ER04\r\nFAIL ER10\r\nEVER 1.2.10\r\nEPANDESC\r\n"
-            "  Channel:21\r\n  Pan ID:8888\r\nFE80:0000:0000:0000:021D:1290:1234:5678\r\n"
-            "ROPT\rOK 01\r\n")
+    text = (
+        "SKSCAN 2 FFFFFFFF 6\r\nOK\r\nFAIL ER04\r\nFAIL ER10\r\nEVER 1.2.10\r\nEPANDESC\r\n"
+        "  Channel:21\r\n  Pan ID:8888\r\nFE80:0000:0000:0000:021D:1290:1234:5678\r\n"
+        "ROPT\rOK 01\r\n"
+    )
     assert decode(text.encode(), decoder=d) == []
     names = [e.name for e in d.events]
     assert all(e.num == -1 for e in d.events)
-    assert names == ["command echo (SKSCAN)", "ok", "FAIL ER04: unsupported command",
-                     "FAIL ER10: command accepted but failed", "firmware version", "PAN descriptor",
-                     "PAN descriptor field", "PAN descriptor field", "IPv6 address",
-                     "command echo (ROPT)", "ok"]
+    assert names == [
+        "command echo (SKSCAN)",
+        "ok",
+        "FAIL ER04: unsupported command",
+        "FAIL ER10: command accepted but failed",
+        "firmware version",
+        "PAN descriptor",
+        "PAN descriptor field",
+        "PAN descriptor field",
+        "IPv6 address",
+        "command echo (ROPT)",
+        "ok",
+    ]
     assert d.events[2].text == "FAIL ER04"
 
 
@@ -576,30 +661,36 @@ def test_events_are_bounded() -> None:
 
 # -- direct frame decoding ------------------------------------------------------------------------
 
+
 def test_decode_edata_standalone() -> None:
     state = EchonetState()
     res = decode_edata(bytes.fromhex(frame("D30400000001", "E10101", "E00400015208")), state=state)
     assert res.error is None and (res.tid, res.seoj, res.deoj, res.esv) == (1, 0x028801, 0x05FF01, 0x72)
     assert state.coefficient == 1 and state.unit_code == 1 and state.scale(86536) == 8653.6
-    assert tiling_gaps(res.node, {"edata": bytes.fromhex(frame("D30400000001", "E10101",
-                                                                "E00400015208"))}) == []
+    assert tiling_gaps(res.node, {"edata": bytes.fromhex(frame("D30400000001", "E10101", "E00400015208"))}) == []
 
 
 def test_protocol_package_does_not_import_textual() -> None:
-    code = ("import sys, meterui.protocol.skstack, meterui.protocol.echonet; "
-            "print(any(m.split('.')[0] in ('textual', 'rich') for m in sys.modules))")
+    code = (
+        "import sys, meterui.protocol.skstack, meterui.protocol.echonet; "
+        "print(any(m.split('.')[0] in ('textual', 'rich') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 # -- property tests -------------------------------------------------------------------------------
 
-BASE_LINES = [vline(v) for v in sorted(VECTORS)] + [to_binary(vline(v)) for v in sorted(VECTORS)] + [
-    erxudp(frame("E70400000D0A"), binary=True, middle="9C 1 0"),
-    erxudp(frame("9F11" + "FF" * 17, "E2C2" + "00" * 194), binary=True, middle="1 0"),
-    erxudp(frame("E700", "D300", esv="52")),
-    f"EVENT 21 {METER} 0 00\r\n".encode(),
-]
+BASE_LINES = (
+    [vline(v) for v in sorted(VECTORS)]
+    + [to_binary(vline(v)) for v in sorted(VECTORS)]
+    + [
+        erxudp(frame("E70400000D0A"), binary=True, middle="9C 1 0"),
+        erxudp(frame("9F11" + "FF" * 17, "E2C2" + "00" * 194), binary=True, middle="1 0"),
+        erxudp(frame("E700", "D300", esv="52")),
+        f"EVENT 21 {METER} 0 00\r\n".encode(),
+    ]
+)
 
 
 @st.composite
@@ -614,7 +705,7 @@ def mutated_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
         elif op == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete" and data:
-            del data[at:at + draw(st.integers(1, 8))]
+            del data[at : at + draw(st.integers(1, 8))]
         elif op == "truncate":
             del data[at:]
     cuts = draw(st.lists(st.integers(0, len(data)), max_size=5))
@@ -652,8 +743,10 @@ def test_mutated_lines_never_raise_and_tile(stream: tuple[bytes, list[int]]) -> 
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=64), st.sampled_from(["", "1081", "10810001028801", GET_RES, GET_RES + "01",
-                                                 "10810001028801" "05FF01" "7E01"]))
+@given(
+    st.binary(max_size=64),
+    st.sampled_from(["", "1081", "10810001028801", GET_RES, GET_RES + "01", "1081000102880105FF017E01"]),
+)
 def test_decode_edata_never_raises(tail: bytes, head: str) -> None:
     data = bytes.fromhex(head) + tail
     root = Node("", "ERXUDP", "line", 0, 1)

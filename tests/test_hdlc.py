@@ -32,8 +32,9 @@ def kamstrup_frame(power: int = 2824) -> bytes:
 def frame_with_7e_in(where: str) -> bytes:
     """A valid frame whose FCS (or HCS) contains the byte 0x7E, found by varying the content."""
     for i in range(5000):
-        body = E.structure(E.visible("Kamstrup_V0001"), E.obis("1.1.1.7.0.255"), E.u32(i),
-                           E.octets(b"\x00" * (i % 200)))
+        body = E.structure(
+            E.visible("Kamstrup_V0001"), E.obis("1.1.1.7.0.255"), E.u32(i), E.octets(b"\x00" * (i % 200))
+        )
         f = plain_hdlc(body)
         if where == "fcs" and 0x7E in f[-3:-1]:
             return f
@@ -73,8 +74,9 @@ def test_garbage_before_any_frame_mentions_baud_and_parity() -> None:
 
 @pytest.mark.parametrize("payload", [b"\x7e", b"\x7e\x7e", b"\x7e\xa0\x2a\x41\x08\x83\x13", b"\x7e" * 40])
 def test_7e_inside_the_information_field(payload: bytes) -> None:
-    body = E.structure(E.visible("Kamstrup_V0001"), E.obis("1.1.96.1.1.255"), E.octets(payload),
-                       E.obis("1.1.1.7.0.255"), E.u32(0x7E7E))
+    body = E.structure(
+        E.visible("Kamstrup_V0001"), E.obis("1.1.96.1.1.255"), E.octets(payload), E.obis("1.1.1.7.0.255"), E.u32(0x7E7E)
+    )
     frame = plain_hdlc(body)
     assert frame[1:-1].count(0x7E) >= payload.count(0x7E)
     msgs = decode(frame + frame)
@@ -227,13 +229,16 @@ def test_framer_never_splits_on_7e() -> None:
 FOUR = (((0x01 << 7 | 0x02) << 7 | 0x03) << 7) | 0x10  # 02 04 06 21: 7 bits per byte, LSB=1 ends it
 
 
-@pytest.mark.parametrize(("dest", "src", "dval", "sval"), [
-    (b"\x41", b"\x21", 0x20, 0x10),
-    (b"\x41", b"\x02\x21", 0x20, (0x01 << 7) | 0x10),
-    (b"\xce\xff", b"\x03", (0x67 << 7) | 0x7F, 0x01),
-    (b"\x41", b"\x02\x04\x06\x21", 0x20, FOUR),
-    (b"\x02\x04\x06\x21", b"\x02\x04\x06\x21", FOUR, FOUR),
-])
+@pytest.mark.parametrize(
+    ("dest", "src", "dval", "sval"),
+    [
+        (b"\x41", b"\x21", 0x20, 0x10),
+        (b"\x41", b"\x02\x21", 0x20, (0x01 << 7) | 0x10),
+        (b"\xce\xff", b"\x03", (0x67 << 7) | 0x7F, 0x01),
+        (b"\x41", b"\x02\x04\x06\x21", 0x20, FOUR),
+        (b"\x02\x04\x06\x21", b"\x02\x04\x06\x21", FOUR, FOUR),
+    ],
+)
 def test_one_two_and_four_byte_addresses(dest: bytes, src: bytes, dval: int, sval: int) -> None:
     frame = E.hdlc_frame(E.LLC + E.data_notification(kamstrup_body()), dest=dest, src=src)
     msgs = decode(frame + frame)
@@ -252,8 +257,13 @@ def test_five_byte_address_is_not_a_frame() -> None:
 
 
 def test_long_frame_over_255_bytes() -> None:
-    body = E.structure(E.visible("Kamstrup_V0001"), E.obis("1.1.96.1.1.255"), E.octets(bytes(range(256)) * 3),
-                       E.obis("1.1.1.7.0.255"), E.u32(77))
+    body = E.structure(
+        E.visible("Kamstrup_V0001"),
+        E.obis("1.1.96.1.1.255"),
+        E.octets(bytes(range(256)) * 3),
+        E.obis("1.1.1.7.0.255"),
+        E.u32(77),
+    )
     frame = plain_hdlc(body)
     assert len(frame) > 700 and frame[1] & 0x07
     msgs = decode(frame)
@@ -263,8 +273,15 @@ def test_long_frame_over_255_bytes() -> None:
 # -- segmentation (S bit) ------------------------------------------------------------------------------
 def _segmented(power_w: int = 1500, size: int = 24) -> list[bytes]:
     apdu = E.data_notification(kamstrup_body() + b"", invoke_id=power_w)
-    body = E.structure(E.visible("Kamstrup_V0001"), E.obis("1.1.1.7.0.255"), E.u32(power_w),
-                       E.obis("1.1.32.7.0.255"), E.u16(231), E.obis("1.1.96.1.1.255"), E.visible("X" * 40))
+    body = E.structure(
+        E.visible("Kamstrup_V0001"),
+        E.obis("1.1.1.7.0.255"),
+        E.u32(power_w),
+        E.obis("1.1.32.7.0.255"),
+        E.u16(231),
+        E.obis("1.1.96.1.1.255"),
+        E.visible("X" * 40),
+    )
     apdu = E.data_notification(body)
     return E.hdlc_segments(E.LLC + apdu, size)
 

@@ -353,7 +353,6 @@ def test_snapshot_wide_decrypted(snap_compare) -> None:  # type: ignore[no-untyp
     assert snap_compare(HostApp(), terminal_size=WIDE, run_before=run_before)
 
 
-
 def test_list_is_a_window_over_a_big_store(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The table lists at most _LIST_ROWS messages; going to an older one moves the window."""
     import meterui.screens.inspector as inspector
@@ -392,11 +391,15 @@ def _visible_lines(hexview: HexView) -> range:
 async def test_hex_search_selects_the_matched_bytes_not_the_whole_field() -> None:
     msg = _messages()[3]  # the decrypted M-Bus message (#3)
     # three bytes from the middle of a longer field, found first there in this message
-    leaf = next(n for n in msg.root.leaves() if n.end - n.start >= 6
-                and isinstance(find_in_message(msg, msg.buffers[n.buffer][n.start + 1:n.start + 4].hex()), Span)
-                and find_in_message(msg, msg.buffers[n.buffer][n.start + 1:n.start + 4].hex())
-                == Span(n.buffer, n.start + 1, n.start + 4))
-    needle = msg.buffers[leaf.buffer][leaf.start + 1:leaf.start + 4].hex(" ")
+    leaf = next(
+        n
+        for n in msg.root.leaves()
+        if n.end - n.start >= 6
+        and isinstance(find_in_message(msg, msg.buffers[n.buffer][n.start + 1 : n.start + 4].hex()), Span)
+        and find_in_message(msg, msg.buffers[n.buffer][n.start + 1 : n.start + 4].hex())
+        == Span(n.buffer, n.start + 1, n.start + 4)
+    )
+    needle = msg.buffers[leaf.buffer][leaf.start + 1 : leaf.start + 4].hex(" ")
     app = HostApp()
     async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()

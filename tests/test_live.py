@@ -60,20 +60,22 @@ def aidon_frame(i: int, meter_id: str = "7359992890941742", volts: int = 2329) -
     w = wave[i % len(wave)]
     power = 1200 + 180 * w + (900 if 12 <= i < 20 else 0)
     export = max(0, 400 - 60 * i) if i < 8 else 0
-    body = E.array([
-        E.structure(E.obis("1.1.0.2.129.255"), E.visible("AIDON_V0001")),
-        E.structure(E.obis("0.0.96.1.0.255"), E.visible(meter_id)),
-        E.structure(E.obis("1.0.1.7.0.255"), E.u32(power), E.scaler_unit(0, 27)),
-        E.structure(E.obis("1.0.2.7.0.255"), E.u32(export), E.scaler_unit(0, 27)),
-        E.structure(E.obis("1.0.32.7.0.255"), E.u16(volts + 3 * w), E.scaler_unit(-1, 35)),
-        E.structure(E.obis("1.0.52.7.0.255"), E.u16(2319 - 2 * w), E.scaler_unit(-1, 35)),
-        E.structure(E.obis("1.0.72.7.0.255"), E.u16(2320 + w), E.scaler_unit(-1, 35)),
-        E.structure(E.obis("1.0.31.7.0.255"), E.i16(176 + 20 * w), E.scaler_unit(-2, 33)),
-        E.structure(E.obis("1.0.51.7.0.255"), E.i16(211 - 10 * w), E.scaler_unit(-2, 33)),
-        E.structure(E.obis("1.0.71.7.0.255"), E.i16(173 + 5 * w), E.scaler_unit(-2, 33)),
-        E.structure(E.obis("1.0.1.8.0.255"), E.u32(7713000 + 3 * i), E.scaler_unit(1, 30)),
-        E.structure(E.obis("1.0.2.8.0.255"), E.u32(868025), E.scaler_unit(0, 30)),
-    ])
+    body = E.array(
+        [
+            E.structure(E.obis("1.1.0.2.129.255"), E.visible("AIDON_V0001")),
+            E.structure(E.obis("0.0.96.1.0.255"), E.visible(meter_id)),
+            E.structure(E.obis("1.0.1.7.0.255"), E.u32(power), E.scaler_unit(0, 27)),
+            E.structure(E.obis("1.0.2.7.0.255"), E.u32(export), E.scaler_unit(0, 27)),
+            E.structure(E.obis("1.0.32.7.0.255"), E.u16(volts + 3 * w), E.scaler_unit(-1, 35)),
+            E.structure(E.obis("1.0.52.7.0.255"), E.u16(2319 - 2 * w), E.scaler_unit(-1, 35)),
+            E.structure(E.obis("1.0.72.7.0.255"), E.u16(2320 + w), E.scaler_unit(-1, 35)),
+            E.structure(E.obis("1.0.31.7.0.255"), E.i16(176 + 20 * w), E.scaler_unit(-2, 33)),
+            E.structure(E.obis("1.0.51.7.0.255"), E.i16(211 - 10 * w), E.scaler_unit(-2, 33)),
+            E.structure(E.obis("1.0.71.7.0.255"), E.i16(173 + 5 * w), E.scaler_unit(-2, 33)),
+            E.structure(E.obis("1.0.1.8.0.255"), E.u32(7713000 + 3 * i), E.scaler_unit(1, 30)),
+            E.structure(E.obis("1.0.2.8.0.255"), E.u32(868025), E.scaler_unit(0, 30)),
+        ]
+    )
     return E.hdlc_frame(E.LLC + E.data_notification(body))
 
 
@@ -102,9 +104,15 @@ requires_vectors = pytest.mark.skipif(not VECTORS.is_file(), reason=f"no vectors
 def stats_for(messages: list[Message], **kw: object) -> PipelineStats:
     ok = [m for m in messages if m.ok]
     bad = [m for m in messages if not m.ok]
-    stats = PipelineStats(source=SOURCE, bytes_received=sum(m.size for m in messages), frames_ok=len(ok),
-                          frames_bad=len(bad), connected=True, mean_push_interval=PUSH if ok else None,
-                          last_message_time=max((m.received or 0.0 for m in messages), default=None))
+    stats = PipelineStats(
+        source=SOURCE,
+        bytes_received=sum(m.size for m in messages),
+        frames_ok=len(ok),
+        frames_bad=len(bad),
+        connected=True,
+        mean_push_interval=PUSH if ok else None,
+        last_message_time=max((m.received or 0.0 for m in messages), default=None),
+    )
     for m in bad:
         assert m.error is not None
         stats.errors_by_layer[m.error.layer] = stats.errors_by_layer.get(m.error.layer, 0) + 1
@@ -119,8 +127,13 @@ class LiveHost(App[None]):
 
     CURSOR_BLINK = False
 
-    def __init__(self, model: MeterModel | None = None, stats: PipelineStats | None = None,
-                 now: float = NOW, tick: float | None = None) -> None:
+    def __init__(
+        self,
+        model: MeterModel | None = None,
+        stats: PipelineStats | None = None,
+        now: float = NOW,
+        tick: float | None = None,
+    ) -> None:
         super().__init__()
         self.model = model or MeterModel()
         self.stats = stats
@@ -170,8 +183,14 @@ async def wait_until(pilot: object, condition: object, timeout: float = 30.0) ->
 
 # -- formatting -----------------------------------------------------------------------------------
 def test_formatting() -> None:
-    assert [format_number(v) for v in (232.9, 1.76, 77130, 232.0, 0.1 + 0.2, 11.23 * 1.0)] == \
-        ["232.9", "1.76", "77130", "232.0", "0.3", "11.23"]
+    assert [format_number(v) for v in (232.9, 1.76, 77130, 232.0, 0.1 + 0.2, 11.23 * 1.0)] == [
+        "232.9",
+        "1.76",
+        "77130",
+        "232.0",
+        "0.3",
+        "11.23",
+    ]
     assert format_number(77130.0, integer=True) == "77130"
     assert format_value("2023-08-21T23:23:00+02:00") == "2023-08-21 23:23:00+02:00"
     assert [format_age(s) for s in (None, -3, 2.7, 65, 3725, 90000)] == ["-", "0s", "2s", "1m05s", "1h02m", "1d01h"]
@@ -186,15 +205,29 @@ def test_formatting() -> None:
 
 
 def test_coarse_ages_and_remedy_first() -> None:
-    assert [format_age_coarse(s) for s in (None, -3, 0, 9.9, 10, 59, 60, 3599, 3600, 86400 * 2)] == \
-        ["-", "<10s", "<10s", "<10s", "10s", "50s", "1m", "59m", "1h", "2d"]
+    assert [format_age_coarse(s) for s in (None, -3, 0, 9.9, 10, 59, 60, 3599, 3600, 86400 * 2)] == [
+        "-",
+        "<10s",
+        "<10s",
+        "<10s",
+        "10s",
+        "50s",
+        "1m",
+        "59m",
+        "1h",
+        "2d",
+    ]
     # item 14: at 80x24 the remedy is what must survive the cut
-    message = ("encrypted frame (security control 0x21, system title 4B464D1020003774): an encryption key "
-               "is needed; pass --key or enter it in the setup wizard")
+    message = (
+        "encrypted frame (security control 0x21, system title 4B464D1020003774): an encryption key "
+        "is needed; pass --key or enter it in the setup wizard"
+    )
     assert format_error(message).startswith("an encryption key is needed; pass --key")
     assert format_error(message).endswith("· encrypted frame (security control 0x21, system title 4B464D1020003774)")
-    assert format_error("truncated at offset 5: needed 3 byte(s), 4 available") == \
-        "truncated at offset 5: needed 3 byte(s), 4 available"  # no remedy: unchanged
+    assert (
+        format_error("truncated at offset 5: needed 3 byte(s), 4 available")
+        == "truncated at offset 5: needed 3 byte(s), 4 available"
+    )  # no remedy: unchanged
     assert format_error("no remedy here") == "no remedy here"
 
 
@@ -238,7 +271,7 @@ async def test_rows_update_in_place() -> None:
         assert cell_text(table, key, "age") == "<10s"
         rebuilds = table.rebuilds
         for n in range(1, 12):
-            app.feed(messages[n:n + 1], stats_for(messages[:n + 1]), now=T0 + n * PUSH + 3)
+            app.feed(messages[n : n + 1], stats_for(messages[: n + 1]), now=T0 + n * PUSH + 3)
             await pilot.pause()
             assert table.row_count == 12  # stable: updated in place
         assert table.rebuilds == rebuilds
@@ -324,8 +357,15 @@ def test_wrong_key_notice() -> None:
     from meterui.protocol.errors import DecryptionError
     from meterui.protocol.spans import Node
 
-    failed = Message(0, "hdlc", [(0, 1)], Node("", "message", "frame", 0, 1), {"frame": b"\x7e"},
-                     error=DecryptionError("authentication failed: check the keys"), received=T0)
+    failed = Message(
+        0,
+        "hdlc",
+        [(0, 1)],
+        Node("", "message", "frame", 0, 1),
+        {"frame": b"\x7e"},
+        error=DecryptionError("authentication failed: check the keys"),
+        received=T0,
+    )
     model = MeterModel()
     model.update([failed])
     assert derive_notice(model, stats_for([failed])) == KEY_WRONG_NOTICE
@@ -445,7 +485,7 @@ async def test_plot_redraws_at_most_once_a_second() -> None:
         plot = app.live.query_one(PowerPlot)
         plot.min_redraw = 3600.0  # so no load can make the pending redraw due during the test
         for n in range(10):
-            app.feed(messages[n:n + 1], stats_for(messages[:n + 1]), now=T0 + n * PUSH)
+            app.feed(messages[n : n + 1], stats_for(messages[: n + 1]), now=T0 + n * PUSH)
         await pilot.pause()
         assert plot.draws == 1 and plot._pending is not None  # the first draw; the rest waits for one timer
     app = LiveHost()
@@ -453,7 +493,7 @@ async def test_plot_redraws_at_most_once_a_second() -> None:
         plot = app.live.query_one(PowerPlot)
         plot.min_redraw = 0.05
         for n in range(10):
-            app.feed(messages[n:n + 1], stats_for(messages[:n + 1]), now=T0 + n * PUSH)
+            app.feed(messages[n : n + 1], stats_for(messages[: n + 1]), now=T0 + n * PUSH)
         await wait_until(pilot, lambda: plot.draws >= 2 and plot._pending is None)  # the pending redraw comes
 
 

@@ -16,11 +16,25 @@ from meterui.protocol.spans import Node
 VECTORS = Path(__file__).with_name("data") / "model_kamstrup_vectors.json"  # from shared/vectors/hdlc.json
 
 
-def msg(readings: list[Reading], *, meter: str | None = "A", received: float | None = 100.0,
-        error: Exception | None = None, index: int = 0) -> Message:
-    return Message(index=index, protocol="hdlc", offsets=[(0, 1)], root=Node("", "message", "frame", 0, 1),
-                   buffers={"frame": b"\x7e"}, error=error, readings=readings, meter=meter,  # type: ignore[arg-type]
-                   received=received)
+def msg(
+    readings: list[Reading],
+    *,
+    meter: str | None = "A",
+    received: float | None = 100.0,
+    error: Exception | None = None,
+    index: int = 0,
+) -> Message:
+    return Message(
+        index=index,
+        protocol="hdlc",
+        offsets=[(0, 1)],
+        root=Node("", "message", "frame", 0, 1),
+        buffers={"frame": b"\x7e"},
+        error=error,
+        readings=readings,
+        meter=meter,  # type: ignore[arg-type]
+        received=received,
+    )
 
 
 def power(value: float | int | str, rid: str = "1.0.1.7.0.255") -> Reading:
@@ -32,8 +46,7 @@ def test_latest_value_min_max_count() -> None:
     model.update([msg([power(1000)], received=1.0), msg([power(250.5)], received=2.0)])
     model.update([msg([power(4000)], received=3.0)])
     state = model.get("1.0.1.7.0.255", "A")
-    assert state == ReadingState("1.0.1.7.0.255", "Active power +", "W", "power_import", 4000, 250.5, 4000.0,
-                                 3.0, 3)
+    assert state == ReadingState("1.0.1.7.0.255", "Active power +", "W", "power_import", 4000, 250.5, 4000.0, 3.0, 3)
     assert model.values("1.0.1.7.0.255") == [1000.0, 250.5, 4000.0]
     assert list(model.history("1.0.1.7.0.255", "A")) == [(1.0, 1000.0), (2.0, 250.5), (3.0, 4000.0)]
 
@@ -69,12 +82,14 @@ def test_history_is_bounded_and_memory_flat() -> None:
 
 def test_counters_by_layer() -> None:
     model = MeterModel()
-    model.update([
-        msg([power(1)]),
-        msg([], error=FramingError("bad FCS")),
-        msg([], error=DecryptionError("wrong key")),
-        msg([], error=FramingError("bad HCS")),
-    ])
+    model.update(
+        [
+            msg([power(1)]),
+            msg([], error=FramingError("bad FCS")),
+            msg([], error=DecryptionError("wrong key")),
+            msg([], error=FramingError("bad HCS")),
+        ]
+    )
     assert (model.messages, model.ok, model.errors) == (4, 1, 3)
     assert model.errors_by_layer == {"frame": 2, "crypto": 1}
     assert model.last_update == 100.0
@@ -82,12 +97,14 @@ def test_counters_by_layer() -> None:
 
 def test_meters_latest_and_default_label() -> None:
     model = MeterModel()
-    model.update([
-        msg([power(10)], meter="A", received=1.0),
-        msg([power(20)], meter=None, received=2.0),
-        msg([power(30)], meter="B", received=3.0),
-        msg([power(5)], meter="A", received=4.0),
-    ])
+    model.update(
+        [
+            msg([power(10)], meter="A", received=1.0),
+            msg([power(20)], meter=None, received=2.0),
+            msg([power(30)], meter="B", received=3.0),
+            msg([power(5)], meter="A", received=4.0),
+        ]
+    )
     assert model.meters() == ["A", "meter", "B"]
     latest = model.latest("power_import")
     assert latest is not None and latest.value == 5 and latest.last_update == 4.0

@@ -42,8 +42,11 @@ def test_monitor_json_prints_live_messages_from_a_pty() -> None:
     port = os.ttyname(slave)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meterui", "monitor", "--port", port, "--baud", "2400", "--parity", "N",
-         "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        [sys.executable, "-m", "meterui", "monitor", "--port", port, "--baud", "2400", "--parity", "N", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     try:
         # the port is open once a frame comes back (pyserial flushes the input buffer on open): poll
         first: list[str] = []
@@ -76,8 +79,13 @@ def test_monitor_json_prints_live_messages_from_a_pty() -> None:
 
 def test_monitor_json_on_a_missing_port_is_a_one_line_error() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "meterui", "monitor", "--port", "/dev/nonexistent-meter",
-                           "--json"], capture_output=True, text=True, env=env, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meterui", "monitor", "--port", "/dev/nonexistent-meter", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     err = proc.stderr.strip().splitlines()

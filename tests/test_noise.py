@@ -83,7 +83,7 @@ def test_every_frame_is_recovered_in_order(seed: int) -> None:
     pos = i = 0
     while pos < len(data):
         n = sizes[i % len(sizes)]
-        msgs += dec.feed(data[pos:pos + n])
+        msgs += dec.feed(data[pos : pos + n])
         pos += n
         i += 1
     msgs += dec.flush()
@@ -109,8 +109,9 @@ def test_noise_alone_yields_no_good_message(seed: int) -> None:
 def test_heavy_noise_with_many_7e_and_68() -> None:
     rng = random.Random(7)
     frames = [plain_hdlc(kamstrup_body(current_raw=i)) for i in range(1, 30)]
-    data = b"".join(bytes(rng.choice(b"\x7e\x68\x7e\xa0\x68\x68") for _ in range(rng.randrange(1, 12))) + f
-                    for f in frames)
+    data = b"".join(
+        bytes(rng.choice(b"\x7e\x68\x7e\xa0\x68\x68") for _ in range(rng.randrange(1, 12))) + f for f in frames
+    )
     msgs = decode_bytes(data, fmt="raw")
     assert_tiles(msgs)
     currents = [next(r.value for r in m.readings if r.id == "1.1.31.7.0.255") for m in msgs if m.ok]

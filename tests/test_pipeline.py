@@ -108,8 +108,7 @@ def test_recorded_timestamps_pace_the_replay(tmp_path: Path) -> None:
     Pipeline(ReplaySource(path), speed=2.0, max_gap=0.5).run(collector, lambda: False)
     elapsed = time.monotonic() - started
     messages = collector.messages
-    assert [m.received for m in messages] == [1_700_000_000.0, 1_700_000_000.3, 1_700_000_000.6,
-                                              1_700_009_999.0]
+    assert [m.received for m in messages] == [1_700_000_000.0, 1_700_000_000.3, 1_700_000_000.6, 1_700_009_999.0]
     # 0.3 s recorded gaps at 2× → 0.15 s; the 3-hour silence is shortened to max_gap / speed = 0.25 s
     gaps = [b - a for a, b in zip(collector.times, collector.times[1:4], strict=False)]
     for gap, expected in zip(gaps, (0.15, 0.15, 0.25), strict=True):
@@ -198,8 +197,11 @@ def test_max_speed_batches_at_most_20_per_second(tmp_path: Path) -> None:
     assert len(collector.messages) == 900
     assert all(len(b) <= MAX_BATCH for b in collector.batches)
     # posts are spaced by >= 50 ms, except a full batch (memory bound) and the final post from run()
-    gaps = [collector.times[i] - collector.times[i - 1] for i in range(1, len(collector.times) - 1)
-            if len(collector.batches[i]) < MAX_BATCH]
+    gaps = [
+        collector.times[i] - collector.times[i - 1]
+        for i in range(1, len(collector.times) - 1)
+        if len(collector.batches[i]) < MAX_BATCH
+    ]
     assert all(g >= 0.045 for g in gaps), gaps
     assert len(collector.batches) <= elapsed / 0.05 + 3
 
@@ -367,8 +369,15 @@ def test_stop_interrupts_a_live_run_quickly() -> None:
 
 
 def test_modules_stay_ui_free() -> None:
-    code = ("import sys, meterui.pipeline, meterui.model, meterui.config, meterui.sources; "
-            "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                            cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys, meterui.pipeline, meterui.model, meterui.config, meterui.sources; "
+        "bad = [m for m in ('textual', 'rich') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -488,6 +488,7 @@ def test_to_canonical_converts_prefixes_and_never_guesses() -> None:
 # -- one diagnosis ----------------------------------------------------------------------------------
 def test_the_wizard_and_the_live_screen_share_one_diagnosis(tmp_path: Path) -> None:
     from meterui.commissioning import Evidence, diagnose, empty_hint, verdict_for
+
     noise = b"\x55\xaa" * 40
     path = hex_file(tmp_path / "noise.hex", [noise])
     sink = CollectingSink()

@@ -48,7 +48,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         elif op == "insert":
             data[i:i] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete":
-            del data[i:i + draw(st.integers(1, 8))]
+            del data[i : i + draw(st.integers(1, 8))]
         elif op == "truncate":
             del data[i:]
         elif op == "flag":
@@ -59,9 +59,13 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data[:2048])
 
 
-stream_bytes = st.one_of(st.binary(max_size=2048), mutated(),
-                         st.lists(st.sampled_from([b"\x7e", b"\x68", b"\xa0", b"\x16", b"\x00", b"\xe6\xe7\x00",
-                                                   b"\x0f", b"\xdb"]), max_size=200).map(b"".join))
+stream_bytes = st.one_of(
+    st.binary(max_size=2048),
+    mutated(),
+    st.lists(
+        st.sampled_from([b"\x7e", b"\x68", b"\xa0", b"\x16", b"\x00", b"\xe6\xe7\x00", b"\x0f", b"\xdb"]), max_size=200
+    ).map(b"".join),
+)
 chunkings = st.lists(st.integers(1, 300), min_size=1, max_size=10)
 
 
@@ -71,7 +75,7 @@ def feed_all(data: bytes, sizes: list[int], **kw) -> list:
     pos = i = 0
     while pos < len(data):
         n = sizes[i % len(sizes)]
-        out += dec.feed(data[pos:pos + n])  # must not raise
+        out += dec.feed(data[pos : pos + n])  # must not raise
         pos += n
         i += 1
     out += dec.flush()
@@ -79,8 +83,11 @@ def feed_all(data: bytes, sizes: list[int], **kw) -> list:
 
 
 def _no_line(objs) -> list[dict]:
-    return [{k: v for k, v in o.items() if k != "index"} for o in objs
-            if o["error"] is None or o["error"]["layer"] != "line"]
+    return [
+        {k: v for k, v in o.items() if k != "index"}
+        for o in objs
+        if o["error"] is None or o["error"]["layer"] != "line"
+    ]
 
 
 INTERNAL = "internal decoder error"
@@ -88,7 +95,7 @@ INTERNAL = "internal decoder error"
 
 
 def assert_no_internal_error(msgs: list) -> None:
-    """"Never raises" is not enough: an exception turned into a message is a bug all the same."""
+    """ "Never raises" is not enough: an exception turned into a message is a bug all the same."""
     for m in msgs:
         assert m.error is None or INTERNAL not in m.error.message, m.error.message
 
@@ -111,8 +118,9 @@ def test_stream_decoder_never_raises_and_always_tiles(data: bytes, sizes: list[i
     check_messages(msgs)
     # chunking changes nothing: not the frames, the decoded messages nor the line-noise reports
     whole = [m.to_json() for m in feed_all(data, [len(data) or 1], **kw)]
-    assert [{k: v for k, v in m.to_json().items() if k != "index"} for m in msgs] == \
-        [{k: v for k, v in o.items() if k != "index"} for o in whole]
+    assert [{k: v for k, v in m.to_json().items() if k != "index"} for m in msgs] == [
+        {k: v for k, v in o.items() if k != "index"} for o in whole
+    ]
     # every input byte belongs to at most one message, except a flag shared by two HDLC frames
     spans = sorted(s for m in msgs for s in m.offsets)
     for (_, e1), (s2, _) in itertools.pairwise(spans):
@@ -156,13 +164,37 @@ def test_the_checks_catch_an_internal_error_turned_into_a_message(monkeypatch) -
 
 
 def _axdr_inputs() -> st.SearchStrategy[bytes]:
-    leaves = st.sampled_from([E.u8(1), E.u32(2), E.i64(-3), E.f32(1.5), E.octets(b"ab"), E.visible("x"), E.null(),
-                              E.enum(3), E.boolean(True), b"\x19" + bytes(12), b"\x04\x03\xa0"])
-    tree = st.recursive(leaves, lambda kids: st.one_of(st.lists(kids, max_size=5).map(lambda x: E.structure(*x)),
-                                                       st.lists(kids, max_size=5).map(E.array)), max_leaves=30)
-    return st.one_of(st.binary(max_size=512), tree, tree.flatmap(
-        lambda b: st.integers(0, max(0, len(b) - 1)).map(lambda i: b[:i] + bytes([b[i] ^ 0x55]) + b[i + 1:]
-                                                         if b else b)))
+    leaves = st.sampled_from(
+        [
+            E.u8(1),
+            E.u32(2),
+            E.i64(-3),
+            E.f32(1.5),
+            E.octets(b"ab"),
+            E.visible("x"),
+            E.null(),
+            E.enum(3),
+            E.boolean(True),
+            b"\x19" + bytes(12),
+            b"\x04\x03\xa0",
+        ]
+    )
+    tree = st.recursive(
+        leaves,
+        lambda kids: st.one_of(
+            st.lists(kids, max_size=5).map(lambda x: E.structure(*x)), st.lists(kids, max_size=5).map(E.array)
+        ),
+        max_leaves=30,
+    )
+    return st.one_of(
+        st.binary(max_size=512),
+        tree,
+        tree.flatmap(
+            lambda b: st.integers(0, max(0, len(b) - 1)).map(
+                lambda i: b[:i] + bytes([b[i] ^ 0x55]) + b[i + 1 :] if b else b
+            )
+        ),
+    )
 
 
 @SETTINGS
@@ -183,8 +215,10 @@ HEX_TOKENS = ["7E", "a0", " ", ":", "0x", "0X", "0", "x", "#c\n", "#", "\n", "\r
 
 
 @SETTINGS
-@given(text=st.one_of(st.text(max_size=300), st.lists(st.sampled_from(HEX_TOKENS), max_size=100).map("".join)),
-       cuts=st.lists(st.integers(0, 300), max_size=12))
+@given(
+    text=st.one_of(st.text(max_size=300), st.lists(st.sampled_from(HEX_TOKENS), max_size=100).map("".join)),
+    cuts=st.lists(st.integers(0, 300), max_size=12),
+)
 def test_parse_hex_text_raises_only_meter_errors(text: str, cuts: list[int]) -> None:
     try:
         out = parse_hex_text(text)
@@ -207,14 +241,20 @@ def test_parse_hex_text_raises_only_meter_errors(text: str, cuts: list[int]) -> 
 @SETTINGS
 @given(data=st.binary(min_size=1, max_size=600))
 def test_parse_hex_text_round_trip(data: bytes) -> None:
-    text = "# capture\n" + "\n".join(":".join(f"{b:02x}" for b in data[i:i + 16]) + "  # c"
-                                      for i in range(0, len(data), 16))
+    text = "# capture\n" + "\n".join(
+        ":".join(f"{b:02x}" for b in data[i : i + 16]) + "  # c" for i in range(0, len(data), 16)
+    )
     assert parse_hex_text(text) == data
 
 
 @SETTINGS
-@given(text=st.one_of(st.text(max_size=80), st.binary(max_size=40),
-                      st.lists(st.sampled_from(["0", "f", "A", " ", ":", "0x", "-", "g"]), max_size=60).map("".join)))
+@given(
+    text=st.one_of(
+        st.text(max_size=80),
+        st.binary(max_size=40),
+        st.lists(st.sampled_from(["0", "f", "A", " ", ":", "0x", "-", "g"]), max_size=60).map("".join),
+    )
+)
 def test_parse_key_raises_only_meter_errors(text: str | bytes) -> None:
     try:
         key = parse_key(text)

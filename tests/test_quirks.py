@@ -137,8 +137,12 @@ def test_time_zone_applies_to_clocks_in_the_body() -> None:
 
 def test_nul_padded_strings_are_text() -> None:
     """WW_Go E450 0-0:96.14.0 "RATE1" NUL-padded to 8; Embriq serial visible-string NUL-padded to 16."""
-    body = E.array([E.structure(E.obis("0.0.96.14.0.255"), E.octets(b"RATE1\0\0\0")),
-                    E.structure(E.obis("0.0.96.1.0.255"), E.visible("73599928\0\0\0\0\0\0\0\0"))])
+    body = E.array(
+        [
+            E.structure(E.obis("0.0.96.14.0.255"), E.octets(b"RATE1\0\0\0")),
+            E.structure(E.obis("0.0.96.1.0.255"), E.visible("73599928\0\0\0\0\0\0\0\0")),
+        ]
+    )
     msg = run(E.hdlc_frame(E.LLC + E.data_notification(body)))[0]
     r = by_id(msg)
     assert r["0.0.96.14.0.255"].value == "RATE1" and r["0.0.96.1.0.255"].value == "73599928"

@@ -42,10 +42,12 @@ def test_aidon_array_with_in_band_scalers() -> None:
 
 
 def test_aidon_clock_item_and_empty_header_date_time() -> None:
-    body = E.array([
-        E.structure(E.obis("0.0.1.0.0.255"), E.octets(E.cosem_datetime(datetime(2024, 6, 1, 10, 0, 0), 60))),
-        E.structure(E.obis("1.0.1.7.0.255"), E.u32(5), E.scaler_unit(0, 27)),
-    ])
+    body = E.array(
+        [
+            E.structure(E.obis("0.0.1.0.0.255"), E.octets(E.cosem_datetime(datetime(2024, 6, 1, 10, 0, 0), 60))),
+            E.structure(E.obis("1.0.1.7.0.255"), E.u32(5), E.scaler_unit(0, 27)),
+        ]
+    )
     msgs = decode(E.hdlc_frame(E.LLC + E.data_notification(body)))
     assert msgs[0].ok
     assert msgs[0].clock == "2024-06-01T10:00:00-01:00"  # deviation +60 as sent (standard sign)
@@ -53,14 +55,31 @@ def test_aidon_clock_item_and_empty_header_date_time() -> None:
 
 
 def _kaifa(n: int) -> bytes:
-    head = [E.octets(b"KFM_001"), E.octets(b"6970631400000000"), E.octets(b"MA304H3E"),
-            E.u32(1500), E.u32(0), E.u32(100), E.u32(0)]
+    head = [
+        E.octets(b"KFM_001"),
+        E.octets(b"6970631400000000"),
+        E.octets(b"MA304H3E"),
+        E.u32(1500),
+        E.u32(0),
+        E.u32(100),
+        E.u32(0),
+    ]
     one_ph = [E.u32(6543), E.u32(2301)]
     three = [E.u32(6543), E.u32(1234), E.u32(0), E.u32(2301), E.u32(2310), E.u32(2299)]
-    energy = [E.octets(E.cosem_datetime(datetime(2024, 3, 5, 13, 0, 0))), E.u32(403233), E.u32(0),
-              E.u32(1234), E.u32(5678)]
-    items = {1: [E.u32(1500)], 9: head + one_ph, 13: head + three, 14: head + one_ph + energy,
-             18: head + three + energy}[n]
+    energy = [
+        E.octets(E.cosem_datetime(datetime(2024, 3, 5, 13, 0, 0))),
+        E.u32(403233),
+        E.u32(0),
+        E.u32(1234),
+        E.u32(5678),
+    ]
+    items = {
+        1: [E.u32(1500)],
+        9: head + one_ph,
+        13: head + three,
+        14: head + one_ph + energy,
+        18: head + three + energy,
+    }[n]
     return E.structure(*items)
 
 
@@ -120,7 +139,8 @@ def test_kamstrup_without_list_id_is_unscaled() -> None:
 def _austrian_body() -> bytes:
     """Austrian Kaifa/Sagemcom: top-level clock OBIS/value pair, ids, then {OBIS, value, scaler-unit}."""
     return E.structure(
-        E.obis("0.0.1.0.0.255"), E.octets(E.cosem_datetime(datetime(2023, 8, 21, 23, 23), -120, 0x80)),
+        E.obis("0.0.1.0.0.255"),
+        E.octets(E.cosem_datetime(datetime(2023, 8, 21, 23, 23), -120, 0x80)),
         E.structure(E.obis("0.0.96.1.0.255"), E.octets(b"1KFM0200014196")),
         E.structure(E.obis("1.0.32.7.0.255"), E.u16(2329), E.scaler_unit(-1, 35)),
         E.structure(E.obis("1.0.31.7.0.255"), E.u16(176), E.scaler_unit(-2, 33)),
@@ -153,9 +173,18 @@ def test_austrian_body_encrypted_over_mbus() -> None:
 
 
 def test_unknown_body_yields_a_reading_per_element() -> None:
-    body = E.structure(E.u32(1), E.i16(-2), E.visible("hello"), E.octets(b"\x00\x01"), E.f32(2.5),
-                       E.boolean(True), E.enum(3), E.u64(2**40), b"\x19" + E.cosem_datetime(CLOCK),
-                       E.array([E.u8(9), E.u8(10)]))
+    body = E.structure(
+        E.u32(1),
+        E.i16(-2),
+        E.visible("hello"),
+        E.octets(b"\x00\x01"),
+        E.f32(2.5),
+        E.boolean(True),
+        E.enum(3),
+        E.u64(2**40),
+        b"\x19" + E.cosem_datetime(CLOCK),
+        E.array([E.u8(9), E.u8(10)]),
+    )
     msg = one(body)
     r = by_id(msg)
     assert [x.id for x in msg.readings] == [f"body[{i}]" for i in range(9)] + ["body[9][0]", "body[9][1]"]
@@ -165,14 +194,21 @@ def test_unknown_body_yields_a_reading_per_element() -> None:
     assert all(x.quantity is None and x.unit is None for x in msg.readings)
 
 
-@pytest.mark.parametrize("body", [
-    E.u32(7), E.visible("only a string"), E.array([]), E.structure(), E.null(),
-    E.structure(E.obis("1.0.1.7.0.255")),  # OBIS without a value
-    E.structure(E.obis("0.0.25.9.0.255"), E.obis("1.0.1.7.0.255"), E.u32(3)),  # push-setup id first
-    E.structure(E.obis("9.9.9.9.9.9"), E.u32(3), E.scaler_unit(2, 255)),  # unknown OBIS, no unit
-    E.structure(E.scaler_unit(0, 27)),
-    E.array([E.structure(E.u8(1), E.structure(E.u8(2), E.array([E.visible("deep")])))]),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        E.u32(7),
+        E.visible("only a string"),
+        E.array([]),
+        E.structure(),
+        E.null(),
+        E.structure(E.obis("1.0.1.7.0.255")),  # OBIS without a value
+        E.structure(E.obis("0.0.25.9.0.255"), E.obis("1.0.1.7.0.255"), E.u32(3)),  # push-setup id first
+        E.structure(E.obis("9.9.9.9.9.9"), E.u32(3), E.scaler_unit(2, 255)),  # unknown OBIS, no unit
+        E.structure(E.scaler_unit(0, 27)),
+        E.array([E.structure(E.u8(1), E.structure(E.u8(2), E.array([E.visible("deep")])))]),
+    ],
+)
 def test_odd_bodies_never_crash(body: bytes) -> None:
     msg = one(body)
     for x in msg.readings:
@@ -204,7 +240,7 @@ def test_every_reading_node_points_at_its_value_bytes() -> None:
         assert r.node is not None and r.node.buffer == "payload"
         assert 0 <= r.node.start < r.node.end <= len(payload)
     node = by_id(msg)["1.0.1.7.0.255"].node
-    assert payload[node.start:node.end] == E.u32(1234)
+    assert payload[node.start : node.end] == E.u32(1234)
 
 
 def test_reading_json_shape() -> None:

@@ -15,9 +15,13 @@ KEY = bytes(range(16))
 
 
 def _body() -> bytes:
-    return E.array([E.structure(E.obis("1.0.1.7.0.255"), E.u32(1234), E.scaler_unit(0, 27)),
-                    E.structure(E.obis("1.0.32.7.0.255"), E.u16(2301), E.scaler_unit(-1, 35)),
-                    E.structure(E.obis("1.0.31.7.0.255"), E.u16(170), E.scaler_unit(-2, 33))])
+    return E.array(
+        [
+            E.structure(E.obis("1.0.1.7.0.255"), E.u32(1234), E.scaler_unit(0, 27)),
+            E.structure(E.obis("1.0.32.7.0.255"), E.u16(2301), E.scaler_unit(-1, 35)),
+            E.structure(E.obis("1.0.31.7.0.255"), E.u16(170), E.scaler_unit(-2, 33)),
+        ]
+    )
 
 
 @pytest.mark.parametrize("cut", range(1, 20))
@@ -61,8 +65,14 @@ def test_wrong_key_yields_no_readings_from_garbage() -> None:
 
 
 def test_flat_pair_whose_scaler_unit_was_cut_is_not_reported_unscaled() -> None:
-    body = E.structure(E.obis("1.0.1.7.0.255"), E.u32(500), E.scaler_unit(0, 27),
-                       E.obis("1.0.32.7.0.255"), E.u16(2301), E.scaler_unit(-1, 35))
+    body = E.structure(
+        E.obis("1.0.1.7.0.255"),
+        E.u32(500),
+        E.scaler_unit(0, 27),
+        E.obis("1.0.32.7.0.255"),
+        E.u16(2301),
+        E.scaler_unit(-1, 35),
+    )
     apdu = E.data_notification(body, 0, None)
     (msg,) = decode_bytes(E.hdlc_frame(E.LLC + apdu[:-2]))  # inside the last scaler-unit
     got = {r.id: (r.value, r.unit) for r in msg.readings}
@@ -73,11 +83,13 @@ def test_auto_format_waits_for_content_before_choosing() -> None:
     # found by hypothesis: a leading newline must not make the decoder pick "raw" before it sees a line
     from meterui.protocol.decoder import StreamDecoder
 
-    data = b"\r\nERXUDP FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99 FE80:0000:0000:0000:02FF:EEDD:CCBB:AA88 0E1A 0E1A " \
-           b"00808700301224EF 1 0012 1081000102880105FF017201E70400000274\r\n"
+    data = (
+        b"\r\nERXUDP FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99 FE80:0000:0000:0000:02FF:EEDD:CCBB:AA88 0E1A 0E1A "
+        b"00808700301224EF 1 0012 1081000102880105FF017201E70400000274\r\n"
+    )
     whole = StreamDecoder()
     one = whole.feed(data) + whole.flush()
     byte = StreamDecoder()
-    split = [m for i in range(len(data)) for m in byte.feed(data[i:i + 1])] + byte.flush()
+    split = [m for i in range(len(data)) for m in byte.feed(data[i : i + 1])] + byte.flush()
     assert [m.to_json() for m in one] == [m.to_json() for m in split]
     assert whole.fmt == byte.fmt == "skstack" and one[0].ok and one[0].readings[0].value == 628

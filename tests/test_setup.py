@@ -78,19 +78,22 @@ def test_presets_are_sane() -> None:
     assert get_preset("nope") is None and get_preset(None) is None
 
 
-@pytest.mark.parametrize(("pid", "serial", "key", "auth"), [
-    ("no-aidon", "2400 8E1", False, False),
-    ("no-kaifa", "2400 8E1", False, False),
-    ("no-kamstrup", "2400 8N1", False, False),
-    ("se-p1-dsmr5", "115200 8N1", False, False),
-    ("dk-kamstrup-omnipower", "2400 8N1", True, True),
-    ("at-tinetz", "2400 8E1", True, False),
-    ("at-evn", "2400 8E1", True, False),
-    ("at-burgenland", "9600 8N1", True, True),
-    ("at-wiener-netze", "9600 8N1", True, False),
-    ("at-steiermark", "9600 8N1", True, True),
-    ("jp-broute", "115200 8N1", False, False),
-])
+@pytest.mark.parametrize(
+    ("pid", "serial", "key", "auth"),
+    [
+        ("no-aidon", "2400 8E1", False, False),
+        ("no-kaifa", "2400 8E1", False, False),
+        ("no-kamstrup", "2400 8N1", False, False),
+        ("se-p1-dsmr5", "115200 8N1", False, False),
+        ("dk-kamstrup-omnipower", "2400 8N1", True, True),
+        ("at-tinetz", "2400 8E1", True, False),
+        ("at-evn", "2400 8E1", True, False),
+        ("at-burgenland", "9600 8N1", True, True),
+        ("at-wiener-netze", "9600 8N1", True, False),
+        ("at-steiermark", "9600 8N1", True, True),
+        ("jp-broute", "115200 8N1", False, False),
+    ],
+)
 def test_preset_settings(pid: str, serial: str, key: bool, auth: bool) -> None:
     p = get_preset(pid)
     assert p is not None
@@ -103,8 +106,10 @@ def test_disputed_parity_is_noted() -> None:
 
 
 def test_core_modules_are_ui_free() -> None:
-    code = ("import sys, meterui.presets, meterui.commissioning; "
-            "assert 'textual' not in sys.modules and 'rich' not in sys.modules")
+    code = (
+        "import sys, meterui.presets, meterui.commissioning; "
+        "assert 'textual' not in sys.modules and 'rich' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -231,8 +236,9 @@ def test_listen_on_a_pty(pty: tuple[int, str]) -> None:
     progress: list[ListenCounts] = []
     try:
         # ends once two frames' bytes were read (not after a wall-clock second a loaded machine may not give)
-        report = listen(EndsAfter(SerialSource(port, 2400, "N"), 2 * len(FRAME)), StreamDecoder(), 60.0,
-                        progress.append)
+        report = listen(
+            EndsAfter(SerialSource(port, 2400, "N"), 2 * len(FRAME)), StreamDecoder(), 60.0, progress.append
+        )
     finally:
         stop.set()
         thread.join()
@@ -362,8 +368,15 @@ async def test_walk_the_wizard_with_keys() -> None:
         await press_again(pilot, "#save")  # the deliberate second press saves
         await pilot.pause()
     assert isinstance(app.result, Config)
-    assert (app.result.port, app.result.baudrate, app.result.parity, app.result.bytesize, app.result.stopbits,
-            app.result.preset, app.result.key) == ("/dev/ttyUSB1", 2400, "N", 8, 1, "no-kamstrup", None)
+    assert (
+        app.result.port,
+        app.result.baudrate,
+        app.result.parity,
+        app.result.bytesize,
+        app.result.stopbits,
+        app.result.preset,
+        app.result.key,
+    ) == ("/dev/ttyUSB1", 2400, "N", 8, 1, "no-kamstrup", None)
 
 
 @sync
@@ -468,11 +481,16 @@ async def run_listen(port: str, data: bytes, master: int) -> tuple[Host, SetupWi
     thread = feeder(master, data, stop)
 
     def source(cfg: Config) -> EndsAfter:
-        return EndsAfter(SerialSource(cfg.port or "", cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits),
-                         2 * len(data))
+        return EndsAfter(
+            SerialSource(cfg.port or "", cfg.baudrate, cfg.parity, cfg.bytesize, cfg.stopbits), 2 * len(data)
+        )
 
-    app = Host(ports=[PortInfo(port, "pseudo-terminal", None, None)], listen_seconds=60, source_factory=source,
-               initial=Config(port=port, preset="generic", baudrate=9600, parity="N"))
+    app = Host(
+        ports=[PortInfo(port, "pseudo-terminal", None, None)],
+        listen_seconds=60,
+        source_factory=source,
+        initial=Config(port=port, preset="generic", baudrate=9600, parity="N"),
+    )
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
@@ -512,8 +530,14 @@ async def test_listen_step_noise_on_a_pty(pty: tuple[int, str]) -> None:
 @sync
 async def test_save_option_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "meterui" / "config.toml"
-    app = Host(ports=PORTS, listen_seconds=30, save=True, config_file=target,
-               initial=Config(preset="at-kelag"), source_factory=lambda cfg: FakeSource(FRAME))
+    app = Host(
+        ports=PORTS,
+        listen_seconds=30,
+        save=True,
+        config_file=target,
+        initial=Config(preset="at-kelag"),
+        source_factory=lambda cfg: FakeSource(FRAME),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press(*TO_TEST)
@@ -528,8 +552,9 @@ async def test_save_option_writes_the_file(tmp_path: Path) -> None:
     assert saved is not None and saved.port == "/dev/ttyUSB0" and saved.preset == "at-kelag"
 
 
-async def wait_for(pilot: Pilot[None], condition: object, timeout: float = 10.0,
-                   why: Callable[[], str] | None = None) -> None:
+async def wait_for(
+    pilot: Pilot[None], condition: object, timeout: float = 10.0, why: Callable[[], str] | None = None
+) -> None:
     """Poll ``condition()`` between UI turns (no fixed sleeps: it holds under any load); ``why()`` says
     what the screen showed when it was not reached."""
     for _ in range(int(timeout / 0.02)):
@@ -550,8 +575,12 @@ async def press_again(pilot: Pilot[None], selector: str) -> None:
 @sync
 async def test_listen_text_follows_the_counters() -> None:
     """Item 12: no "Waiting for data from the meter…" while the counters already show frames."""
-    app = Host(ports=PORTS, listen_seconds=60, initial=Config(preset="generic", parity="N"),
-               source_factory=lambda cfg: FakeSource(FRAME + FRAME, then_silence=True))
+    app = Host(
+        ports=PORTS,
+        listen_seconds=60,
+        initial=Config(preset="generic", parity="N"),
+        source_factory=lambda cfg: FakeSource(FRAME + FRAME, then_silence=True),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press(*TO_TEST)
@@ -570,8 +599,12 @@ async def test_listen_text_follows_the_counters() -> None:
 async def test_failing_verdict_focuses_the_fix_not_save() -> None:
     """Item 12: after a failing verdict Enter goes to what fixes it; saving anyway takes two presses."""
     noise = bytes(b for b in random.Random(3).randbytes(300) if b not in (0x7E, 0x68))
-    app = Host(ports=PORTS, listen_seconds=30, initial=Config(preset="generic", parity="N"),
-               source_factory=lambda cfg: FakeSource(noise))
+    app = Host(
+        ports=PORTS,
+        listen_seconds=30,
+        initial=Config(preset="generic", parity="N"),
+        source_factory=lambda cfg: FakeSource(noise),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press(*TO_TEST)
@@ -595,8 +628,12 @@ async def test_failing_verdict_focuses_the_fix_not_save() -> None:
 
 @sync
 async def test_working_verdict_focuses_save() -> None:
-    app = Host(ports=PORTS, listen_seconds=30, initial=Config(preset="generic", parity="N"),
-               source_factory=lambda cfg: FakeSource(FRAME + FRAME))
+    app = Host(
+        ports=PORTS,
+        listen_seconds=30,
+        initial=Config(preset="generic", parity="N"),
+        source_factory=lambda cfg: FakeSource(FRAME + FRAME),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press(*TO_TEST)
@@ -689,8 +726,7 @@ def test_snapshot_keys_step(snap_compare, size: tuple[int, int]) -> None:  # typ
         pilot.app.screen.query_one("#key", Input).post_message(events.Paste(SPACED_KEY))
         await pilot.pause()
 
-    assert snap_compare(snap_app(initial=Config(preset="at-burgenland")), terminal_size=size,
-                        run_before=run_before)
+    assert snap_compare(snap_app(initial=Config(preset="at-burgenland")), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -699,6 +735,9 @@ def test_snapshot_listen_verdict(snap_compare, size: tuple[int, int]) -> None:  
         await pilot.press(*TO_TEST)
         await wait_for_report(pilot)
 
-    app = snap_app(initial=Config(preset="generic", parity="N"), listen_seconds=30,
-                   source_factory=lambda cfg: FakeSource(FRAME + FRAME))
+    app = snap_app(
+        initial=Config(preset="generic", parity="N"),
+        listen_seconds=30,
+        source_factory=lambda cfg: FakeSource(FRAME + FRAME),
+    )
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -245,5 +245,6 @@ def test_snapshot_broute_step(snap_compare, size: tuple[int, int]) -> None:  # t
         pilot.app.screen.query_one("#broute-password", Input).value = "SHORT"
         await pilot.pause()
 
-    assert snap_compare(Host(ports=PORTS, initial=Config(preset="jp-broute")), terminal_size=size,
-                        run_before=run_before)
+    assert snap_compare(
+        Host(ports=PORTS, initial=Config(preset="jp-broute")), terminal_size=size, run_before=run_before
+    )

@@ -74,7 +74,7 @@ def test_pty_binary_bytes_pass_untouched(pty: tuple[int, str]) -> None:
     source.open()
     try:
         for start in range(0, len(payload), 128):
-            os.write(master, payload[start:start + 128])
+            os.write(master, payload[start : start + 128])
         assert read_until(source, len(payload)) == payload
     finally:
         source.close()
@@ -279,8 +279,11 @@ def drain(source: ReplaySource) -> list[Chunk]:
         (b"\xef\xbb\xbf7EA0 # BOM\n", "hex"),
         (b"# caf\xc3\xa9 comment in UTF-8\n7E\n", "hex"),
         (b"SKSENDTO 1 FE80:0000 0E1A 1 000E \x10\x81\x00\x01\r\nEVENT 21 FE80:0000 00\r\nOK\r\n", "skstack"),
-        (b"ERXUDP FE80:0000:0000:0000:021D:1290:0003:C890 FF02::1 0E1A 0E1A 001D129000030C89 1 0012 "
-         b"1081000102880105FF017201E704000001F8\r\n", "skstack"),
+        (
+            b"ERXUDP FE80:0000:0000:0000:021D:1290:0003:C890 FF02::1 0E1A 0E1A 001D129000030C89 1 0012 "
+            b"1081000102880105FF017201E704000001F8\r\n",
+            "skstack",
+        ),
         (FRAME, "raw"),
         (b"", "raw"),
         (b"7E A0 G1\n", "raw"),
@@ -315,7 +318,7 @@ def test_replay_hex_streams_in_blocks(tmp_path: Path) -> None:
     path = tmp_path / "big.hex"
     with path.open("w") as f:
         for start in range(0, len(payload), 32):
-            f.write(payload[start:start + 32].hex(" ") + "\n")
+            f.write(payload[start : start + 32].hex(" ") + "\n")
     chunks = drain(ReplaySource(path, chunk_size=4096))
     assert b"".join(c.data for c in chunks) == payload
     assert len(chunks) > 10 and max(len(c.data) for c in chunks) < 4096 + 64
@@ -375,8 +378,10 @@ def test_replay_hex_matches_decode_input_parser(tmp_path: Path) -> None:
     """Replay reads hex text exactly as ``meterui decode`` does (meterui.protocol.inputs)."""
     from meterui.protocol.inputs import parse_hex_text
 
-    text = ("# header comment\n7E A0 2B # flag\n0x21,0x13 ,0X23\n\n9a:e6:E7\n  0\n0 # split byte\n"
-            "00112233445566778899AABBCCDDEEFF\t00\r\n")
+    text = (
+        "# header comment\n7E A0 2B # flag\n0x21,0x13 ,0X23\n\n9a:e6:E7\n  0\n0 # split byte\n"
+        "00112233445566778899AABBCCDDEEFF\t00\r\n"
+    )
     path = tmp_path / "tricky.hex"
     path.write_text(text)
     chunks = drain(ReplaySource(path, chunk_size=3))

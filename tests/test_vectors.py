@@ -72,7 +72,7 @@ def test_kamstrup_list2_a_energies_are_raw_times_10_wh() -> None:
     for code in ("1.1.1.8.0.255", "1.1.2.8.0.255", "1.1.3.8.0.255", "1.1.4.8.0.255"):
         node = r[code].node
         assert payload[node.start] == 0x06  # double-long-unsigned
-        raw = int.from_bytes(payload[node.start + 1:node.end], "big")
+        raw = int.from_bytes(payload[node.start + 1 : node.end], "big")
         assert r[code].value == raw * 10, code
         if code != "1.1.3.8.0.255":
             assert raw == exp[code + "_raw"], code

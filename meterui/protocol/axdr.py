@@ -23,11 +23,30 @@ COMPACT_ARRAY, LONG64, LONG64_UNSIGNED, ENUM, FLOAT32, FLOAT64 = 0x13, 0x14, 0x1
 DATE_TIME, DATE, TIME, DONT_CARE = 0x19, 0x1A, 0x1B, 0xFF
 
 TYPE_NAMES: dict[int, str] = {
-    0x00: "null-data", 0x01: "array", 0x02: "structure", 0x03: "boolean", 0x04: "bit-string",
-    0x05: "double-long", 0x06: "double-long-unsigned", 0x09: "octet-string", 0x0A: "visible-string",
-    0x0C: "utf8-string", 0x0D: "bcd", 0x0F: "integer", 0x10: "long", 0x11: "unsigned",
-    0x12: "long-unsigned", 0x13: "compact-array", 0x14: "long64", 0x15: "long64-unsigned",
-    0x16: "enum", 0x17: "float32", 0x18: "float64", 0x19: "date-time", 0x1A: "date", 0x1B: "time",
+    0x00: "null-data",
+    0x01: "array",
+    0x02: "structure",
+    0x03: "boolean",
+    0x04: "bit-string",
+    0x05: "double-long",
+    0x06: "double-long-unsigned",
+    0x09: "octet-string",
+    0x0A: "visible-string",
+    0x0C: "utf8-string",
+    0x0D: "bcd",
+    0x0F: "integer",
+    0x10: "long",
+    0x11: "unsigned",
+    0x12: "long-unsigned",
+    0x13: "compact-array",
+    0x14: "long64",
+    0x15: "long64-unsigned",
+    0x16: "enum",
+    0x17: "float32",
+    0x18: "float64",
+    0x19: "date-time",
+    0x1A: "date",
+    0x1B: "time",
     0xFF: "dont-care",
 }
 NUMERIC_TAGS = frozenset({0x05, 0x06, 0x0D, 0x0F, 0x10, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17, 0x18})
@@ -35,9 +54,21 @@ STRING_TAGS = frozenset({OCTET_STRING, VISIBLE_STRING, UTF8_STRING})
 
 # tag -> (size, struct format or None for unsigned big-endian int)
 _FIXED: dict[int, tuple[int, str | None]] = {
-    0x03: (1, None), 0x05: (4, ">i"), 0x06: (4, None), 0x0D: (1, None), 0x0F: (1, ">b"),
-    0x10: (2, ">h"), 0x11: (1, None), 0x12: (2, None), 0x14: (8, ">q"), 0x15: (8, None),
-    0x16: (1, None), 0x17: (4, ">f"), 0x18: (8, ">d"), 0x19: (12, None), 0x1A: (5, None),
+    0x03: (1, None),
+    0x05: (4, ">i"),
+    0x06: (4, None),
+    0x0D: (1, None),
+    0x0F: (1, ">b"),
+    0x10: (2, ">h"),
+    0x11: (1, None),
+    0x12: (2, None),
+    0x14: (8, ">q"),
+    0x15: (8, None),
+    0x16: (1, None),
+    0x17: (4, ">f"),
+    0x18: (8, ">d"),
+    0x19: (12, None),
+    0x1A: (5, None),
     0x1B: (4, None),
 }
 MAX_DEPTH = 32
@@ -55,7 +86,7 @@ def read_length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
         raise DecodeError(f"invalid length prefix 0x{first:02X} at offset {pos}", offset=pos)
     if pos + 1 + n > end:
         raise TruncatedError(pos + 1, n, end - pos - 1)
-    return int.from_bytes(buf[pos + 1:pos + 1 + n], "big"), pos + 1 + n
+    return int.from_bytes(buf[pos + 1 : pos + 1 + n], "big"), pos + 1 + n
 
 
 def string_bounds(buf: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -129,18 +160,25 @@ def expand_datetime_octets(node: Node) -> None:
     buf = node.src
     value = (node._children or [])[-1]
     if buf is not None and value.key == "value" and value.end - value.start == 12:
-        annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[value.start:value.end])))
+        annotate_datetime(value, buf, CosemDateTime.from_bytes(bytes(buf[value.start : value.end])))
 
 
 _AFTER_OBIS = NUMERIC_TAGS | {OCTET_STRING, VISIBLE_STRING, NULL, STRUCTURE}
 
 
-def is_swapped_obis(buf: bytes, p: int, end: int, container: tuple[int, int, int, object, int, int],
-                    remaining: int) -> bool:
+def is_swapped_obis(
+    buf: bytes, p: int, end: int, container: tuple[int, int, int, object, int, int], remaining: int
+) -> bool:
     """``06 09`` + 6 bytes as the first element of a 2- or 3-element structure, followed by a value: an OBIS
     code whose tag and length a Landis+Gyr ZMF100 firmware swapped (meter-lists.md §4)."""
-    return (container[0] == STRUCTURE and 2 <= container[4] <= 3 and remaining == container[4]
-            and p + 8 < end and buf[p + 1] == OCTET_STRING and buf[p + 8] in _AFTER_OBIS)
+    return (
+        container[0] == STRUCTURE
+        and 2 <= container[4] <= 3
+        and remaining == container[4]
+        and p + 8 < end
+        and buf[p + 1] == OCTET_STRING
+        and buf[p + 8] in _AFTER_OBIS
+    )
 
 
 def _expand_swapped(node: Node) -> None:
@@ -156,8 +194,10 @@ def expand_container(node: Node) -> None:
     assert buf is not None
     b, s = node.buffer, node.start
     count, p = read_length(buf, s + 1, len(buf))
-    head = [Node("tag", "tag", b, s, s + 1, f"{node.kind:02X}", TYPE_NAMES[node.kind]),
-            Node("count", "count", b, s + 1, p, count, "")]
+    head = [
+        Node("tag", "tag", b, s, s + 1, f"{node.kind:02X}", TYPE_NAMES[node.kind]),
+        Node("count", "count", b, s + 1, p, count, ""),
+    ]
     for h in head:
         h.parent = node
     node._children = head + (node._children or [])
@@ -176,8 +216,19 @@ class Element(Node):
 
     __slots__ = ()
 
-    def __init__(self, key: str, label: str, kind: int, bname: str, start: int, end: int, value: object,
-                 parent: Node | None, src: bytes, expand: Callable[[Node], None]) -> None:
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        kind: int,
+        bname: str,
+        start: int,
+        end: int,
+        value: object,
+        parent: Node | None,
+        src: bytes,
+        expand: Callable[[Node], None],
+    ) -> None:
         self.key = key
         self.label = label
         self.buffer = bname
@@ -202,20 +253,27 @@ class Element(Node):
 
 _KEYS = tuple(f"[{i}]" for i in range(1024))
 _NUMERIC_STRUCTS: dict[int, tuple[int, Callable[..., tuple[object, ...]]]] = {
-    0x05: (4, struct.Struct(">i").unpack_from), 0x06: (4, struct.Struct(">I").unpack_from),
-    0x0D: (1, struct.Struct(">B").unpack_from), 0x0F: (1, struct.Struct(">b").unpack_from),
-    0x10: (2, struct.Struct(">h").unpack_from), 0x11: (1, struct.Struct(">B").unpack_from),
-    0x12: (2, struct.Struct(">H").unpack_from), 0x14: (8, struct.Struct(">q").unpack_from),
-    0x15: (8, struct.Struct(">Q").unpack_from), 0x16: (1, struct.Struct(">B").unpack_from),
-    0x17: (4, struct.Struct(">f").unpack_from), 0x18: (8, struct.Struct(">d").unpack_from),
+    0x05: (4, struct.Struct(">i").unpack_from),
+    0x06: (4, struct.Struct(">I").unpack_from),
+    0x0D: (1, struct.Struct(">B").unpack_from),
+    0x0F: (1, struct.Struct(">b").unpack_from),
+    0x10: (2, struct.Struct(">h").unpack_from),
+    0x11: (1, struct.Struct(">B").unpack_from),
+    0x12: (2, struct.Struct(">H").unpack_from),
+    0x14: (8, struct.Struct(">q").unpack_from),
+    0x15: (8, struct.Struct(">Q").unpack_from),
+    0x16: (1, struct.Struct(">B").unpack_from),
+    0x17: (4, struct.Struct(">f").unpack_from),
+    0x18: (8, struct.Struct(">d").unpack_from),
 }
 
 NUMERIC_UNPACK: dict[int, Callable[..., tuple[object, ...]]] = {tag: u for tag, (_, u) in _NUMERIC_STRUCTS.items()}
 """Numeric tag → ``unpack_from`` of its value (after the tag byte)."""
 
 
-def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Node | None,
-               depth: int = 0) -> tuple[Node, int]:
+def parse_data(
+    buf: bytes, pos: int, end: int, bname: str, key: str, parent: Node | None, depth: int = 0
+) -> tuple[Node, int]:
     """Parse one tagged Data element at ``pos``; return its node and the position after it."""
     if pos >= end:
         raise TruncatedError(pos, 1, 0)
@@ -225,14 +283,14 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
         stop = pos + 1 + num[0]
         if stop > end:
             raise TruncatedError(pos + 1, num[0], end - pos - 1)
-        return Element(key, TYPE_NAMES[tag], tag, bname, pos, stop, num[1](buf, pos + 1)[0], parent, buf,
-                       expand_element), stop
+        return Element(
+            key, TYPE_NAMES[tag], tag, bname, pos, stop, num[1](buf, pos + 1)[0], parent, buf, expand_element
+        ), stop
     if tag in (STRUCTURE, ARRAY):
         if depth > MAX_DEPTH:
             raise DecodeError(f"data nested deeper than {MAX_DEPTH} levels at offset {pos}", offset=pos)
         count, p = read_length(buf, pos + 1, end)
-        node = Element(key, f"{TYPE_NAMES[tag]} ({count})", tag, bname, pos, p, None, parent, buf,
-                       expand_container)
+        node = Element(key, f"{TYPE_NAMES[tag]} ({count})", tag, bname, pos, p, None, parent, buf, expand_container)
         if count > end - p:
             raise TruncatedError(p, count, end - p)
         depth += 1
@@ -244,24 +302,61 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
                 # inline fast paths for the common leaf types; everything else recurses
                 t = buf[p] if p < end else -1
                 num = nums.get(t)
-                if t == DOUBLE_LONG_UNSIGNED and i == 0 and tag == STRUCTURE and 2 <= count <= 3 \
-                        and p + 8 < end and buf[p + 1] == OCTET_STRING and buf[p + 8] in _AFTER_OBIS:
-                    Element("[0]", "octet-string (tag sent as 06 09)", OCTET_STRING, bname, p, p + 8,
-                            bytes(buf[p + 2:p + 8]), node, buf, _expand_swapped)
+                if (
+                    t == DOUBLE_LONG_UNSIGNED
+                    and i == 0
+                    and tag == STRUCTURE
+                    and 2 <= count <= 3
+                    and p + 8 < end
+                    and buf[p + 1] == OCTET_STRING
+                    and buf[p + 8] in _AFTER_OBIS
+                ):
+                    Element(
+                        "[0]",
+                        "octet-string (tag sent as 06 09)",
+                        OCTET_STRING,
+                        bname,
+                        p,
+                        p + 8,
+                        bytes(buf[p + 2 : p + 8]),
+                        node,
+                        buf,
+                        _expand_swapped,
+                    )
                     p += 8
                 elif num is not None:
                     stop = p + 1 + num[0]
                     if stop > end:
                         raise TruncatedError(p + 1, num[0], end - p - 1)
-                    Element(keys[i] if i < 1024 else f"[{i}]", names[t], t, bname, p, stop,
-                            num[1](buf, p + 1)[0], node, buf, expand_element)
+                    Element(
+                        keys[i] if i < 1024 else f"[{i}]",
+                        names[t],
+                        t,
+                        bname,
+                        p,
+                        stop,
+                        num[1](buf, p + 1)[0],
+                        node,
+                        buf,
+                        expand_element,
+                    )
                     p = stop
                 elif t == OCTET_STRING and p + 1 < end and buf[p + 1] < 0x80:
                     stop = p + 2 + buf[p + 1]
                     if stop > end:
                         raise TruncatedError(p + 2, buf[p + 1], end - p - 2)
-                    Element(keys[i] if i < 1024 else f"[{i}]", "octet-string", t, bname, p, stop,
-                            bytes(buf[p + 2:stop]), node, buf, expand_element)
+                    Element(
+                        keys[i] if i < 1024 else f"[{i}]",
+                        "octet-string",
+                        t,
+                        bname,
+                        p,
+                        stop,
+                        bytes(buf[p + 2 : stop]),
+                        node,
+                        buf,
+                        expand_element,
+                    )
                     p = stop
                 else:
                     p = parse_data(buf, p, end, bname, keys[i] if i < 1024 else f"[{i}]", node, depth)[1]
@@ -273,16 +368,36 @@ def parse_data(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Nod
     if tag in (OCTET_STRING, VISIBLE_STRING, UTF8_STRING):
         p, stop = string_bounds(buf, pos, end)
         raw = bytes(buf[p:stop])
-        return Element(key, TYPE_NAMES[tag], tag, bname, pos, stop,
-                       raw if tag == OCTET_STRING else text_value(raw, tag), parent, buf, expand_element), stop
+        return Element(
+            key,
+            TYPE_NAMES[tag],
+            tag,
+            bname,
+            pos,
+            stop,
+            raw if tag == OCTET_STRING else text_value(raw, tag),
+            parent,
+            buf,
+            expand_element,
+        ), stop
     fixed = _FIXED.get(tag)
     if fixed is not None:
         size = fixed[0]
         stop = pos + 1 + size
         if stop > end:
             raise TruncatedError(pos + 1, size, end - pos - 1)
-        return Element(key, TYPE_NAMES[tag], tag, bname, pos, stop, _fixed_value(tag, bytes(buf[pos + 1:stop])),
-                       parent, buf, expand_element), stop
+        return Element(
+            key,
+            TYPE_NAMES[tag],
+            tag,
+            bname,
+            pos,
+            stop,
+            _fixed_value(tag, bytes(buf[pos + 1 : stop])),
+            parent,
+            buf,
+            expand_element,
+        ), stop
     if tag in (NULL, DONT_CARE):
         return Element(key, TYPE_NAMES[tag], tag, bname, pos, pos + 1, None, parent, buf, expand_element), pos + 1
     if tag == BIT_STRING:
@@ -353,8 +468,14 @@ def _close_tape(tape: Tape, stack: list[list[int]]) -> Tape:
     return out
 
 
-def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
-               nums: dict[int, tuple[int, Callable[..., tuple[object, ...]]]]) -> tuple[Tape, int]:
+def _tape_loop(
+    buf: bytes,
+    p: int,
+    end: int,
+    tape: Tape,
+    stack: list[list[int]],
+    nums: dict[int, tuple[int, Callable[..., tuple[object, ...]]]],
+) -> tuple[Tape, int]:
     append = tape.append
     stack.append([-1, 1])  # [tape index of an open container (-1: top level), elements still to read]
     top = stack[-1]
@@ -366,10 +487,15 @@ def _tape_loop(buf: bytes, p: int, end: int, tape: Tape, stack: list[list[int]],
         num = nums.get(tag)
         n_items += 1
         if num is not None:
-            if tag == DOUBLE_LONG_UNSIGNED and p + 8 < end and buf[p + 1] == OCTET_STRING and top[0] >= 0 \
-                    and is_swapped_obis(buf, p, end, tape[top[0]], top[1]):
+            if (
+                tag == DOUBLE_LONG_UNSIGNED
+                and p + 8 < end
+                and buf[p + 1] == OCTET_STRING
+                and top[0] >= 0
+                and is_swapped_obis(buf, p, end, tape[top[0]], top[1])
+            ):
                 # L+G ZMF100 firmware quirk: an OBIS code tagged 06 09 instead of 09 06 (count 1 marks it)
-                append((OCTET_STRING, p, p + 8, bytes(buf[p + 2:p + 8]), 1, n_items))
+                append((OCTET_STRING, p, p + 8, bytes(buf[p + 2 : p + 8]), 1, n_items))
                 p += 8
             else:
                 q = p + 1 + num[0]
@@ -429,6 +555,7 @@ def tape_children(tape: Tape, i: int) -> list[int]:
 
 # -- compact-array (Blue Book 4.1.5, "compact-array": type-description + packed contents) ----------
 
+
 def _read_type_description(buf: bytes, pos: int, end: int, depth: int) -> tuple[object, int]:
     if pos >= end:
         raise TruncatedError(pos, 1, 0)
@@ -438,7 +565,7 @@ def _read_type_description(buf: bytes, pos: int, end: int, depth: int) -> tuple[
     if tag == ARRAY:
         if pos + 3 > end:
             raise TruncatedError(pos + 1, 2, end - pos - 1)
-        count = int.from_bytes(buf[pos + 1:pos + 3], "big")
+        count = int.from_bytes(buf[pos + 1 : pos + 3], "big")
         inner, p = _read_type_description(buf, pos + 3, end, depth + 1)
         return ("array", count, inner), p
     if tag == STRUCTURE:
@@ -453,8 +580,9 @@ def _read_type_description(buf: bytes, pos: int, end: int, depth: int) -> tuple[
     raise DecodeError(f"unknown type 0x{tag:02X} in compact-array description at offset {pos}", offset=pos)
 
 
-def _parse_untagged(buf: bytes, pos: int, end: int, desc: object, bname: str, key: str, parent: Node,
-                    depth: int) -> int:
+def _parse_untagged(
+    buf: bytes, pos: int, end: int, desc: object, bname: str, key: str, parent: Node, depth: int
+) -> int:
     if isinstance(desc, tuple):
         if desc[0] == "array":
             _, count, inner = desc
@@ -482,7 +610,7 @@ def _parse_untagged(buf: bytes, pos: int, end: int, desc: object, bname: str, ke
         size = _FIXED[tag][0]
         if pos + size > end:
             raise TruncatedError(pos, size, end - pos)
-        value = _fixed_value(tag, bytes(buf[pos:pos + size]))
+        value = _fixed_value(tag, bytes(buf[pos : pos + size]))
         node = Node(key, TYPE_NAMES[tag], bname, pos, pos + size, value, "", parent)
         node.kind = tag
         return pos + size
@@ -490,16 +618,18 @@ def _parse_untagged(buf: bytes, pos: int, end: int, desc: object, bname: str, ke
         n, p = read_length(buf, pos, end)
         if p + n > end:
             raise TruncatedError(p, n, end - p)
-        raw = bytes(buf[p:p + n])
-        node = Node(key, TYPE_NAMES[tag], bname, pos, p + n,
-                    raw if tag == OCTET_STRING else text_value(raw, tag), "", parent)
+        raw = bytes(buf[p : p + n])
+        node = Node(
+            key, TYPE_NAMES[tag], bname, pos, p + n, raw if tag == OCTET_STRING else text_value(raw, tag), "", parent
+        )
         node.kind = tag
         return p + n
     raise DecodeError(f"compact-array element type 0x{tag:02X} is not supported", offset=pos)
 
 
-def _parse_compact_array(buf: bytes, pos: int, end: int, bname: str, key: str, parent: Node | None,
-                         depth: int) -> tuple[Node, int]:
+def _parse_compact_array(
+    buf: bytes, pos: int, end: int, bname: str, key: str, parent: Node | None, depth: int
+) -> tuple[Node, int]:
     node = Node(key, "compact-array", bname, pos, pos, None, "", parent)
     node.kind = COMPACT_ARRAY
     Node("tag", "tag", bname, pos, pos + 1, COMPACT_ARRAY, "compact-array", node)

@@ -9,20 +9,87 @@ from meterui.protocol.spans import Node
 # Blue Book unit enumeration (protocols.md §3.3, from Gurux `Unit`). Symbols are what we display;
 # SI_UNITS maps the ones the JSON contract names to themselves.
 UNITS: dict[int, str] = {
-    1: "a", 2: "mo", 3: "wk", 4: "d", 5: "h", 6: "min", 7: "s", 8: "°", 9: "°C", 10: "currency",
-    11: "m", 12: "m/s", 13: "m3", 14: "m3", 15: "m3/h", 16: "m3/h", 17: "m3/d", 18: "m3/d", 19: "l",
-    20: "kg", 21: "N", 22: "Nm", 23: "Pa", 24: "bar", 25: "J", 26: "J/h", 27: "W", 28: "VA",
-    29: "var", 30: "Wh", 31: "VAh", 32: "varh", 33: "A", 34: "C", 35: "V", 36: "V/m", 37: "F",
-    38: "Ω", 39: "Ωm2/m", 40: "Wb", 41: "T", 42: "A/m", 43: "H", 44: "Hz", 45: "1/(Wh)",
-    46: "1/(varh)", 47: "1/(VAh)", 48: "V2h", 49: "A2h", 50: "kg/s", 51: "S", 52: "K",
-    53: "1/(V2h)", 54: "1/(A2h)", 55: "1/m3", 56: "%", 57: "Ah", 60: "Wh/m3", 61: "J/m3",
-    62: "mol %", 63: "g/m3", 64: "Pa s", 65: "J/kg", 70: "dBm", 71: "dBµV", 72: "dB",
-    254: "other", 255: "",
+    1: "a",
+    2: "mo",
+    3: "wk",
+    4: "d",
+    5: "h",
+    6: "min",
+    7: "s",
+    8: "°",
+    9: "°C",
+    10: "currency",
+    11: "m",
+    12: "m/s",
+    13: "m3",
+    14: "m3",
+    15: "m3/h",
+    16: "m3/h",
+    17: "m3/d",
+    18: "m3/d",
+    19: "l",
+    20: "kg",
+    21: "N",
+    22: "Nm",
+    23: "Pa",
+    24: "bar",
+    25: "J",
+    26: "J/h",
+    27: "W",
+    28: "VA",
+    29: "var",
+    30: "Wh",
+    31: "VAh",
+    32: "varh",
+    33: "A",
+    34: "C",
+    35: "V",
+    36: "V/m",
+    37: "F",
+    38: "Ω",
+    39: "Ωm2/m",
+    40: "Wb",
+    41: "T",
+    42: "A/m",
+    43: "H",
+    44: "Hz",
+    45: "1/(Wh)",
+    46: "1/(varh)",
+    47: "1/(VAh)",
+    48: "V2h",
+    49: "A2h",
+    50: "kg/s",
+    51: "S",
+    52: "K",
+    53: "1/(V2h)",
+    54: "1/(A2h)",
+    55: "1/m3",
+    56: "%",
+    57: "Ah",
+    60: "Wh/m3",
+    61: "J/m3",
+    62: "mol %",
+    63: "g/m3",
+    64: "Pa s",
+    65: "J/kg",
+    70: "dBm",
+    71: "dBµV",
+    72: "dB",
+    254: "other",
+    255: "",
 }
 UNIT_NAMES: dict[int, str] = {
-    13: "m3 (volume)", 14: "m3 (corrected volume)", 27: "W (active power)", 28: "VA (apparent power)",
-    29: "var (reactive power)", 30: "Wh (active energy)", 31: "VAh (apparent energy)",
-    32: "varh (reactive energy)", 33: "A (current)", 35: "V (voltage)", 44: "Hz (frequency)",
+    13: "m3 (volume)",
+    14: "m3 (corrected volume)",
+    27: "W (active power)",
+    28: "VA (apparent power)",
+    29: "var (reactive power)",
+    30: "Wh (active energy)",
+    31: "VAh (apparent energy)",
+    32: "varh (reactive energy)",
+    33: "A (current)",
+    35: "V (voltage)",
+    44: "Hz (frequency)",
     255: "count (no unit)",
 }
 
@@ -89,12 +156,21 @@ _DAY_SPECIAL = {0xFD: "2nd last", 0xFE: "last", 0xFF: "not specified"}
 class CosemDateTime:
     """A COSEM date-time (12 bytes), date (5) or time (4), with not-specified fields as ``None``."""
 
-    __slots__ = ("day", "deviation", "hour", "hundredths", "minute", "month", "second", "status",
-                 "weekday", "year")
+    __slots__ = ("day", "deviation", "hour", "hundredths", "minute", "month", "second", "status", "weekday", "year")
 
-    def __init__(self, year: int | None, month: int | None, day: int | None, weekday: int | None,
-                 hour: int | None, minute: int | None, second: int | None, hundredths: int | None,
-                 deviation: int | None, status: int | None) -> None:
+    def __init__(
+        self,
+        year: int | None,
+        month: int | None,
+        day: int | None,
+        weekday: int | None,
+        hour: int | None,
+        minute: int | None,
+        second: int | None,
+        hundredths: int | None,
+        deviation: int | None,
+        status: int | None,
+    ) -> None:
         self.year = year
         self.month = month
         self.day = day
@@ -127,14 +203,33 @@ class CosemDateTime:
     @classmethod
     def date_from_bytes(cls, b: bytes) -> CosemDateTime:
         year = (b[0] << 8) | b[1]
-        return cls(None if year == 0xFFFF else year, None if b[2] >= 0xFD or b[2] == 0 else b[2],
-                   None if b[3] >= 0xFD or b[3] == 0 else b[3], None if b[4] == 0xFF else b[4],
-                   None, None, None, None, None, None)
+        return cls(
+            None if year == 0xFFFF else year,
+            None if b[2] >= 0xFD or b[2] == 0 else b[2],
+            None if b[3] >= 0xFD or b[3] == 0 else b[3],
+            None if b[4] == 0xFF else b[4],
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
     @classmethod
     def time_from_bytes(cls, b: bytes) -> CosemDateTime:
-        return cls(None, None, None, None, None if b[0] == 0xFF else b[0], None if b[1] == 0xFF else b[1],
-                   None if b[2] == 0xFF else b[2], None if b[3] == 0xFF else b[3], None, None)
+        return cls(
+            None,
+            None,
+            None,
+            None,
+            None if b[0] == 0xFF else b[0],
+            None if b[1] == 0xFF else b[1],
+            None if b[2] == 0xFF else b[2],
+            None if b[3] == 0xFF else b[3],
+            None,
+            None,
+        )
 
     @property
     def utc_offset_minutes(self) -> int | None:
@@ -175,8 +270,7 @@ class CosemDateTime:
         ]
         text = "-".join(parts)
         if self.hour is not None or self.minute is not None:
-            text += " " + ":".join("--" if v is None else f"{v:02d}" for v in (self.hour, self.minute,
-                                                                                  self.second))
+            text += " " + ":".join("--" if v is None else f"{v:02d}" for v in (self.hour, self.minute, self.second))
         return text
 
     def __repr__(self) -> str:  # pragma: no cover
@@ -186,7 +280,7 @@ class CosemDateTime:
 def annotate_datetime(value: Node, buf: bytes, dt: CosemDateTime) -> None:
     """Split a 12-byte date-time value leaf into one child per field."""
     s, b = value.start, value.buffer
-    raw = buf[s:s + 12]
+    raw = buf[s : s + 12]
     Node("year", "year", b, s, s + 2, dt.year, "not specified" if dt.year is None else "", value)
     Node("month", "month", b, s + 2, s + 3, dt.month, _MONTH_SPECIAL.get(raw[2], ""), value)
     Node("day", "day of month", b, s + 3, s + 4, dt.day, _DAY_SPECIAL.get(raw[3], ""), value)
@@ -195,8 +289,16 @@ def annotate_datetime(value: Node, buf: bytes, dt: CosemDateTime) -> None:
     Node("minute", "minute", b, s + 6, s + 7, dt.minute, "", value)
     Node("second", "second", b, s + 7, s + 8, dt.second, "", value)
     Node("hundredths", "hundredths", b, s + 8, s + 9, dt.hundredths, "", value)
-    Node("deviation", "deviation (min local→UTC)", b, s + 9, s + 11, dt.deviation,
-         "not specified" if dt.deviation is None else f"UTC{-dt.deviation:+d} min", value)
+    Node(
+        "deviation",
+        "deviation (min local→UTC)",
+        b,
+        s + 9,
+        s + 11,
+        dt.deviation,
+        "not specified" if dt.deviation is None else f"UTC{-dt.deviation:+d} min",
+        value,
+    )
     Node("status", "clock status", b, s + 11, s + 12, dt.status, clock_status_text(dt.status), value)
 
 
@@ -204,8 +306,13 @@ def clock_status_text(status: int | None) -> str:
     if status is None:
         return "not specified"
     bits = []
-    for bit, name in ((0x01, "invalid"), (0x02, "doubtful"), (0x04, "different clock base"),
-                      (0x08, "invalid status"), (0x80, "DST active")):
+    for bit, name in (
+        (0x01, "invalid"),
+        (0x02, "doubtful"),
+        (0x04, "different clock base"),
+        (0x08, "invalid status"),
+        (0x80, "DST active"),
+    ):
         if status & bit:
             bits.append(name)
     return ", ".join(bits) if bits else "ok"

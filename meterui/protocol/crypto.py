@@ -78,8 +78,14 @@ class _TagChecker:
     def tag(self, key: bytes, iv: bytes, aad: bytes, ciphertext: bytes) -> bytes:
         from Crypto.Util._raw_api import create_string_buffer, get_raw_buffer
 
-        data = (aad + bytes(-len(aad) % 16) + ciphertext + bytes(-len(ciphertext) % 16)
-                + (len(aad) * 8).to_bytes(8, "big") + (len(ciphertext) * 8).to_bytes(8, "big"))
+        data = (
+            aad
+            + bytes(-len(aad) % 16)
+            + ciphertext
+            + bytes(-len(ciphertext) % 16)
+            + (len(aad) * 8).to_bytes(8, "big")
+            + (len(ciphertext) * 8).to_bytes(8, "big")
+        )
         with self._lock:
             ecb, ghash = self._state(key)
             ghash._last_y = create_string_buffer(16)
@@ -108,7 +114,7 @@ _TAGS = _TagChecker()
 
 def _verify(key: bytes, iv: bytes, aad: bytes, ciphertext: bytes, tag: bytes) -> bool:
     if _TAGS.usable():
-        return _compare_digest()(_TAGS.tag(key, iv, aad, ciphertext)[:len(tag)], tag)
+        return _compare_digest()(_TAGS.tag(key, iv, aad, ciphertext)[: len(tag)], tag)
     AES = _aes()
     cipher = AES.new(key, AES.MODE_GCM, nonce=iv, mac_len=len(tag))
     cipher.update(aad)
@@ -130,8 +136,15 @@ def describe_security_control(sc: int) -> str:
     return ", ".join(parts)
 
 
-def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: bytes, tag: bytes | None,
-            key: bytes | None, auth_key: bytes | None) -> tuple[bytes, bool]:
+def decrypt(
+    system_title: bytes,
+    invocation_counter: int,
+    sc: int,
+    ciphertext: bytes,
+    tag: bytes | None,
+    key: bytes | None,
+    auth_key: bytes | None,
+) -> tuple[bytes, bool]:
     """Return ``(plaintext, authenticated)``. Raises :class:`DecryptionError` subclasses only."""
     if sc & SC_COMPRESS:
         raise DecryptionError("compressed ciphered content (security control bit 7) is not supported")
@@ -144,8 +157,9 @@ def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: b
             return ciphertext, True
         return ciphertext, False
     if key is None:
-        raise KeyMissingError(f"encrypted frame (security control 0x{sc:02X}, system title "
-                              f"{system_title.hex().upper()}): {KEY_NEEDED}")
+        raise KeyMissingError(
+            f"encrypted frame (security control 0x{sc:02X}, system title {system_title.hex().upper()}): {KEY_NEEDED}"
+        )
     authenticated = False
     if tag is not None and auth_key is not None:
         if not _verify(key, iv, bytes([sc]) + auth_key, ciphertext, tag):
@@ -156,8 +170,9 @@ def decrypt(system_title: bytes, invocation_counter: int, sc: int, ciphertext: b
     return AES.new(key, AES.MODE_CTR, nonce=iv, initial_value=2).decrypt(ciphertext), authenticated
 
 
-def encrypt(system_title: bytes, invocation_counter: int, sc: int, plaintext: bytes, key: bytes,
-            auth_key: bytes | None = None) -> bytes:
+def encrypt(
+    system_title: bytes, invocation_counter: int, sc: int, plaintext: bytes, key: bytes, auth_key: bytes | None = None
+) -> bytes:
     """Ciphertext (‖ tag when SC has the authentication bit): for test frames and the demo capture."""
     iv = system_title + invocation_counter.to_bytes(4, "big")
     AES = _aes()

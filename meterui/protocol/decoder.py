@@ -36,13 +36,16 @@ SEGMENT_GAP_S = 2.0
 MAX_SEGMENTS = 64
 _SKSTACK_LINE = re.compile(
     rb"(?m)^[ \t]*(?:ERXUDP |EVENT |EPANDESC|EVER |OK\r?$|FAIL ER|SKSENDTO|SKSCAN|SKJOIN|SKVER|SKINFO|"
-    rb"SKSETRBID|SKSETPWD|SKLL64|SKSREG)")
+    rb"SKSETRBID|SKSETPWD|SKLL64|SKSREG)"
+)
 
 _APDU_TAGS = frozenset({0x0F, 0xDB, 0xDC, 0xDD, 0xE0})
 UNKNOWN_PROTOCOL = "unknown"
 """The protocol of bytes that belong to no frame or line of any protocol (line noise, wrong settings)."""
-BAUD_HINT = ("check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
-             "2400 8E1; B-route modules 115200 8N1)")
+BAUD_HINT = (
+    "check the baud rate and parity (Kamstrup 2400 8N1; Aidon, Kaifa and Austrian M-Bus "
+    "2400 8E1; B-route modules 115200 8N1)"
+)
 
 
 @dataclass
@@ -80,9 +83,15 @@ def looks_like_skstack(head: bytes) -> bool:
 class StreamDecoder:
     """Decode a byte stream from a meter port or a capture file into messages."""
 
-    def __init__(self, key: bytes | None = None, auth_key: bytes | None = None, fmt: str = "auto",
-                 invert_deviation: bool = False, profile: MeterProfile | None = None,
-                 hold_unscaled: bool = False) -> None:
+    def __init__(
+        self,
+        key: bytes | None = None,
+        auth_key: bytes | None = None,
+        fmt: str = "auto",
+        invert_deviation: bool = False,
+        profile: MeterProfile | None = None,
+        hold_unscaled: bool = False,
+    ) -> None:
         if fmt not in ("auto", "raw", "skstack"):
             raise ValueError(f"unknown stream format {fmt!r}")
         self.options = DecodeOptions(key, auth_key, invert_deviation, profile)
@@ -238,8 +247,17 @@ class StreamDecoder:
             text = f"{n} byte(s) with no recognisable frame: {BAUD_HINT}"
         root = Node("", "unrecognised bytes", "data", 0, n)
         Node("data", "unrecognised bytes", "data", 0, n, None, text, root, LineError.kind)
-        out.append(Message(0, UNKNOWN_PROTOCOL, [(g.start, g.end)], root, {"data": g.data},
-                           error=LineError(text, offset=g.start), received=g.received))
+        out.append(
+            Message(
+                0,
+                UNKNOWN_PROTOCOL,
+                [(g.start, g.end)],
+                root,
+                {"data": g.data},
+                error=LineError(text, offset=g.start),
+                received=g.received,
+            )
+        )
 
     def _bad_frame(self, f: LinkFrame) -> Message:
         root = Node("", f"{f.protocol.upper()} frame (invalid)", "frame", 0, len(f.raw))
@@ -247,8 +265,15 @@ class StreamDecoder:
         reason = f.reason
         if "corrupted" in reason or "cut short" in reason:
             reason += f"; if this repeats, {BAUD_HINT}"
-        return Message(0, f.protocol, [(f.start, f.end)], root, {"frame": f.raw},
-                       error=FramingError(reason, offset=f.start), received=f.received)
+        return Message(
+            0,
+            f.protocol,
+            [(f.start, f.end)],
+            root,
+            {"frame": f.raw},
+            error=FramingError(reason, offset=f.start),
+            received=f.received,
+        )
 
     # HDLC ------------------------------------------------------------------------------------------
     def _hdlc(self, f: LinkFrame, out: list[Message]) -> None:
@@ -258,20 +283,24 @@ class StreamDecoder:
             return
         if self._segments:
             prev_frame, prev = self._segments[-1]
-            late = (f.received is not None and prev_frame.received is not None
-                    and f.received - prev_frame.received > SEGMENT_GAP_S)
-            info = f.raw[hdr.info_start:hdr.info_start + 4]
+            late = (
+                f.received is not None
+                and prev_frame.received is not None
+                and f.received - prev_frame.received > SEGMENT_GAP_S
+            )
+            info = f.raw[hdr.info_start : hdr.info_start + 4]
             # The LLC header opens only the first segment (protocols.md §1.7): a frame that starts with
             # LLC and an APDU tag begins a new message, so the set before it lost its last segment.
             restart = info[:2] in (b"\xe6\xe7", b"\xe6\xe6") and len(info) == 4 and info[3] in _APDU_TAGS
             if late or restart or (prev.destination, prev.source) != (hdr.destination, hdr.source):
-                self._abandon_segments(out, "its last segment never arrived" if restart
-                                       else "the next segment did not follow")
+                self._abandon_segments(
+                    out, "its last segment never arrived" if restart else "the next segment did not follow"
+                )
         self._segments.append((f, hdr))
         if hdr.segmented and len(self._segments) < MAX_SEGMENTS:
             return
         group, self._segments = self._segments, []
-        payload = b"".join(fr.raw[h.info_start:h.info_end] for fr, h in group)
+        payload = b"".join(fr.raw[h.info_start : h.info_end] for fr, h in group)
         p = 3 if payload[:2] in (b"\xe6\xe7", b"\xe6\xe6") else 0
         if len(payload) > p and payload[p] == GENERAL_BLOCK_TRANSFER:
             self._gbt_block(group, payload, p, out)
@@ -301,8 +330,9 @@ class StreamDecoder:
         hdr = group[-1][1]
         return self._message("hdlc", frames, root, buffers, res, ("hdlc", hdr.source))
 
-    def _gbt_block(self, group: list[tuple[LinkFrame, hdlc.HdlcHeader]], payload: bytes, p: int,
-                   out: list[Message]) -> None:
+    def _gbt_block(
+        self, group: list[tuple[LinkFrame, hdlc.HdlcHeader]], payload: bytes, p: int, out: list[Message]
+    ) -> None:
         try:
             last, block, _ack, _start, _length = gbt_header(payload, p)
         except MeterError:
@@ -314,16 +344,21 @@ class StreamDecoder:
             if self._gbt:
                 self._abandon_gbt(out, f"block {expected} is missing (got block {block})")
             if block != 1:
-                out.append(self._gbt_message([(group, block, last)], error=DecodeError(
-                    f"general-block-transfer block {block} without the blocks before it")))
+                out.append(
+                    self._gbt_message(
+                        [(group, block, last)],
+                        error=DecodeError(f"general-block-transfer block {block} without the blocks before it"),
+                    )
+                )
                 return
         self._gbt.append((group, block, last))
         if last or len(self._gbt) >= MAX_SEGMENTS:
             blocks, self._gbt = self._gbt, []
             out.append(self._gbt_message(blocks))
 
-    def _gbt_message(self, blocks: list[tuple[list[tuple[LinkFrame, hdlc.HdlcHeader]], int, bool]],
-                     error: MeterError | None = None) -> Message:
+    def _gbt_message(
+        self, blocks: list[tuple[list[tuple[LinkFrame, hdlc.HdlcHeader]], int, bool]], error: MeterError | None = None
+    ) -> Message:
         frames = [fr for group, _, _ in blocks for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "hdlc")
         for fr, name in zip(frames, names, strict=True):
@@ -334,29 +369,60 @@ class StreamDecoder:
         pnode = Node("payload", "information fields", "payload", 0, 0, None, "", root)
         base = 0
         for group, block, last in blocks:
-            info = b"".join(fr.raw[h.info_start:h.info_end] for fr, h in group)
+            info = b"".join(fr.raw[h.info_start : h.info_end] for fr, h in group)
             payload_parts.append(info)
             p = 0
-            bnode = Node(f"block[{block}]", f"GBT block {block}{' (last)' if last else ''}", "payload", base,
-                         base + len(info), None, "", pnode)
+            bnode = Node(
+                f"block[{block}]",
+                f"GBT block {block}{' (last)' if last else ''}",
+                "payload",
+                base,
+                base + len(info),
+                None,
+                "",
+                pnode,
+            )
             if info[:2] in (b"\xe6\xe7", b"\xe6\xe6"):
                 Node("llc", "LLC header", "payload", base, base + 3, info[:3].hex().upper(), "", bnode)
                 p = 3
             _, _, _, start, length = gbt_header(info, p)
             Node("tag", "APDU tag", "payload", base + p, base + p + 1, 0xE0, "general-block-transfer", bnode)
-            Node("control", "block control", "payload", base + p + 1, base + p + 2, f"{info[p + 1]:02X}",
-                 "last block" if last else "more blocks follow", bnode)
+            Node(
+                "control",
+                "block control",
+                "payload",
+                base + p + 1,
+                base + p + 2,
+                f"{info[p + 1]:02X}",
+                "last block" if last else "more blocks follow",
+                bnode,
+            )
             Node("block_number", "block number", "payload", base + p + 2, base + p + 4, block, "", bnode)
-            Node("block_ack", "block number acknowledged", "payload", base + p + 4, base + p + 6,
-                 int.from_bytes(info[p + 4:p + 6], "big"), "", bnode)
+            Node(
+                "block_ack",
+                "block number acknowledged",
+                "payload",
+                base + p + 4,
+                base + p + 6,
+                int.from_bytes(info[p + 4 : p + 6], "big"),
+                "",
+                bnode,
+            )
             Node("length", "block data length", "payload", base + p + 6, base + start, length, "", bnode)
             if length:
-                Node("data", "block data", "payload", base + start, base + start + length, None,
-                     "see the blocks buffer", bnode)
+                Node(
+                    "data",
+                    "block data",
+                    "payload",
+                    base + start,
+                    base + start + length,
+                    None,
+                    "see the blocks buffer",
+                    bnode,
+                )
             if start + length < len(info):
-                Node("trailing", "trailing bytes", "payload", base + start + length, base + len(info), None,
-                     "", bnode)
-            joined.append(info[start:start + length])
+                Node("trailing", "trailing bytes", "payload", base + start + length, base + len(info), None, "", bnode)
+            joined.append(info[start : start + length])
             base += len(info)
         pnode.end = base
         buffers["payload"] = b"".join(payload_parts)
@@ -373,8 +439,11 @@ class StreamDecoder:
     def _abandon_gbt(self, out: list[Message], why: str) -> None:
         if self._gbt:
             blocks, self._gbt = self._gbt, []
-            out.append(self._gbt_message(blocks, error=FramingError(
-                f"incomplete general-block-transfer ({len(blocks)} block(s)): {why}")))
+            out.append(
+                self._gbt_message(
+                    blocks, error=FramingError(f"incomplete general-block-transfer ({len(blocks)} block(s)): {why}")
+                )
+            )
 
     def _abandon_segments(self, out: list[Message], why: str) -> None:
         if self._segments:
@@ -383,11 +452,20 @@ class StreamDecoder:
             root, buffers, names = self._frames_root(frames, "hdlc")
             for fr, name in zip(frames, names, strict=True):
                 frame_node(fr, name, root)
-            payload = b"".join(fr.raw[h.info_start:h.info_end] for fr, h in group)
+            payload = b"".join(fr.raw[h.info_start : h.info_end] for fr, h in group)
             if payload:
                 buffers["payload"] = payload
-                Node("payload", "information fields (incomplete)", "payload", 0, len(payload), None,
-                     "not decoded: segments missing", root, FramingError.kind)
+                Node(
+                    "payload",
+                    "information fields (incomplete)",
+                    "payload",
+                    0,
+                    len(payload),
+                    None,
+                    "not decoded: segments missing",
+                    root,
+                    FramingError.kind,
+                )
             res = ApduResult()
             res.error = FramingError(f"incomplete segmented message ({len(group)} segment(s)): {why}")
             out.append(self._message("hdlc", frames, root, buffers, res, ("hdlc", group[-1][1].source)))
@@ -403,18 +481,29 @@ class StreamDecoder:
             return
         if not hdr.dlms:
             self._abandon_mbus(out, "a non-DLMS frame arrived")
-            out.append(self._mbus_message([(f, hdr)], DecodeError(
-                f"M-Bus {mbus.ci_text(hdr.ci)}: only DLMS (CI 0x00-0x1F) frames are decoded")))
+            out.append(
+                self._mbus_message(
+                    [(f, hdr)],
+                    DecodeError(f"M-Bus {mbus.ci_text(hdr.ci)}: only DLMS (CI 0x00-0x1F) frames are decoded"),
+                )
+            )
             return
         if self._mbus:
             prev_frame, prev = self._mbus[-1]
-            late = (f.received is not None and prev_frame.received is not None
-                    and f.received - prev_frame.received > SEGMENT_GAP_S)
+            late = (
+                f.received is not None
+                and prev_frame.received is not None
+                and f.received - prev_frame.received > SEGMENT_GAP_S
+            )
             if hdr.sequence != prev.sequence + 1 or late:
                 self._abandon_mbus(out, f"segment {prev.sequence + 1} is missing (got segment {hdr.sequence})")
         if not self._mbus and hdr.sequence != 0:
-            out.append(self._mbus_message([(f, hdr)], FramingError(
-                f"M-Bus segment {hdr.sequence} without the segments before it (lost on the line?)")))
+            out.append(
+                self._mbus_message(
+                    [(f, hdr)],
+                    FramingError(f"M-Bus segment {hdr.sequence} without the segments before it (lost on the line?)"),
+                )
+            )
             return
         self._mbus.append((f, hdr))
         if hdr.last or len(self._mbus) >= MAX_SEGMENTS:
@@ -424,16 +513,16 @@ class StreamDecoder:
     def _abandon_mbus(self, out: list[Message], why: str) -> None:
         if self._mbus:
             group, self._mbus = self._mbus, []
-            out.append(self._mbus_message(group, FramingError(
-                f"incomplete M-Bus message ({len(group)} segment(s)): {why}")))
+            out.append(
+                self._mbus_message(group, FramingError(f"incomplete M-Bus message ({len(group)} segment(s)): {why}"))
+            )
 
-    def _mbus_message(self, group: list[tuple[LinkFrame, mbus.MbusHeader]],
-                      error: MeterError | None = None) -> Message:
+    def _mbus_message(self, group: list[tuple[LinkFrame, mbus.MbusHeader]], error: MeterError | None = None) -> Message:
         frames = [fr for fr, _ in group]
         root, buffers, names = self._frames_root(frames, "mbus")
         for fr, name in zip(frames, names, strict=True):
             frame_node(fr, name, root)
-        payload = b"".join(fr.raw[h.data_start:h.data_end] for fr, h in group)
+        payload = b"".join(fr.raw[h.data_start : h.data_end] for fr, h in group)
         res = ApduResult()
         if payload:
             buffers["payload"] = payload
@@ -449,8 +538,15 @@ class StreamDecoder:
         return self._message("mbus", frames, root, buffers, res, ("mbus", group[-1][1].address))
 
     # Message ---------------------------------------------------------------------------------------
-    def _message(self, protocol: str, frames: list[LinkFrame], root: Node, buffers: dict[str, bytes],
-                 res: ApduResult, address: tuple[str, int]) -> Message:
+    def _message(
+        self,
+        protocol: str,
+        frames: list[LinkFrame],
+        root: Node,
+        buffers: dict[str, bytes],
+        res: ApduResult,
+        address: tuple[str, int],
+    ) -> Message:
         buffers.update(res.buffers)
         if res.system_title is not None:
             meter = res.system_title.hex().upper()
@@ -460,15 +556,28 @@ class StreamDecoder:
         else:
             meter = self._meter_by_address.get(address, f"{protocol} address {address[1]}")
         return Message(
-            0, protocol, [(fr.start, fr.end) for fr in frames], root, buffers, error=res.error,
-            encrypted=res.encrypted, authenticated=res.authenticated, system_title=res.system_title,
-            invocation_counter=res.invocation_counter, clock=res.clock, readings=res.readings, meter=meter,
-            list_id=res.list_id, received=frames[-1].received, warnings=res.warnings,
+            0,
+            protocol,
+            [(fr.start, fr.end) for fr in frames],
+            root,
+            buffers,
+            error=res.error,
+            encrypted=res.encrypted,
+            authenticated=res.authenticated,
+            system_title=res.system_title,
+            invocation_counter=res.invocation_counter,
+            clock=res.clock,
+            readings=res.readings,
+            meter=meter,
+            list_id=res.list_id,
+            received=frames[-1].received,
+            warnings=res.warnings,
         )
 
 
-def decode_bytes(data: bytes, key: bytes | None = None, auth_key: bytes | None = None,
-                 fmt: str = "auto") -> list[Message]:
+def decode_bytes(
+    data: bytes, key: bytes | None = None, auth_key: bytes | None = None, fmt: str = "auto"
+) -> list[Message]:
     """Decode a complete capture in one call."""
     dec = StreamDecoder(key, auth_key, fmt)
     return dec.feed(data) + dec.flush()

@@ -27,9 +27,14 @@ GENERAL_GLO_CIPHERING = 0xDB
 GENERAL_DED_CIPHERING = 0xDC
 GENERAL_BLOCK_TRANSFER = 0xE0
 APDU_NAMES = {
-    0x0F: "data-notification", 0xDB: "general-glo-ciphering", 0xDC: "general-ded-ciphering",
-    0xDD: "general-ciphering", 0xDF: "general-signing", 0xE0: "general-block-transfer",
-    0xC2: "event-notification-request", 0xCA: "glo-event-notification-request",
+    0x0F: "data-notification",
+    0xDB: "general-glo-ciphering",
+    0xDC: "general-ded-ciphering",
+    0xDD: "general-ciphering",
+    0xDF: "general-signing",
+    0xE0: "general-block-transfer",
+    0xC2: "event-notification-request",
+    0xCA: "glo-event-notification-request",
 }
 
 
@@ -38,8 +43,13 @@ class DecodeOptions:
 
     __slots__ = ("auth_key", "invert_deviation", "key", "profile")
 
-    def __init__(self, key: bytes | None = None, auth_key: bytes | None = None,
-                 invert_deviation: bool = False, profile: MeterProfile | None = None) -> None:
+    def __init__(
+        self,
+        key: bytes | None = None,
+        auth_key: bytes | None = None,
+        invert_deviation: bool = False,
+        profile: MeterProfile | None = None,
+    ) -> None:
         self.key = key
         self.auth_key = auth_key
         self.invert_deviation = invert_deviation
@@ -50,8 +60,19 @@ class DecodeOptions:
 class ApduResult:
     """What decoding the application layer found, gathered while walking the buffers."""
 
-    __slots__ = ("authenticated", "buffers", "clock", "encrypted", "error", "invocation_counter", "list_id",
-                 "meter_id", "readings", "system_title", "warnings")
+    __slots__ = (
+        "authenticated",
+        "buffers",
+        "clock",
+        "encrypted",
+        "error",
+        "invocation_counter",
+        "list_id",
+        "meter_id",
+        "readings",
+        "system_title",
+        "warnings",
+    )
 
     def __init__(self) -> None:
         self.encrypted = False
@@ -67,8 +88,9 @@ class ApduResult:
         self.warnings: list[str] = []
 
 
-def fill_rest(node: Node, bname: str, start: int, length: int, label: str = "undecoded",
-              fault: ErrorKind = ErrorKind.UNDECODED) -> None:
+def fill_rest(
+    node: Node, bname: str, start: int, length: int, label: str = "undecoded", fault: ErrorKind = ErrorKind.UNDECODED
+) -> None:
     """Cover the bytes after the last leaf in ``bname`` with one leaf (at fault), so spans keep tiling."""
     frontier = start
     for lf in node.leaves():
@@ -78,8 +100,9 @@ def fill_rest(node: Node, bname: str, start: int, length: int, label: str = "und
         Node("rest", label, bname, frontier, length, None, "not decoded", node, fault)
 
 
-def decode_llc_and_apdu(buf: bytes, bname: str, root: Node, res: ApduResult, opts: DecodeOptions,
-                        start: int = 0) -> None:
+def decode_llc_and_apdu(
+    buf: bytes, bname: str, root: Node, res: ApduResult, opts: DecodeOptions, start: int = 0
+) -> None:
     """Decode an information field: optional LLC ``E6 E7 00`` then one APDU. Never raises."""
     node = Node(bname, "payload" if bname == "payload" else bname, bname, start, len(buf), None, "", root)
     p = start
@@ -95,14 +118,22 @@ def _expand_llc(llc: Node) -> None:
     buf, b, p = llc.src, llc.buffer, llc.start
     assert buf is not None
     Node("dsap", "destination LSAP", b, p, p + 1, f"{buf[p]:02X}", "", llc)
-    Node("ssap", "source LSAP", b, p + 1, p + 2, f"{buf[p + 1]:02X}",
-         "response (server)" if buf[p + 1] == 0xE7 else "command", llc)
+    Node(
+        "ssap",
+        "source LSAP",
+        b,
+        p + 1,
+        p + 2,
+        f"{buf[p + 1]:02X}",
+        "response (server)" if buf[p + 1] == 0xE7 else "command",
+        llc,
+    )
     Node("quality", "LLC quality", b, p + 2, p + 3, f"{buf[p + 2]:02X}", "", llc)
 
 
 def _expand_datetime(value: Node) -> None:
     assert value.src is not None
-    annotate_datetime(value, value.src, CosemDateTime.from_bytes(value.src[value.start:value.end]))
+    annotate_datetime(value, value.src, CosemDateTime.from_bytes(value.src[value.start : value.end]))
 
 
 def _expand_body(body: Node) -> None:
@@ -125,8 +156,9 @@ def _expand_body(body: Node) -> None:
         axdr.expand_element(body)
 
 
-def decode_apdu_buffer(buf: bytes, bname: str, node: Node, res: ApduResult, opts: DecodeOptions,
-                       start: int = 0) -> None:
+def decode_apdu_buffer(
+    buf: bytes, bname: str, node: Node, res: ApduResult, opts: DecodeOptions, start: int = 0
+) -> None:
     """Decode one APDU at ``start``; on failure record the error and cover the rest. Never raises."""
     try:
         if start >= len(buf):
@@ -155,8 +187,9 @@ def _decode_apdu(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: De
     raise DecodeError(f"unknown APDU tag 0x{tag:02X} at offset {p}: not DLMS push data", offset=p)
 
 
-def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
-                       build: bool, tz: tzinfo | None = None) -> tuple[int, str | None]:
+def _notification_head(
+    buf: bytes, bname: str, node: Node, p: int, invert: bool, build: bool, tz: tzinfo | None = None
+) -> tuple[int, str | None]:
     """Read tag, long-invoke-id-and-priority and date-time; return (body start, clock). With ``build``
     also make their nodes (for the inspector, or to show the bytes up to a fault)."""
     n = len(buf)
@@ -165,9 +198,17 @@ def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
     if p + 5 > n:
         raise TruncatedError(p + 1, 4, n - p - 1)
     if build:
-        invoke = int.from_bytes(buf[p + 1:p + 5], "big")
-        Node("invoke_id", "long-invoke-id-and-priority", bname, p + 1, p + 5, f"{invoke:08X}",
-             f"invoke id {invoke & 0xFFFFFF}, priority {'high' if invoke >> 31 else 'normal'}", node)
+        invoke = int.from_bytes(buf[p + 1 : p + 5], "big")
+        Node(
+            "invoke_id",
+            "long-invoke-id-and-priority",
+            bname,
+            p + 1,
+            p + 5,
+            f"{invoke:08X}",
+            f"invoke id {invoke & 0xFFFFFF}, priority {'high' if invoke >> 31 else 'normal'}",
+            node,
+        )
     q = p + 5
     if q >= n:
         raise TruncatedError(q, 1, 0)
@@ -195,17 +236,17 @@ def _notification_head(buf: bytes, bname: str, node: Node, p: int, invert: bool,
     else:
         if dt_node is not None and node._children:
             node._children.remove(dt_node)
-        raise DecodeError(f"unexpected date-time encoding 0x{first:02X} in data-notification at offset {q}",
-                          offset=q)
+        raise DecodeError(f"unexpected date-time encoding 0x{first:02X} in data-notification at offset {q}", offset=q)
     iso = None
     if vstart >= 0:
         if vstart + 12 > n:
             raise TruncatedError(vstart, 12, n - vstart)
-        raw = buf[vstart:vstart + 12]
+        raw = buf[vstart : vstart + 12]
         iso = datetime_iso(raw, invert, tz)
         if dt_node:
-            value = Node("value", "date-time", bname, vstart, vstart + 12,
-                         iso or str(CosemDateTime.from_bytes(raw)), "", dt_node)
+            value = Node(
+                "value", "date-time", bname, vstart, vstart + 12, iso or str(CosemDateTime.from_bytes(raw)), "", dt_node
+            )
             value.src = buf
             value.expand = _expand_datetime
         q = vstart + 12
@@ -223,14 +264,14 @@ def _expand_notification(node: Node) -> None:
         node.add(child)
 
 
-def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions,
-                       p: int) -> int:
+def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: DecodeOptions, p: int) -> int:
     """Green Book 9.3.x: data-notification ::= long-invoke-id-and-priority, date-time, notification-body."""
     n = len(buf)
     node = Node("notification", "data-notification", bname, p, n, None, "", parent)
     try:
-        q, iso = _notification_head(buf, bname, node, p, opts.invert_deviation, False,
-                                    opts.profile.tz if opts.profile is not None else None)  # type: ignore[arg-type]
+        q, iso = _notification_head(
+            buf, bname, node, p, opts.invert_deviation, False, opts.profile.tz if opts.profile is not None else None
+        )  # type: ignore[arg-type]
     except MeterError:
         with contextlib.suppress(MeterError):
             _notification_head(buf, bname, node, p, opts.invert_deviation, True)
@@ -243,8 +284,16 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
     plan = match_body(buf, q, n, opts.invert_deviation, opts.profile)
     if plan is not None:  # a layout seen before: its values are read from the bytes, nothing is parsed
         stop = q + plan.length
-        known = Node("body", f"notification-body {axdr.TYPE_NAMES[plan.body_tag]} ({plan.body_count})", bname, q,
-                     stop, None, "", node)
+        known = Node(
+            "body",
+            f"notification-body {axdr.TYPE_NAMES[plan.body_tag]} ({plan.body_count})",
+            bname,
+            q,
+            stop,
+            None,
+            "",
+            node,
+        )
         known.kind = plan.body_tag
         known.src = buf
         known.expand = _expand_body
@@ -275,13 +324,18 @@ def _data_notification(buf: bytes, bname: str, parent: Node, res: ApduResult, op
                 res.list_id = partial.list_id
                 res.meter_id = partial.meter_id
                 if partial.readings:
-                    res.warnings.append(f"the body is cut short: {len(partial.readings)} reading(s) decoded "
-                                        "from the part that arrived intact")
+                    res.warnings.append(
+                        f"the body is cut short: {len(partial.readings)} reading(s) decoded "
+                        "from the part that arrived intact"
+                    )
         raise
     first = tape[0]
     kind = first[axdr.TAG]
-    label = f"{axdr.TYPE_NAMES.get(kind, 'data')} ({first[axdr.COUNT]})" if kind in (1, 2) \
+    label = (
+        f"{axdr.TYPE_NAMES.get(kind, 'data')} ({first[axdr.COUNT]})"
+        if kind in (1, 2)
         else axdr.TYPE_NAMES.get(kind, "data")
+    )
     body = Node("body", "notification-body " + label, bname, q, stop, first[axdr.VALUE], "", node)
     body.kind = kind
     body.src = buf
@@ -313,8 +367,9 @@ class _CipherHead:
     title: bytes
 
 
-def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | None, build: bool,
-                 fault: ErrorKind | None = None) -> _CipherHead:
+def _cipher_head(
+    buf: bytes, bname: str, node: Node, p: int, res: ApduResult | None, build: bool, fault: ErrorKind | None = None
+) -> _CipherHead:
     """Parse the general-glo-ciphering header; with ``build`` also make its leaves (``fault``: decryption
     failed, the ciphertext and tag are at fault)."""
     n = len(buf)
@@ -327,11 +382,19 @@ def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | N
         Node("system_title_length", "system title length", bname, p + 1, q, st_len, "", node)
     if q + st_len > n:
         raise TruncatedError(q, st_len, n - q)
-    title = h.title = bytes(buf[q:q + st_len])
+    title = h.title = bytes(buf[q : q + st_len])
     if build:
         maker = title[:3].decode("ascii", "replace") if title[:3].isalpha() else ""
-        Node("system_title", "system title", bname, q, q + st_len, title.hex().upper(),
-             f"manufacturer {maker}" if maker else "", node)
+        Node(
+            "system_title",
+            "system title",
+            bname,
+            q,
+            q + st_len,
+            title.hex().upper(),
+            f"manufacturer {maker}" if maker else "",
+            node,
+        )
     if res is not None:
         res.system_title = title
         res.encrypted = True
@@ -346,10 +409,18 @@ def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | N
     if r + clen > n:
         raise TruncatedError(r, clen, n - r)
     sc = h.sc = buf[r]
-    ic = h.ic = int.from_bytes(buf[r + 1:r + 5], "big")
+    ic = h.ic = int.from_bytes(buf[r + 1 : r + 5], "big")
     if build:
-        Node("security_control", "security control", bname, r, r + 1, f"{sc:02X}",
-             crypto.describe_security_control(sc), node)
+        Node(
+            "security_control",
+            "security control",
+            bname,
+            r,
+            r + 1,
+            f"{sc:02X}",
+            crypto.describe_security_control(sc),
+            node,
+        )
         Node("invocation_counter", "invocation counter", bname, r + 1, r + 5, ic, "", node)
     if res is not None:
         res.invocation_counter = ic
@@ -361,11 +432,29 @@ def _cipher_head(buf: bytes, bname: str, node: Node, p: int, res: ApduResult | N
         raise DecodeError("ciphered content is shorter than its authentication tag", offset=r)
     if build:
         if ct_end > ct_start:
-            Node("ciphertext", "ciphertext" if sc & crypto.SC_ENCRYPT else "plaintext (authenticated)",
-                 bname, ct_start, ct_end, None, f"{ct_end - ct_start} bytes, see the 'apdu' buffer", node, fault)
+            Node(
+                "ciphertext",
+                "ciphertext" if sc & crypto.SC_ENCRYPT else "plaintext (authenticated)",
+                bname,
+                ct_start,
+                ct_end,
+                None,
+                f"{ct_end - ct_start} bytes, see the 'apdu' buffer",
+                node,
+                fault,
+            )
         if has_tag:
-            Node("auth_tag", "authentication tag", bname, ct_end, stop, buf[ct_end:stop].hex().upper(),
-                 "GCM tag (12 bytes)", node, fault)
+            Node(
+                "auth_tag",
+                "authentication tag",
+                bname,
+                ct_end,
+                stop,
+                buf[ct_end:stop].hex().upper(),
+                "GCM tag (12 bytes)",
+                node,
+                fault,
+            )
     return h
 
 
@@ -387,8 +476,8 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
     node.expand = _expand_ciphering
     title, sc, ic, stop = h.title, h.sc, h.ic, h.stop
     has_tag = bool(sc & crypto.SC_AUTH)
-    ciphertext = bytes(buf[h.ct_start:h.ct_end])
-    tag_bytes = bytes(buf[h.ct_end:stop]) if has_tag else None
+    ciphertext = bytes(buf[h.ct_start : h.ct_end])
+    tag_bytes = bytes(buf[h.ct_end : stop]) if has_tag else None
     node.end = stop
     res.authenticated = False
     try:
@@ -414,8 +503,10 @@ def _ciphering(buf: bytes, bname: str, parent: Node, res: ApduResult, opts: Deco
         apdu.label = "output of decryption with the given key (not a valid APDU)"
         apdu.note = "not plaintext: the key is probably wrong"
         apdu.fault = ErrorKind.DECRYPT_GARBAGE
-        res.error = DecryptGarbageError("decryption produced garbage: the encryption key is probably wrong "
-                                    f"({inner.error.message})", offset=inner.error.offset)
+        res.error = DecryptGarbageError(
+            f"decryption produced garbage: the encryption key is probably wrong ({inner.error.message})",
+            offset=inner.error.offset,
+        )
         return stop  # nothing read from garbage is a reading
     if inner.error is not None:
         res.error = inner.error
@@ -437,8 +528,8 @@ def gbt_header(buf: bytes, p: int) -> tuple[bool, int, int, int, int]:
     if p + 7 > n:
         raise TruncatedError(p, 7, n - p)
     control = buf[p + 1]
-    block = int.from_bytes(buf[p + 2:p + 4], "big")
-    ack = int.from_bytes(buf[p + 4:p + 6], "big")
+    block = int.from_bytes(buf[p + 2 : p + 4], "big")
+    ack = int.from_bytes(buf[p + 4 : p + 6], "big")
     length, q = axdr.read_length(buf, p + 6, n)
     if q + length > n:
         raise TruncatedError(q, length, n - q)

@@ -28,9 +28,21 @@ EHD2_FORMAT1 = 0x81
 """EHD2 for the specified message format, EDATA format 1 (ECHONET Lite spec §3.2.2)."""
 
 ESV_NAMES: dict[int, str] = {
-    0x50: "SetI_SNA", 0x51: "SetC_SNA", 0x52: "Get_SNA", 0x53: "INF_SNA", 0x5E: "SetGet_SNA",
-    0x60: "SetI", 0x61: "SetC", 0x62: "Get", 0x63: "INF_REQ", 0x6E: "SetGet",
-    0x71: "Set_Res", 0x72: "Get_Res", 0x73: "INF", 0x74: "INFC", 0x7A: "INFC_Res",
+    0x50: "SetI_SNA",
+    0x51: "SetC_SNA",
+    0x52: "Get_SNA",
+    0x53: "INF_SNA",
+    0x5E: "SetGet_SNA",
+    0x60: "SetI",
+    0x61: "SetC",
+    0x62: "Get",
+    0x63: "INF_REQ",
+    0x6E: "SetGet",
+    0x71: "Set_Res",
+    0x72: "Get_Res",
+    0x73: "INF",
+    0x74: "INFC",
+    0x7A: "INFC_Res",
     0x7E: "SetGet_Res",
 }
 """ECHONET Lite service codes (ECHONET Lite spec §3.2.5, protocols.md §6.6)."""
@@ -55,7 +67,15 @@ METER_CLASS = 0x0288
 NODE_PROFILE_CLASS = 0x0EF0
 
 UNIT_EXPONENTS: dict[int, int] = {
-    0x00: 0, 0x01: -1, 0x02: -2, 0x03: -3, 0x04: -4, 0x0A: 1, 0x0B: 2, 0x0C: 3, 0x0D: 4,
+    0x00: 0,
+    0x01: -1,
+    0x02: -2,
+    0x03: -3,
+    0x04: -4,
+    0x0A: 1,
+    0x0B: 2,
+    0x0C: 3,
+    0x0D: 4,
 }
 """E1 (unit for cumulative energy) code → power of ten of kWh (protocols.md §6.7)."""
 
@@ -133,6 +153,7 @@ class EchonetFrame:
 
 # -- property table -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class PropertySpec:
     """How to read one EPC: its name, the EDT kind and size, and what readings it makes."""
@@ -175,12 +196,9 @@ METER_PROPERTIES: dict[int, PropertySpec] = {
     0xE4: PropertySpec("cumulative energy history 1 (reverse)", "history", 194),
     0xE5: PropertySpec("day for history 1", "uint", 1),
     0xE7: PropertySpec("instantaneous power", "int", 4, quantity="active_power_import", unit="W"),
-    0xE8: PropertySpec("instantaneous current", "current", 4, unit="A",
-                       parts=("current_l1", "current_l3")),
-    0xEA: PropertySpec("cumulative energy at fixed time (normal)", "energy_at", 11,
-                       quantity="active_energy_import"),
-    0xEB: PropertySpec("cumulative energy at fixed time (reverse)", "energy_at", 11,
-                       quantity="active_energy_export"),
+    0xE8: PropertySpec("instantaneous current", "current", 4, unit="A", parts=("current_l1", "current_l3")),
+    0xEA: PropertySpec("cumulative energy at fixed time (normal)", "energy_at", 11, quantity="active_energy_import"),
+    0xEB: PropertySpec("cumulative energy at fixed time (reverse)", "energy_at", 11, quantity="active_energy_export"),
     0xEC: PropertySpec("cumulative energy history 2", "hex"),
     0xED: PropertySpec("day for history 2", "hex"),
     0xEE: PropertySpec("cumulative energy history 3", "hex"),
@@ -217,6 +235,7 @@ def property_spec(eoj_class: int, epc: int) -> PropertySpec | None:
 
 # -- decoding -------------------------------------------------------------------------------------
 
+
 class _Ctx:
     """What the EDT decoders share while one frame is decoded."""
 
@@ -231,8 +250,15 @@ class _Ctx:
         self.clock_time: str | None = None
         self.clock_date: str | None = None
 
-    def reading(self, rid: str, name: str, value: int | float | str, node: Node,
-                unit: str | None = None, quantity: str | None = None) -> None:
+    def reading(
+        self,
+        rid: str,
+        name: str,
+        value: int | float | str,
+        node: Node,
+        unit: str | None = None,
+        quantity: str | None = None,
+    ) -> None:
         if self.values:
             self.readings.append(Reading(rid, name, value, unit, quantity, node))
 
@@ -358,7 +384,7 @@ def _dec_energy(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: Node,
 
 def _dec_current(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: Node, start: int) -> None:
     for i, phase in enumerate(("R", "T")):
-        part = edt[2 * i:2 * i + 2]
+        part = edt[2 * i : 2 * i + 2]
         raw = int.from_bytes(part, "big", signed=True)
         child = leaf(node, phase, f"{phase} phase current", ctx.buffer, start + 2 * i, start + 2 * i + 2)
         sentinel = _signed_sentinel(raw, 16)
@@ -377,8 +403,7 @@ def _dec_energy_at(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: No
     y = int.from_bytes(edt[0:2], "big")
     mo, d, h, mi, s = edt[2], edt[3], edt[4], edt[5], edt[6]
     leaf(node, "year", "year", b, start, start + 2, y)
-    for k, (name, v) in enumerate((("month", mo), ("day", d), ("hour", h), ("minute", mi),
-                                    ("second", s))):
+    for k, (name, v) in enumerate((("month", mo), ("day", d), ("hour", h), ("minute", mi), ("second", s))):
         leaf(node, name, name, b, start + 2 + k, start + 3 + k, v)
     stamp = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
     raw = int.from_bytes(edt[7:11], "big")
@@ -403,7 +428,7 @@ def _dec_history(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: Node
     ctx.reading(f"{rid}.day", f"{spec.name}: day", day, day_node)
     for slot in range(48):
         off = 2 + 4 * slot
-        raw = int.from_bytes(edt[off:off + 4], "big")
+        raw = int.from_bytes(edt[off : off + 4], "big")
         label = f"{slot // 2:02d}:{30 * (slot % 2):02d}"
         child = leaf(node, f"slots[{slot}]", f"slot {label}", b, start + off, start + off + 4)
         if raw in (NO_DATA_U32, OVERFLOW_U32):
@@ -418,7 +443,7 @@ def _dec_history(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: Node
 def _propmap_epcs(edt: bytes) -> list[int]:
     count = edt[0]
     if count < 16:
-        return list(edt[1:1 + count])
+        return list(edt[1 : 1 + count])
     return [0x80 + 16 * j + i for j in range(8) for i in range(16) if edt[1 + i] >> j & 1]
 
 
@@ -428,8 +453,7 @@ def _dec_propmap(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: Node
     listed = " ".join(f"{e:02X}" for e in epcs)
     leaf(node, "count", "number of properties", b, start, start + 1, edt[0])
     if len(edt) > 1:
-        body = leaf(node, "map", "EPC list" if edt[0] < 16 else "bitmap", b, start + 1,
-                    start + len(edt), listed)
+        body = leaf(node, "map", "EPC list" if edt[0] < 16 else "bitmap", b, start + 1, start + len(edt), listed)
         if edt[0] >= 16 and len(epcs) != edt[0]:
             body.note = f"bitmap has {len(epcs)} bits set"
     node.value = listed
@@ -440,9 +464,8 @@ def _dec_eojlist(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: Node
     b = ctx.buffer
     leaf(node, "count", "number of instances", b, start, start + 1, edt[0])
     for k in range(edt[0]):
-        eoj = int.from_bytes(edt[1 + 3 * k:4 + 3 * k], "big")
-        leaf(node, f"eoj[{k}]", "EOJ", b, start + 1 + 3 * k, start + 4 + 3 * k, f"{eoj:06X}",
-             eoj_name(eoj))
+        eoj = int.from_bytes(edt[1 + 3 * k : 4 + 3 * k], "big")
+        leaf(node, f"eoj[{k}]", "EOJ", b, start + 1 + 3 * k, start + 4 + 3 * k, f"{eoj:06X}", eoj_name(eoj))
     node.value = f"{edt[0]} instance(s)"
 
 
@@ -450,9 +473,17 @@ def _dec_classlist(ctx: _Ctx, spec: PropertySpec, epc: int, edt: bytes, node: No
     b = ctx.buffer
     leaf(node, "count", "number of classes", b, start, start + 1, edt[0])
     for k in range(edt[0]):
-        cls = int.from_bytes(edt[1 + 2 * k:3 + 2 * k], "big")
-        leaf(node, f"class[{k}]", "class", b, start + 1 + 2 * k, start + 3 + 2 * k, f"{cls:04X}",
-             CLASS_NAMES.get(cls, ""))
+        cls = int.from_bytes(edt[1 + 2 * k : 3 + 2 * k], "big")
+        leaf(
+            node,
+            f"class[{k}]",
+            "class",
+            b,
+            start + 1 + 2 * k,
+            start + 3 + 2 * k,
+            f"{cls:04X}",
+            CLASS_NAMES.get(cls, ""),
+        )
     node.value = f"{edt[0]} class(es)"
 
 
@@ -468,10 +499,21 @@ def _expected_size(spec: PropertySpec, edt: bytes) -> int | None:
 
 
 _DECODERS: dict[str, _EdtDecoder] = {
-    "enum": _dec_enum, "hex": _dec_hex, "text": _dec_text, "time": _dec_time, "date": _dec_date,
-    "uint": _dec_uint, "int": _dec_int, "unit": _dec_unit, "energy": _dec_energy,
-    "current": _dec_current, "energy_at": _dec_energy_at, "history": _dec_history,
-    "propmap": _dec_propmap, "eojlist": _dec_eojlist, "classlist": _dec_classlist,
+    "enum": _dec_enum,
+    "hex": _dec_hex,
+    "text": _dec_text,
+    "time": _dec_time,
+    "date": _dec_date,
+    "uint": _dec_uint,
+    "int": _dec_int,
+    "unit": _dec_unit,
+    "energy": _dec_energy,
+    "current": _dec_current,
+    "energy_at": _dec_energy_at,
+    "history": _dec_history,
+    "propmap": _dec_propmap,
+    "eojlist": _dec_eojlist,
+    "classlist": _dec_classlist,
 }
 
 
@@ -496,7 +538,7 @@ def _update_state(state: EchonetState, props: list[_Prop], data: bytes, esv: int
     for p in props:
         if p.epc == 0xD3:
             if p.pdc == 4:
-                coefficient = int.from_bytes(data[p.start:p.start + 4], "big")
+                coefficient = int.from_bytes(data[p.start : p.start + 4], "big")
                 if coefficient > 0:
                     state.coefficient = coefficient
             elif p.pdc == 0 and esv == 0x52:
@@ -505,8 +547,7 @@ def _update_state(state: EchonetState, props: list[_Prop], data: bytes, esv: int
             state.unit_code = data[p.start]
 
 
-def _decode_edt(ctx: _Ctx, table: dict[int, PropertySpec] | None, p: _Prop, data: bytes,
-                esv: int) -> None:
+def _decode_edt(ctx: _Ctx, table: dict[int, PropertySpec] | None, p: _Prop, data: bytes, esv: int) -> None:
     epc, b = p.epc, ctx.buffer
     spec = None if table is None else table.get(epc)
     if spec is not None:
@@ -519,7 +560,7 @@ def _decode_edt(ctx: _Ctx, table: dict[int, PropertySpec] | None, p: _Prop, data
         else:
             p.node.value = "(no EDT)"
         return
-    edt = data[p.start:p.start + p.pdc]
+    edt = data[p.start : p.start + p.pdc]
     node = Node("edt", "EDT", b, p.start, p.start + p.pdc, parent=p.node)
     if spec is None:
         node.value = _hex(edt)
@@ -536,8 +577,9 @@ def _decode_edt(ctx: _Ctx, table: dict[int, PropertySpec] | None, p: _Prop, data
     p.node.value = node.value
 
 
-def _read_props(data: bytes, parent: Node, buffer: str, pos: int, count: int, first_index: int,
-                props: list[_Prop]) -> int:
+def _read_props(
+    data: bytes, parent: Node, buffer: str, pos: int, count: int, first_index: int, props: list[_Prop]
+) -> int:
     """Read ``count`` (EPC, PDC, EDT) triples from ``pos``; append them to ``props``.
 
     Leaves are only attached once their bytes are known to be there, so on a
@@ -562,8 +604,14 @@ def _read_props(data: bytes, parent: Node, buffer: str, pos: int, count: int, fi
     return pos
 
 
-def decode_edata(data: bytes, parent: Node | None = None, state: EchonetState | None = None, *,
-                 buffer: str = "edata", key: str = "edata") -> EchonetFrame:
+def decode_edata(
+    data: bytes,
+    parent: Node | None = None,
+    state: EchonetState | None = None,
+    *,
+    buffer: str = "edata",
+    key: str = "edata",
+) -> EchonetFrame:
     """Decode one ECHONET Lite frame (ECHONET Lite spec §3.2, protocols.md §6.6).
 
     The frame node (``key``, spanning all of ``data`` in ``buffer``) is attached to ``parent`` when
@@ -585,14 +633,30 @@ def decode_edata(data: bytes, parent: Node | None = None, state: EchonetState | 
     esv = 0
     try:
         ehd1 = data[0]
-        leaf(root, "ehd1", "EHD1", buffer, 0, 1, f"{ehd1:02X}",
-             "ECHONET Lite" if ehd1 == EHD1_ECHONET_LITE else "not ECHONET Lite")
+        leaf(
+            root,
+            "ehd1",
+            "EHD1",
+            buffer,
+            0,
+            1,
+            f"{ehd1:02X}",
+            "ECHONET Lite" if ehd1 == EHD1_ECHONET_LITE else "not ECHONET Lite",
+        )
         if ehd1 != EHD1_ECHONET_LITE:
             raise DecodeError(f"EHD1 {ehd1:02X}: not an ECHONET Lite frame", offset=0, path=f"{key}/ehd1")
         _need(data, 1, 1, f"{key}/ehd2")
         ehd2 = data[1]
-        leaf(root, "ehd2", "EHD2", buffer, 1, 2, f"{ehd2:02X}",
-             "format 1" if ehd2 == EHD2_FORMAT1 else ("format 2" if ehd2 == 0x82 else "unknown"))
+        leaf(
+            root,
+            "ehd2",
+            "EHD2",
+            buffer,
+            1,
+            2,
+            f"{ehd2:02X}",
+            "format 1" if ehd2 == EHD2_FORMAT1 else ("format 2" if ehd2 == 0x82 else "unknown"),
+        )
         if ehd2 != EHD2_FORMAT1:
             what = "format 2 (arbitrary) EDATA is not supported" if ehd2 == 0x82 else "unknown format"
             raise DecodeError(f"EHD2 {ehd2:02X}: {what}", offset=1, path=f"{key}/ehd2")

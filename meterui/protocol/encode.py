@@ -129,8 +129,19 @@ def cosem_datetime(dt: datetime | None, deviation: int | None = None, status: in
     if dt is None:
         return b"\xff\xff" + b"\xff" * 7 + b"\x80\x00" + b"\xff"
     dev = 0x8000 if deviation is None else deviation & 0xFFFF
-    return struct.pack(">HBBBBBBBHB", dt.year, dt.month, dt.day, dt.isoweekday(), dt.hour, dt.minute, dt.second,
-                       0, dev, 0xFF if status is None else status)
+    return struct.pack(
+        ">HBBBBBBBHB",
+        dt.year,
+        dt.month,
+        dt.day,
+        dt.isoweekday(),
+        dt.hour,
+        dt.minute,
+        dt.second,
+        0,
+        dev,
+        0xFF if status is None else status,
+    )
 
 
 # -- DLMS APDUs ------------------------------------------------------------------------------------
@@ -147,17 +158,21 @@ def data_notification(body: bytes, invoke_id: int = 0, dt: bytes | None = None, 
     return b"\x0f" + invoke_id.to_bytes(4, "big") + head + body
 
 
-def glo_ciphering(apdu: bytes, system_title: bytes, invocation_counter: int, key: bytes, sc: int = 0x20,
-                  auth_key: bytes | None = None) -> bytes:
+def glo_ciphering(
+    apdu: bytes, system_title: bytes, invocation_counter: int, key: bytes, sc: int = 0x20, auth_key: bytes | None = None
+) -> bytes:
     """``DB`` general-glo-ciphering around ``apdu`` (with a 12-byte tag when SC has bit 0x10)."""
-    content = bytes([sc]) + invocation_counter.to_bytes(4, "big") + crypto.encrypt(
-        system_title, invocation_counter, sc, apdu, key, auth_key)
+    content = (
+        bytes([sc])
+        + invocation_counter.to_bytes(4, "big")
+        + crypto.encrypt(system_title, invocation_counter, sc, apdu, key, auth_key)
+    )
     return b"\xdb" + length(len(system_title)) + system_title + length(len(content)) + content
 
 
 def gbt_blocks(apdu: bytes, block_size: int) -> list[bytes]:
     """Split an APDU into general-block-transfer blocks (``E0`` control block ack len data)."""
-    chunks = [apdu[i:i + block_size] for i in range(0, len(apdu), block_size)] or [b""]
+    chunks = [apdu[i : i + block_size] for i in range(0, len(apdu), block_size)] or [b""]
     out = []
     for i, chunk in enumerate(chunks, 1):
         control = 0x80 if i == len(chunks) else 0x00
@@ -169,8 +184,9 @@ LLC = b"\xe6\xe7\x00"
 
 
 # -- HDLC ------------------------------------------------------------------------------------------
-def hdlc_frame(info: bytes, dest: bytes = b"\x41", src: bytes = b"\x08\x83", control: int = 0x13,
-               segmented: bool = False) -> bytes:
+def hdlc_frame(
+    info: bytes, dest: bytes = b"\x41", src: bytes = b"\x08\x83", control: int = 0x13, segmented: bool = False
+) -> bytes:
     """One HDLC frame type 3 with flags, HCS and FCS (addresses already in extended form)."""
     header_len = 2 + len(dest) + len(src) + 1
     length_ = header_len + (2 + len(info) if info else 0) + 2
@@ -182,9 +198,11 @@ def hdlc_frame(info: bytes, dest: bytes = b"\x41", src: bytes = b"\x08\x83", con
 
 def hdlc_segments(info: bytes, max_info: int, **kw: object) -> list[bytes]:
     """Split an information field over S-bit segments (LLC only in the first, as Iskra sends it)."""
-    parts = [info[i:i + max_info] for i in range(0, len(info), max_info)] or [b""]
-    return [hdlc_frame(p, segmented=i < len(parts) - 1, control=0x03 if i < len(parts) - 1 else 0x13, **kw)  # type: ignore[arg-type]
-            for i, p in enumerate(parts)]
+    parts = [info[i : i + max_info] for i in range(0, len(info), max_info)] or [b""]
+    return [
+        hdlc_frame(p, segmented=i < len(parts) - 1, control=0x03 if i < len(parts) - 1 else 0x13, **kw)  # type: ignore[arg-type]
+        for i, p in enumerate(parts)
+    ]
 
 
 # -- M-Bus -----------------------------------------------------------------------------------------
@@ -197,23 +215,34 @@ def mbus_frame(data: bytes, ci: int, control: int = 0x53, address: int = 0xFF) -
 
 def mbus_frames(payload: bytes, max_data: int = 245, tsap: bytes = b"\x01\x67") -> list[bytes]:
     """Split a DLMS payload over M-Bus segments (CI = seq | 0x10 on the last), TSAP bytes in each."""
-    parts = [payload[i:i + max_data] for i in range(0, len(payload), max_data)] or [b""]
+    parts = [payload[i : i + max_data] for i in range(0, len(payload), max_data)] or [b""]
     return [mbus_frame(tsap + p, (i & 0x0F) | (0x10 if i == len(parts) - 1 else 0)) for i, p in enumerate(parts)]
 
 
 # -- ECHONET Lite / SKSTACK ------------------------------------------------------------------------
-def echonet_frame(props: list[tuple[int, bytes]], esv: int = 0x72, tid: int = 1,
-                  seoj: bytes = b"\x02\x88\x01", deoj: bytes = b"\x05\xff\x01") -> bytes:
+def echonet_frame(
+    props: list[tuple[int, bytes]],
+    esv: int = 0x72,
+    tid: int = 1,
+    seoj: bytes = b"\x02\x88\x01",
+    deoj: bytes = b"\x05\xff\x01",
+) -> bytes:
     out = b"\x10\x81" + tid.to_bytes(2, "big") + seoj + deoj + bytes([esv, len(props)])
     for epc, edt in props:
         out += bytes([epc, len(edt)]) + edt
     return out
 
 
-def erxudp_line(edata: bytes, hex_mode: bool = True,
-                sender: str = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99",
-                dest: str = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA88", lla: str = "00808700301224EF",
-                side: int | None = None, rssi: int | None = None, secured: bool | None = True) -> bytes:
+def erxudp_line(
+    edata: bytes,
+    hex_mode: bool = True,
+    sender: str = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA99",
+    dest: str = "FE80:0000:0000:0000:02FF:EEDD:CCBB:AA88",
+    lla: str = "00808700301224EF",
+    side: int | None = None,
+    rssi: int | None = None,
+    secured: bool | None = True,
+) -> bytes:
     """One ERXUDP line: 9 fields (BP35A1), 10 with ``side`` (BP35C0/C2), 11 with ``rssi`` and ``side``
     (BP35C2 with ``SKSREG SA2 1``), 8 with ``secured=None`` (older firmware without SECURED)."""
     fields = ["ERXUDP", sender, dest, "0E1A", "0E1A", lla]

@@ -34,8 +34,9 @@ class ErrorKind(StrEnum):
 
 KEY_NEEDED = "an encryption key is needed; pass --key or enter it in the setup wizard"
 """The remedy of a :class:`KeyMissingError`, written once (the CLI, the wizard and the live screen show it)."""
-AUTH_FAILED_TEXT = ("authentication failed: check the authentication key and the encryption key (or the frame "
-                    "was tampered with)")
+AUTH_FAILED_TEXT = (
+    "authentication failed: check the authentication key and the encryption key (or the frame was tampered with)"
+)
 """The message (and remedy) of an :class:`AuthenticationError`, written once."""
 
 

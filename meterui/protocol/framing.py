@@ -31,8 +31,16 @@ class LinkFrame:
 
     __slots__ = ("end", "header_len", "protocol", "raw", "reason", "received", "start", "valid")
 
-    def __init__(self, protocol: str, raw: bytes, start: int, valid: bool, reason: str = "",
-                 received: float | None = None, header_len: int = 0) -> None:
+    def __init__(
+        self,
+        protocol: str,
+        raw: bytes,
+        start: int,
+        valid: bool,
+        reason: str = "",
+        received: float | None = None,
+        header_len: int = 0,
+    ) -> None:
         self.protocol = protocol
         self.raw = raw
         self.start = start
@@ -98,7 +106,7 @@ def check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
             return NO, ""
         if c + hlen + 2 > n:
             return NEED, ""
-        if crc_x25(buf[c + 1:c + hlen + 2]) != X25_GOOD:
+        if crc_x25(buf[c + 1 : c + hlen + 2]) != X25_GOOD:
             from meterui.protocol.hdlc import zero_checksums
 
             if not (c + length + 2 <= n and zero_checksums(buf, hlen, length + 2, c)):
@@ -111,7 +119,7 @@ def check_hdlc(buf: bytearray, c: int, n: int) -> tuple[int, str]:
         return NEED, ""
     if buf[c + total - 1] != HDLC_FLAG:
         return total, f"no closing flag where the length field (L={length}) puts it"
-    if crc_x25(buf[c + 1:c + total - 1]) != X25_GOOD:
+    if crc_x25(buf[c + 1 : c + total - 1]) != X25_GOOD:
         if not has_info:
             return NO, ""
         return total, "FCS mismatch: bytes were corrupted on the line"
@@ -129,7 +137,7 @@ def check_mbus(buf: bytearray, c: int, n: int) -> tuple[int, str]:
         total = ln + 6
         if c + total > n:
             return NEED, ""
-        ok_sum = (sum(buf[c + 4:c + 4 + ln]) & 0xFF) == buf[c + 4 + ln]
+        ok_sum = (sum(buf[c + 4 : c + 4 + ln]) & 0xFF) == buf[c + 4 + ln]
         ok_stop = buf[c + total - 1] == 0x16
         if ok_sum and ok_stop:
             return total, ""
@@ -139,7 +147,6 @@ def check_mbus(buf: bytearray, c: int, n: int) -> tuple[int, str]:
             return total, f"no stop byte 0x16 where the length field (L={length}) puts it"
         return total, "checksum mismatch: bytes were corrupted on the line"
     return NO, ""  # pragma: no cover
-
 
 
 class LinkFramer:
@@ -215,13 +222,18 @@ class LinkFramer:
         self._pending = None
         start, end, protocol, reason = p
         if cut < end:
-            reason = (f"frame cut short after {cut - start} of {end - start} bytes: a new frame starts "
-                      "inside it (bytes lost on the line?)") if cut > start else reason
+            reason = (
+                (
+                    f"frame cut short after {cut - start} of {end - start} bytes: a new frame starts "
+                    "inside it (bytes lost on the line?)"
+                )
+                if cut > start
+                else reason
+            )
             end = cut
         if self._garbage_from is not None and self._garbage_from < start:
             self._garbage(out, start)
-        out.append(LinkFrame(protocol, bytes(self._buf[start:end]), self._base + start, False, reason,
-                             self._received))
+        out.append(LinkFrame(protocol, bytes(self._buf[start:end]), self._base + start, False, reason, self._received))
         self._covered = max(self._covered, end)
         # bytes after the bad frame that the scan has already passed belong to the next garbage run
         self._garbage_from = end if self._garbage_from is None or self._garbage_from < end else self._garbage_from
@@ -252,8 +264,13 @@ class LinkFramer:
                     pos = c
                     break
                 if self._pending is None and self._plausible_start(c, n):
-                    self._pending = (c, n, protocol, f"truncated: the input ended after {n - c} bytes "
-                                     "of a frame (unplugged, or the capture stopped mid-frame)")
+                    self._pending = (
+                        c,
+                        n,
+                        protocol,
+                        f"truncated: the input ended after {n - c} bytes "
+                        "of a frame (unplugged, or the capture stopped mid-frame)",
+                    )
                 total = NO
             if total == NO or reason:
                 if reason and self._pending is None:
@@ -266,14 +283,17 @@ class LinkFramer:
             if self._pending is not None:
                 self._emit_pending(out, c)
             self._garbage(out, c)
-            out.append(LinkFrame(protocol, bytes(buf[c:c + total]), self._base + c, True, "",
-                                 self._received))
+            out.append(LinkFrame(protocol, bytes(buf[c : c + total]), self._base + c, True, "", self._received))
             self._covered = c + total
             # an HDLC closing flag may open the next frame
             pos = c + total - link.overlap
         self._pos = pos
-        if (not final and self._pending is None and self._garbage_from is not None
-                and pos - max(self._garbage_from, self._covered) >= MAX_GARBAGE_RUN):
+        if (
+            not final
+            and self._pending is None
+            and self._garbage_from is not None
+            and pos - max(self._garbage_from, self._covered) >= MAX_GARBAGE_RUN
+        ):
             self._garbage(out, pos)  # keep memory bounded on a stream of pure noise
         if final:
             p = self._pending

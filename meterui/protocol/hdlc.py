@@ -45,8 +45,15 @@ def parse_header(raw: bytes) -> HdlcHeader | None:
     has_info = length > hlen - 1 + 2
     info_start = hlen + 2 if has_info else hlen
     info_end = max(info_start, min(n, length + 1) - 2)
-    return HdlcHeader(bool(fmt & 0x0800), length, _address(raw[p:da_end]), _address(raw[da_end:hlen - 1]),
-                      raw[hlen - 1], info_start, info_end)
+    return HdlcHeader(
+        bool(fmt & 0x0800),
+        length,
+        _address(raw[p:da_end]),
+        _address(raw[da_end : hlen - 1]),
+        raw[hlen - 1],
+        info_start,
+        info_end,
+    )
 
 
 def control_text(ctrl: int) -> str:
@@ -66,16 +73,23 @@ def _expand_frame(node: Node) -> None:
     raw, hdr = got
     bname, valid, n = node.buffer, node.kind == 1, len(raw)
     Node("flag", "opening flag", bname, 0, 1, "7E", "", node)
-    Node("format", "frame format", bname, 1, 3, f"{raw[1]:02X}{raw[2]:02X}",
-         f"type 3, segmented={'yes' if hdr.segmented else 'no'}, length {hdr.length}", node)
+    Node(
+        "format",
+        "frame format",
+        bname,
+        1,
+        3,
+        f"{raw[1]:02X}{raw[2]:02X}",
+        f"type 3, segmented={'yes' if hdr.segmented else 'no'}, length {hdr.length}",
+        node,
+    )
     hl = hdlc_header_length(raw, 0, n)
     p = 3
     da_end = p
     while not raw[da_end] & 1:
         da_end += 1
     da_end += 1
-    Node("destination", "destination address", bname, 3, da_end, hdr.destination,
-         f"{da_end - 3}-byte address", node)
+    Node("destination", "destination address", bname, 3, da_end, hdr.destination, f"{da_end - 3}-byte address", node)
     Node("source", "source address", bname, da_end, hl - 1, hdr.source, f"{hl - 1 - da_end}-byte address", node)
     Node("control", "control", bname, hl - 1, hl, f"{hdr.control:02X}", control_text(hdr.control), node)
     end = n
@@ -83,22 +97,39 @@ def _expand_frame(node: Node) -> None:
         if hl + 2 > n:
             Node("rest", "truncated header", bname, hl, n, None, node.note, node, ErrorKind.BAD_FRAME)
             return
-        ok = crc_x25(raw[1:hl + 2]) == X25_GOOD
+        ok = crc_x25(raw[1 : hl + 2]) == X25_GOOD
         zero = not ok and zero_checksums(raw, hl, n)
-        Node("hcs", "header check sequence", bname, hl, hl + 2, f"{raw[hl]:02X}{raw[hl + 1]:02X}",
-             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node,
-             None if ok or zero else ErrorKind.BAD_FRAME)
+        Node(
+            "hcs",
+            "header check sequence",
+            bname,
+            hl,
+            hl + 2,
+            f"{raw[hl]:02X}{raw[hl + 1]:02X}",
+            ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch",
+            node,
+            None if ok or zero else ErrorKind.BAD_FRAME,
+        )
     complete = valid or (n == hdr.length + 2 and raw[-1] == 0x7E)
     if complete:
         fcs_at = n - 3
         if hdr.info_start < fcs_at:
-            Node("information", "information field", bname, hdr.info_start, fcs_at, None,
-                 "see the payload buffer", node)
-        ok = crc_x25(raw[1:n - 1]) == X25_GOOD
+            Node(
+                "information", "information field", bname, hdr.info_start, fcs_at, None, "see the payload buffer", node
+            )
+        ok = crc_x25(raw[1 : n - 1]) == X25_GOOD
         zero = not ok and hdr.info_start > hl and zero_checksums(raw, hl, n)
-        Node("fcs", "frame check sequence", bname, fcs_at, n - 1, f"{raw[fcs_at]:02X}{raw[fcs_at + 1]:02X}",
-             ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch", node,
-             None if ok or zero else ErrorKind.BAD_FRAME)
+        Node(
+            "fcs",
+            "frame check sequence",
+            bname,
+            fcs_at,
+            n - 1,
+            f"{raw[fcs_at]:02X}{raw[fcs_at + 1]:02X}",
+            ZERO_NOTE if zero else "CRC-16/X-25 ok" if ok else "CRC-16/X-25 mismatch",
+            node,
+            None if ok or zero else ErrorKind.BAD_FRAME,
+        )
         Node("flag_end", "closing flag", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)
     elif hdr.info_start < end:
         Node("rest", "incomplete frame body", bname, hdr.info_start, end, None, node.note, node, ErrorKind.BAD_FRAME)
@@ -112,5 +143,10 @@ def zero_checksums(raw: bytes | bytearray, hl: int, total: int, c: int = 0) -> b
 
     ``raw[c:c + total]`` is the frame with both flags, ``hl`` the offset of the HCS from ``c`` (flag through
     control). Accepted only when both are zero, so a corrupted frame with one bad checksum stays rejected."""
-    return (total >= hl + 5 and raw[c + hl] == 0 and raw[c + hl + 1] == 0
-            and raw[c + total - 3] == 0 and raw[c + total - 2] == 0)
+    return (
+        total >= hl + 5
+        and raw[c + hl] == 0
+        and raw[c + hl + 1] == 0
+        and raw[c + total - 3] == 0
+        and raw[c + total - 2] == 0
+    )

@@ -74,7 +74,7 @@ def looks_like_hex(head: bytes) -> bool:
         # tolerate only a multi-byte character cut by the end of a long head (a read limit)
         if exc.reason != "unexpected end of data" or len(head) < _SHORT_HEAD or exc.start < len(head) - 3:
             return False
-        text = head[:exc.start].decode("utf-8")
+        text = head[: exc.start].decode("utf-8")
     text = text.removeprefix(_BOM)
     if not text.strip() or _CONTROL_BYTES.search(text):
         return False
@@ -105,7 +105,7 @@ class HexStream:
             text = text.removeprefix(_BOM)
         text, self._hold = self._hold + text, ""
         cr = "\r" if text.endswith("\r") else ""  # a CR LF may be split: decide with the next piece
-        out = self._digits(text[:len(text) - len(cr)], final=False)
+        out = self._digits(text[: len(text) - len(cr)], final=False)
         self._hold += cr
         return out
 
@@ -145,8 +145,8 @@ class HexStream:
                 # a "0x" prefix may be split between two pieces: hold its "0" (or "0x") back. The text is
                 # cleaned up to and including that "0", which is the digit after any "0x" before it and
                 # ends the digits, then the "0" is dropped from them
-                self._hold = body[body.rindex("0"):]
-                digits.append(_numbered(self._line, body[:body.rindex("0") + 1])[:-1])
+                self._hold = body[body.rindex("0") :]
+                digits.append(_numbered(self._line, body[: body.rindex("0") + 1])[:-1])
                 continue
             digits.append(_numbered(self._line, body))
             if complete:

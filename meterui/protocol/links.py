@@ -72,7 +72,7 @@ def _plausible_hdlc(buf: bytearray, c: int, n: int) -> bool:
     if c + 3 > n or buf[c + 1] >> 4 != 0xA:
         return False
     hlen = framing.hdlc_header_length(buf, c, n)
-    return hlen > 0 and c + hlen + 2 <= n and crc_x25(buf[c + 1:c + hlen + 2]) == X25_GOOD
+    return hlen > 0 and c + hlen + 2 <= n and crc_x25(buf[c + 1 : c + hlen + 2]) == X25_GOOD
 
 
 def _plausible_mbus(buf: bytearray, c: int, n: int) -> bool:
@@ -86,17 +86,41 @@ def _looks_like_skstack(head: bytes) -> bool:
 
 
 HDLC = LinkProtocol(
-    "hdlc", "HDLC", "HDLC frames (7E … 7E, HCS/FCS), DLMS/COSEM: the Nordic HAN port, some Austrian meters",
-    "hdlc", start_byte=framing.HDLC_FLAG, check=framing.check_hdlc, plausible=_plausible_hdlc, overlap=1,
-    frame_label="HDLC frame", expand=hdlc._expand_frame, assemble=lambda dec, f, out: dec._hdlc(f, out),
-    abandon=lambda dec, out, reason: dec._abandon_segments(out, reason))
+    "hdlc",
+    "HDLC",
+    "HDLC frames (7E … 7E, HCS/FCS), DLMS/COSEM: the Nordic HAN port, some Austrian meters",
+    "hdlc",
+    start_byte=framing.HDLC_FLAG,
+    check=framing.check_hdlc,
+    plausible=_plausible_hdlc,
+    overlap=1,
+    frame_label="HDLC frame",
+    expand=hdlc._expand_frame,
+    assemble=lambda dec, f, out: dec._hdlc(f, out),
+    abandon=lambda dec, out, reason: dec._abandon_segments(out, reason),
+)
 MBUS = LinkProtocol(
-    "mbus", "M-Bus", "M-Bus long frames (68 L L 68 … 16), DLMS/COSEM: the Austrian customer interface",
-    "mbus", start_byte=framing.MBUS_START, check=framing.check_mbus, plausible=_plausible_mbus,
-    frame_label="M-Bus long frame", expand=mbus._expand_frame, assemble=lambda dec, f, out: dec._mbus_frame(f, out))
+    "mbus",
+    "M-Bus",
+    "M-Bus long frames (68 L L 68 … 16), DLMS/COSEM: the Austrian customer interface",
+    "mbus",
+    start_byte=framing.MBUS_START,
+    check=framing.check_mbus,
+    plausible=_plausible_mbus,
+    frame_label="M-Bus long frame",
+    expand=mbus._expand_frame,
+    assemble=lambda dec, f, out: dec._mbus_frame(f, out),
+)
 SKSTACK = LinkProtocol(
-    "skstack", "SKSTACK", "SKSTACK module lines (ERXUDP/EVENT), ECHONET Lite: the Japanese B-route",
-    "echonet", stream_format="skstack", buffer="line", sniff=_looks_like_skstack, input_format="skstack")
+    "skstack",
+    "SKSTACK",
+    "SKSTACK module lines (ERXUDP/EVENT), ECHONET Lite: the Japanese B-route",
+    "echonet",
+    stream_format="skstack",
+    buffer="line",
+    sniff=_looks_like_skstack,
+    input_format="skstack",
+)
 
 LINKS: dict[str, LinkProtocol] = {link.name: link for link in (HDLC, MBUS, SKSTACK)}
 """Every link protocol, by name. Add a line here for a new one."""
@@ -107,8 +131,12 @@ FRAMED: dict[int, LinkProtocol] = {link.start_byte: link for link in LINKS.value
 DSMR_TEXT = re.compile(rb"/[A-Za-z]{3}\d|\r?\n\d-\d:\d+\.\d+\.\d+\(")
 """A DSMR P1 telegram (recognised, not decoded yet: it becomes an entry when it is)."""
 
-INPUT_FORMATS: tuple[str, ...] = ("auto", "hex", "raw",
-                                  *[link.input_format for link in LINKS.values() if link.input_format])
+INPUT_FORMATS: tuple[str, ...] = (
+    "auto",
+    "hex",
+    "raw",
+    *[link.input_format for link in LINKS.values() if link.input_format],
+)
 """The CLI's ``--format`` choices: auto-detection, hex text, raw bytes, and each text protocol's own."""
 
 _RAW_NAMES = "|".join(sorted({re.escape(link.buffer) for link in LINKS.values()}))
@@ -154,7 +182,7 @@ def frame_title(name: str) -> str | None:
     match = _LINK_BUFFER.match(name)
     if match is None or match.group(1) is None or name == match.group(1):
         return None
-    return f"{match.group(1)} {name[len(match.group(1)):]}"
+    return f"{match.group(1)} {name[len(match.group(1)) :]}"
 
 
 def frame_node(frame: LinkFrame, bname: str, parent: Node) -> Node:
@@ -162,8 +190,7 @@ def frame_node(frame: LinkFrame, bname: str, parent: Node) -> Node:
     from meterui.protocol.spans import Node
 
     link = LINKS[frame.protocol]
-    node = Node(bname, link.frame_label, bname, 0, len(frame.raw), None, "" if frame.valid else frame.reason,
-                parent)
+    node = Node(bname, link.frame_label, bname, 0, len(frame.raw), None, "" if frame.valid else frame.reason, parent)
     node.kind = 1 if frame.valid else 0
     node.src = frame.raw
     node.expand = link.expand

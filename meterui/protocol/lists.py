@@ -24,13 +24,28 @@ _PHASE_POWER: Scaling = {(c, 7): (0, "W") for c in (21, 41, 61, 22, 42, 62)}
 _PHASE_POWER.update({(c, 7): (0, "var") for c in (23, 43, 63, 24, 44, 64)})
 
 KAMSTRUP_V0001: Scaling = {
-    **_POWER_UNITS, **_PHASE_POWER,
-    (31, 7): (-2, "A"), (51, 7): (-2, "A"), (71, 7): (-2, "A"),
-    (32, 7): (0, "V"), (52, 7): (0, "V"), (72, 7): (0, "V"),
-    (13, 7): (-2, None), (33, 7): (-2, None), (53, 7): (-2, None), (73, 7): (-2, None),
-    (1, 8): (1, "Wh"), (2, 8): (1, "Wh"), (3, 8): (1, "varh"), (4, 8): (1, "varh"),
-    (21, 8): (1, "Wh"), (41, 8): (1, "Wh"), (61, 8): (1, "Wh"),
-    (22, 8): (1, "Wh"), (42, 8): (1, "Wh"), (62, 8): (1, "Wh"),
+    **_POWER_UNITS,
+    **_PHASE_POWER,
+    (31, 7): (-2, "A"),
+    (51, 7): (-2, "A"),
+    (71, 7): (-2, "A"),
+    (32, 7): (0, "V"),
+    (52, 7): (0, "V"),
+    (72, 7): (0, "V"),
+    (13, 7): (-2, None),
+    (33, 7): (-2, None),
+    (53, 7): (-2, None),
+    (73, 7): (-2, None),
+    (1, 8): (1, "Wh"),
+    (2, 8): (1, "Wh"),
+    (3, 8): (1, "varh"),
+    (4, 8): (1, "varh"),
+    (21, 8): (1, "Wh"),
+    (41, 8): (1, "Wh"),
+    (61, 8): (1, "Wh"),
+    (22, 8): (1, "Wh"),
+    (42, 8): (1, "Wh"),
+    (62, 8): (1, "Wh"),
 }
 """Kamstrup_V0001: currents 0.01 A, voltages 1 V, energies 10 Wh (KNVE §2.7-2.9); the Danish Omnipower
 list adds power factors ×0.01 (total and per phase) and per-phase energies with the unit and scaling of
@@ -41,19 +56,36 @@ KAMSTRUP_CT: Scaling = {**KAMSTRUP_V0001, (31, 7): (-3, "A"), (51, 7): (-3, "A")
 
 KFM_001: Scaling = {
     **_POWER_UNITS,
-    (31, 7): (-3, "A"), (51, 7): (-3, "A"), (71, 7): (-3, "A"),
-    (32, 7): (-1, "V"), (52, 7): (-1, "V"), (72, 7): (-1, "V"),
-    (1, 8): (0, "Wh"), (2, 8): (0, "Wh"), (3, 8): (0, "varh"), (4, 8): (0, "varh"),
+    (31, 7): (-3, "A"),
+    (51, 7): (-3, "A"),
+    (71, 7): (-3, "A"),
+    (32, 7): (-1, "V"),
+    (52, 7): (-1, "V"),
+    (72, 7): (-1, "V"),
+    (1, 8): (0, "Wh"),
+    (2, 8): (0, "Wh"),
+    (3, 8): (0, "varh"),
+    (4, 8): (0, "varh"),
 }
 """Kaifa KFM_001 (Norway): currents mA, voltages 0.1 V, energies Wh (meter-lists.md §2.2)."""
 
 E450_DEFAULTS: Scaling = {
-    **_POWER_UNITS, **_PHASE_POWER,
-    (31, 7): (-2, "A"), (51, 7): (-2, "A"), (71, 7): (-2, "A"), (91, 7): (-2, "A"),
-    (32, 7): (0, "V"), (52, 7): (0, "V"), (72, 7): (0, "V"),
-    (13, 7): (-3, None), (33, 7): (-3, None), (53, 7): (-3, None), (73, 7): (-3, None),
+    **_POWER_UNITS,
+    **_PHASE_POWER,
+    (31, 7): (-2, "A"),
+    (51, 7): (-2, "A"),
+    (71, 7): (-2, "A"),
+    (91, 7): (-2, "A"),
+    (32, 7): (0, "V"),
+    (52, 7): (0, "V"),
+    (72, 7): (0, "V"),
+    (13, 7): (-3, None),
+    (33, 7): (-3, None),
+    (53, 7): (-3, None),
+    (73, 7): (-3, None),
     (14, 7): (0, "Hz"),
-    **{(c, 8): (0, "Wh") for c in (1, 2, 15, 16)}, **{(c, 8): (0, "varh") for c in (3, 4, 5, 6, 7, 8)},
+    **{(c, 8): (0, "Wh") for c in (1, 2, 15, 16)},
+    **{(c, 8): (0, "varh") for c in (3, 4, 5, 6, 7, 8)},
 }
 """Landis+Gyr E450 descriptor pushes carry no scalers (meter-lists.md §1.5, consensus of SCS, CY and
 WW_Go): W, var, Wh, varh, Hz and V as sent; currents ×0.01 A; power factors ×0.001."""
@@ -103,8 +135,15 @@ def _e(cde: str, tags: frozenset[int] | None = _U32, scale: tuple[int, str | Non
 
 _ANY = _f("", None)
 
-_KFM_HEAD = [_f("1.1.0.2.129.255", _STR), _f("0.0.96.1.0.255", _STR), _f("0.0.96.1.7.255", _STR),
-             _e("1.7.0"), _e("2.7.0"), _e("3.7.0"), _e("4.7.0")]
+_KFM_HEAD = [
+    _f("1.1.0.2.129.255", _STR),
+    _f("0.0.96.1.0.255", _STR),
+    _f("0.0.96.1.7.255", _STR),
+    _e("1.7.0"),
+    _e("2.7.0"),
+    _e("3.7.0"),
+    _e("4.7.0"),
+]
 _KFM_1PH = [_e("31.7.0"), _e("32.7.0")]
 _KFM_3PH = [_e("31.7.0"), _e("51.7.0"), _e("71.7.0"), _e("32.7.0"), _e("52.7.0"), _e("72.7.0")]
 _KFM_ENERGY = [_f("0.0.1.0.0.255", _CLOCK), _e("1.8.0"), _e("2.8.0"), _e("3.8.0"), _e("4.8.0")]
@@ -136,57 +175,148 @@ POSITIONAL: list[PositionalList] = [
     PositionalList("Kaifa list 3 (1-phase)", "KFM_001", _KFM_HEAD + _KFM_1PH + _KFM_ENERGY),
     PositionalList("Kaifa list 3 (3-phase)", "KFM_001", _KFM_HEAD + _KFM_3PH + _KFM_ENERGY),
     # Iskraemeco, Slovenia: [1] logical device name "ISK…", [2] device id (meter-lists.md §2.3)
-    PositionalList("Iskra SI 18 (3-phase power)", None, _ISK_HEAD + _PQ + _U3 + _I3 + _PPH + _PPH_EXP,
-                   ("prefix", b"ISK")),
-    PositionalList("Iskra SI 12 (energy)", None,
-                   [*_ISK_HEAD, _f("0.0.96.3.10.255", _FLAG), _f("0.0.96.14.0.255", _STR), *_TARIFF_E,
-                    _e("3.8.0"), _e("4.8.0")], ("prefix", b"ISK")),
+    PositionalList(
+        "Iskra SI 18 (3-phase power)", None, _ISK_HEAD + _PQ + _U3 + _I3 + _PPH + _PPH_EXP, ("prefix", b"ISK")
+    ),
+    PositionalList(
+        "Iskra SI 12 (energy)",
+        None,
+        [*_ISK_HEAD, _f("0.0.96.3.10.255", _FLAG), _f("0.0.96.14.0.255", _STR), *_TARIFF_E, _e("3.8.0"), _e("4.8.0")],
+        ("prefix", b"ISK"),
+    ),
     PositionalList("Iskra SI 12 (3-phase)", None, _ISK_HEAD + _U3 + _I3 + _PQ, ("prefix", b"ISK")),
-    PositionalList("Iskra SI 10 (1-phase)", None,
-                   _ISK_HEAD + _PQ + [_e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), _e("21.7.0", _UINT),
-                                      _e("22.7.0", _UINT)], ("prefix", b"ISK")),
-    PositionalList("Iskra SI 10 (tariff energy)", None,
-                   _ISK_HEAD + [_e(f"{c}.8.{t}") for c in (1, 2, 3, 4) for t in (1, 2)], ("prefix", b"ISK")),
-    PositionalList("Iskra SI 9", None,
-                   _ISK_HEAD + _PQ + [_e("32.7.0", _U16, _V01), _e("2.8.1"), _e("2.8.2")], ("prefix", b"ISK")),
-    PositionalList("Iskra SI 8 (1-phase)", None,
-                   [*_ISK_HEAD, _e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), *_PQ], ("prefix", b"ISK")),
+    PositionalList(
+        "Iskra SI 10 (1-phase)",
+        None,
+        _ISK_HEAD
+        + _PQ
+        + [_e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), _e("21.7.0", _UINT), _e("22.7.0", _UINT)],
+        ("prefix", b"ISK"),
+    ),
+    PositionalList(
+        "Iskra SI 10 (tariff energy)",
+        None,
+        _ISK_HEAD + [_e(f"{c}.8.{t}") for c in (1, 2, 3, 4) for t in (1, 2)],
+        ("prefix", b"ISK"),
+    ),
+    PositionalList(
+        "Iskra SI 9", None, _ISK_HEAD + _PQ + [_e("32.7.0", _U16, _V01), _e("2.8.1"), _e("2.8.2")], ("prefix", b"ISK")
+    ),
+    PositionalList(
+        "Iskra SI 8 (1-phase)",
+        None,
+        [*_ISK_HEAD, _e("32.7.0", _U16, _V01), _e("31.7.0", _U16, _A001), *_PQ],
+        ("prefix", b"ISK"),
+    ),
     # Iskraemeco without the LDN (meter-lists.md §2.4)
-    PositionalList("Iskra IE.5 Croatia (33)", None,
-                   [_ANY] * 3 + _TARIFF_E + [_e(f"{c}.8.0") for c in (5, 6, 7, 8)]
-                   + [_e("1.7.0", _UINT), _e("2.7.0", _UINT), _e("13.7.0", _U32, (-3, None))] + _PPH + _PPH_EXP
-                   + _U3 + _I3 + [_ANY] * 5),
-    PositionalList("Iskra IE.5 Croatia (28)", None,
-                   [_ANY] * 3 + _TARIFF_E + [_e("1.7.0", _UINT), _e("2.7.0", _UINT)] + _PPH + _PPH_EXP
-                   + _U3 + _I3 + [_ANY] * 5),
-    PositionalList("Iskra AM550 Switzerland (15)", None,
-                   [*_TARIFF_E, _f("", frozenset({axdr.OCTET_STRING})), _f("0.0.1.0.0.255", _CLOCK),
-                    _e("2.7.0"), _e("1.7.0"), *[_e(f"{c}.7.0", _UINT, _A001) for c in (31, 51, 71)],
-                    _e("32.7.0", _UINT, _V01), _e("72.7.0", _UINT, _V01)]),
+    PositionalList(
+        "Iskra IE.5 Croatia (33)",
+        None,
+        [_ANY] * 3
+        + _TARIFF_E
+        + [_e(f"{c}.8.0") for c in (5, 6, 7, 8)]
+        + [_e("1.7.0", _UINT), _e("2.7.0", _UINT), _e("13.7.0", _U32, (-3, None))]
+        + _PPH
+        + _PPH_EXP
+        + _U3
+        + _I3
+        + [_ANY] * 5,
+    ),
+    PositionalList(
+        "Iskra IE.5 Croatia (28)",
+        None,
+        [_ANY] * 3 + _TARIFF_E + [_e("1.7.0", _UINT), _e("2.7.0", _UINT)] + _PPH + _PPH_EXP + _U3 + _I3 + [_ANY] * 5,
+    ),
+    PositionalList(
+        "Iskra AM550 Switzerland (15)",
+        None,
+        [
+            *_TARIFF_E,
+            _f("", frozenset({axdr.OCTET_STRING})),
+            _f("0.0.1.0.0.255", _CLOCK),
+            _e("2.7.0"),
+            _e("1.7.0"),
+            *[_e(f"{c}.7.0", _UINT, _A001) for c in (31, 51, 71)],
+            _e("32.7.0", _UINT, _V01),
+            _e("72.7.0", _UINT, _V01),
+        ],
+    ),
     # Austria IMx50 (Iskraemeco AM550, Siemens IM350): [1] push-setup logical name, [2] customer meter number
-    PositionalList("IMx50 Austria (10)", None,
-                   [_f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})), _f("0.0.96.1.1.255", _STR),
-                    _f("0.0.0.9.1.255", _TIME), _f("0.0.0.9.2.255", _DATE),
-                    _e("1.8.0"), _e("2.8.0"), _e("3.8.0"), _e("4.8.0"), _e("1.7.0"), _e("2.7.0")],
-                   ("push", b"")),
-    PositionalList("IMx50 Austria (12, with consumer message)", None,
-                   [_f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})), _f("0.0.96.1.1.255", _STR),
-                    _f("0.0.0.9.1.255", _TIME), _f("0.0.0.9.2.255", _DATE),
-                    _e("1.8.0"), _e("2.8.0"), _e("3.8.0"), _e("4.8.0"), _e("1.7.0"), _e("2.7.0"),
-                    _f("0.0.96.13.0.255", _STR), _f("0.0.96.13.1.255", None)],
-                   ("push", b"")),
+    PositionalList(
+        "IMx50 Austria (10)",
+        None,
+        [
+            _f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})),
+            _f("0.0.96.1.1.255", _STR),
+            _f("0.0.0.9.1.255", _TIME),
+            _f("0.0.0.9.2.255", _DATE),
+            _e("1.8.0"),
+            _e("2.8.0"),
+            _e("3.8.0"),
+            _e("4.8.0"),
+            _e("1.7.0"),
+            _e("2.7.0"),
+        ],
+        ("push", b""),
+    ),
+    PositionalList(
+        "IMx50 Austria (12, with consumer message)",
+        None,
+        [
+            _f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})),
+            _f("0.0.96.1.1.255", _STR),
+            _f("0.0.0.9.1.255", _TIME),
+            _f("0.0.0.9.2.255", _DATE),
+            _e("1.8.0"),
+            _e("2.8.0"),
+            _e("3.8.0"),
+            _e("4.8.0"),
+            _e("1.7.0"),
+            _e("2.7.0"),
+            _f("0.0.96.13.0.255", _STR),
+            _f("0.0.96.13.1.255", None),
+        ],
+        ("push", b""),
+    ),
     # Landis+Gyr (meter-lists.md §2.5)
-    PositionalList("L+G E450 Wiener Netze (9)", None,
-                   [_f("0.0.1.0.0.255", frozenset({axdr.OCTET_STRING})),
-                    _e("1.8.0"), _e("2.8.0"), _e("3.8.0"), _e("4.8.0"),
-                    _e("1.7.0"), _e("2.7.0"), _e("3.7.0"), _e("4.7.0")]),
-    PositionalList("L+G Austria LNG2 (14)", None,
-                   [_e(f"{c}.7.0", _U16, (0, "V")) for c in (32, 52, 72)] + _I3
-                   + [_e("1.7.0"), _e("2.7.0"), _e("1.8.0"), _e("2.8.0"), _f("", _U16), _f("", _U16), _f("", _U16),
-                      _f("0.0.96.1.0.255", _STR)]),
-    PositionalList("L+G Austria LNG2 (11)", None,
-                   [_e(f"{c}.7.0", _U16, (0, "V")) for c in (32, 52, 72)] + _I3
-                   + [_e("1.7.0"), _e("2.7.0"), _e("1.8.0"), _e("2.8.0"), _f("0.0.96.1.0.255", _STR)]),
+    PositionalList(
+        "L+G E450 Wiener Netze (9)",
+        None,
+        [
+            _f("0.0.1.0.0.255", frozenset({axdr.OCTET_STRING})),
+            _e("1.8.0"),
+            _e("2.8.0"),
+            _e("3.8.0"),
+            _e("4.8.0"),
+            _e("1.7.0"),
+            _e("2.7.0"),
+            _e("3.7.0"),
+            _e("4.7.0"),
+        ],
+    ),
+    PositionalList(
+        "L+G Austria LNG2 (14)",
+        None,
+        [_e(f"{c}.7.0", _U16, (0, "V")) for c in (32, 52, 72)]
+        + _I3
+        + [
+            _e("1.7.0"),
+            _e("2.7.0"),
+            _e("1.8.0"),
+            _e("2.8.0"),
+            _f("", _U16),
+            _f("", _U16),
+            _f("", _U16),
+            _f("0.0.96.1.0.255", _STR),
+        ],
+    ),
+    PositionalList(
+        "L+G Austria LNG2 (11)",
+        None,
+        [_e(f"{c}.7.0", _U16, (0, "V")) for c in (32, 52, 72)]
+        + _I3
+        + [_e("1.7.0"), _e("2.7.0"), _e("1.8.0"), _e("2.8.0"), _f("0.0.96.1.0.255", _STR)],
+    ),
 ]
 """Bodies of bare values (no OBIS codes) identified by element count, per-position types and the first
 element's text (meter-lists.md §2). Positions the reference leaves unlabelled stay unlabelled."""
@@ -248,8 +378,9 @@ for _spec in POSITIONAL:
 
 # -- per-installation scaling override ----------------------------------------------------------------
 SCALE_GROUPS: dict[str, frozenset[tuple[int, int]]] = {
-    "energy": frozenset((c, 8) for c in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 21, 22, 23, 24, 41, 42, 43, 44,
-                                         61, 62, 63, 64)),
+    "energy": frozenset(
+        (c, 8) for c in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 21, 22, 23, 24, 41, 42, 43, 44, 61, 62, 63, 64)
+    ),
     "power": frozenset((c, 7) for c in (1, 2, 3, 4, 9, 10, 16, 21, 22, 23, 24, 41, 42, 43, 44, 61, 62, 63, 64)),
     "voltage": frozenset((c, 7) for c in (32, 52, 72)),
     "current": frozenset((c, 7) for c in (31, 51, 71, 91)),
@@ -296,8 +427,7 @@ def parse_scale(text: str) -> dict[str, float]:
         group, sep, num = part.partition("=")
         group = group.strip().lower()
         if not sep or group not in SCALE_GROUPS:
-            raise ValueError(f"bad scale {part!r}: expected GROUP=FACTOR with GROUP one of "
-                             f"{', '.join(SCALE_GROUPS)}")
+            raise ValueError(f"bad scale {part!r}: expected GROUP=FACTOR with GROUP one of {', '.join(SCALE_GROUPS)}")
         try:
             factor = float(num)
         except ValueError:

@@ -48,8 +48,7 @@ def _expand_frame(node: Node) -> None:
     Node("length", "length L", bname, 1, 2, raw[1], "C + A + CI + data", node)
     Node("length_repeat", "length L (repeated)", bname, 2, 3, raw[2], "", node)
     Node("start2", "start (repeated)", bname, 3, 4, "68", "", node)
-    Node("control", "C field", bname, 4, 5, f"{hdr.control:02X}",
-         "SND_UD" if hdr.control & 0x4F == 0x43 else "", node)
+    Node("control", "C field", bname, 4, 5, f"{hdr.control:02X}", "SND_UD" if hdr.control & 0x4F == 0x43 else "", node)
     Node("address", "A field", bname, 5, 6, hdr.address, "broadcast" if hdr.address == 0xFF else "", node)
     Node("ci", "CI field", bname, 6, 7, f"{hdr.ci:02X}", ci_text(hdr.ci), node)
     if hdr.data_start == 9:
@@ -62,7 +61,16 @@ def _expand_frame(node: Node) -> None:
         return
     if hdr.data_start < n - 2:
         Node("data", "data", bname, hdr.data_start, n - 2, None, "see the payload buffer", node)
-    ok = (sum(raw[4:n - 2]) & 0xFF) == raw[n - 2]
-    Node("checksum", "checksum", bname, n - 2, n - 1, f"{raw[n - 2]:02X}",
-         "sum ok" if ok else "sum mismatch", node, None if ok else ErrorKind.BAD_FRAME)
+    ok = (sum(raw[4 : n - 2]) & 0xFF) == raw[n - 2]
+    Node(
+        "checksum",
+        "checksum",
+        bname,
+        n - 2,
+        n - 1,
+        f"{raw[n - 2]:02X}",
+        "sum ok" if ok else "sum mismatch",
+        node,
+        None if ok else ErrorKind.BAD_FRAME,
+    )
     Node("stop", "stop", bname, n - 1, n, f"{raw[n - 1]:02X}", "", node)

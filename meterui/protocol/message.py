@@ -24,9 +24,16 @@ class Reading:
 
     __slots__ = ("_node", "id", "name", "quantity", "ref", "unit", "value")
 
-    def __init__(self, id: str, name: str, value: int | float | str, unit: str | None = None,
-                 quantity: str | None = None, node: Node | None = None,
-                 ref: tuple[Node, str, int, int] | None = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        value: int | float | str,
+        unit: str | None = None,
+        quantity: str | None = None,
+        node: Node | None = None,
+        ref: tuple[Node, str, int, int] | None = None,
+    ) -> None:
         self.id = id
         """OBIS as ``A.B.C.D.E.F`` in decimal; for ECHONET the EPC (``E7``, ``E8.R``…)."""
         self.name = name
@@ -51,8 +58,7 @@ class Reading:
         return None if node is None else (node.buffer, node.start, node.end)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "quantity": self.quantity, "name": self.name, "value": self.value,
-                "unit": self.unit}
+        return {"id": self.id, "quantity": self.quantity, "name": self.name, "value": self.value, "unit": self.unit}
 
     def format_value(self) -> str:
         v = self.value
@@ -64,7 +70,12 @@ class Reading:
         if not isinstance(other, Reading):
             return NotImplemented
         return (self.id, self.name, self.value, self.unit, self.quantity) == (
-            other.id, other.name, other.value, other.unit, other.quantity)
+            other.id,
+            other.name,
+            other.value,
+            other.unit,
+            other.quantity,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -122,8 +133,7 @@ class Message:
             "index": self.index,
             "protocol": self.protocol,
             "ok": self.error is None,
-            "error": None if self.error is None
-            else {"layer": self.error.layer, "message": self.error.message},
+            "error": None if self.error is None else {"layer": self.error.layer, "message": self.error.message},
             "offsets": [[s, e] for s, e in self.offsets],
             "encrypted": self.encrypted,
             "authenticated": self.authenticated,

@@ -59,12 +59,17 @@ def looks_like_datetime(raw: bytes) -> bool:
         return False
     year = raw[0] << 8 | raw[1]
     month, day = raw[2], raw[3]
-    return ((year == 0xFFFF or 1990 <= year < 2200) and (1 <= month <= 12 or month >= 0xFD)
-            and (1 <= day <= 31 or day >= 0xFD) and (raw[5] < 24 or raw[5] == 0xFF))
+    return (
+        (year == 0xFFFF or 1990 <= year < 2200)
+        and (1 <= month <= 12 or month >= 0xFD)
+        and (1 <= day <= 31 or day >= 0xFD)
+        and (raw[5] < 24 or raw[5] == 0xFF)
+    )
 
 
-def _plain(t: tuple[int, int, int, object, int, int], invert: bool,
-           tz: tzinfo | None) -> tuple[int | float | str, bool]:
+def _plain(
+    t: tuple[int, int, int, object, int, int], invert: bool, tz: tzinfo | None
+) -> tuple[int | float | str, bool]:
     """The JSON-able value of a tape element and whether it is numeric."""
     kind, v = t[TAG], t[VALUE]
     if kind in _NUMERIC:
@@ -96,11 +101,32 @@ def _scaled(raw: int | float, scaler: int) -> int | float:
 class _Walker:
     """Interprets one tape; keeps the state a walk needs in one place."""
 
-    __slots__ = ("bare", "bname", "deciders", "factor", "how", "invert", "notes", "pending", "profile", "result",
-                 "scaler", "tape", "top", "tz")
+    __slots__ = (
+        "bare",
+        "bname",
+        "deciders",
+        "factor",
+        "how",
+        "invert",
+        "notes",
+        "pending",
+        "profile",
+        "result",
+        "scaler",
+        "tape",
+        "top",
+        "tz",
+    )
 
-    def __init__(self, tape: Tape, bname: str, top: Node, invert: bool, notes: bool = False,
-                 profile: lists.MeterProfile | None = None) -> None:
+    def __init__(
+        self,
+        tape: Tape,
+        bname: str,
+        top: Node,
+        invert: bool,
+        notes: bool = False,
+        profile: lists.MeterProfile | None = None,
+    ) -> None:
         self.notes = notes
         self.profile = profile if profile is not None and profile.scale else None
         self.tz = profile.tz if profile is not None else None
@@ -140,8 +166,13 @@ class _Walker:
     def is_descriptor(self, i: int) -> bool:
         """``{class_id, logical_name, attribute_index, data_index}``: integers around an OBIS code."""
         tape = self.tape
-        return (tape[i + 1][TAG] in _INTS and self.is_obis(i + 2) and tape[i + 3][TAG] in _INTS
-                and tape[i + 4][TAG] in _INTS and tape[i][NEXT] == i + 5)
+        return (
+            tape[i + 1][TAG] in _INTS
+            and self.is_obis(i + 2)
+            and tape[i + 3][TAG] in _INTS
+            and tape[i + 4][TAG] in _INTS
+            and tape[i][NEXT] == i + 5
+        )
 
     def children(self, i: int) -> list[int]:
         return axdr.tape_children(self.tape, i)
@@ -159,11 +190,11 @@ class _Walker:
         self.scaler = scaler
         return _scaled(value, scaler)
 
-    def reading(self, rid: str, name: str, value: int | float | str, unit: str | None, quantity: str | None,
-                i: int) -> None:
+    def reading(
+        self, rid: str, name: str, value: int | float | str, unit: str | None, quantity: str | None, i: int
+    ) -> None:
         t = self.tape[i]
-        self.result.readings.append(Reading(rid, name, value, unit, quantity, None,
-                                            (self.top, self.bname, t[1], t[2])))
+        self.result.readings.append(Reading(rid, name, value, unit, quantity, None, (self.top, self.bname, t[1], t[2])))
         self.how.append((i, self.scaler, self.factor))
         self.scaler = 0
         self.factor = None
@@ -199,8 +230,7 @@ class _Walker:
             if kind == _OCTET and len(t[VALUE]) == 6:  # type: ignore[arg-type]
                 raw: bytes = t[VALUE]  # type: ignore[assignment]
                 nxt = elements[i + 1] if i + 1 < n else -1
-                if (obis.obis_key(raw) in obis.PUSH_SETUP_KEYS or nxt < 0 or self.is_obis(nxt)
-                        or self.is_item(nxt)):
+                if obis.obis_key(raw) in obis.PUSH_SETUP_KEYS or nxt < 0 or self.is_obis(nxt) or self.is_item(nxt):
                     # a lone OBIS code: a push-setup identifier, or a code whose value is absent
                     text, name, _, _, described = obis.resolve(raw)
                     self.note(e, described, "OBIS code")
@@ -232,8 +262,12 @@ class _Walker:
                         i += 1
                         continue
             if kind == _STRUCT and t[COUNT] == 4 and self.is_descriptor(e):
-                self.note(e, f"capture-object descriptor of {obis.describe(tape[e + 2][VALUE])}: "  # type: ignore[arg-type]
-                             "describes a value, is not one", "descriptor")
+                self.note(
+                    e,
+                    f"capture-object descriptor of {obis.describe(tape[e + 2][VALUE])}: "  # type: ignore[arg-type]
+                    "describes a value, is not one",
+                    "descriptor",
+                )
                 i += 1
                 continue
             if kind == _STRUCT or kind == axdr.ARRAY:
@@ -267,8 +301,11 @@ class _Walker:
                 if self.profile is not None:
                     value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
-                    self.note(si, f"×10^{scaler} {unit_text(tape[tape[c1][NEXT]][VALUE])}",  # type: ignore[arg-type]
-                              "scaler-unit")
+                    self.note(
+                        si,
+                        f"×10^{scaler} {unit_text(tape[tape[c1][NEXT]][VALUE])}",  # type: ignore[arg-type]
+                        "scaler-unit",
+                    )
                     self.note(vi, f"{name}; scaling: in-band{extra}")
             elif scaling is not None:
                 rule = scaling.get((raw_obis[2], raw_obis[3]))
@@ -279,9 +316,13 @@ class _Walker:
                 if self.profile is not None:
                     value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
-                    self.note(vi, f"{name}; scaling: list specification ({self.result.list_id}) "
-                                  f"×10^{rule[0]} {rule[1] or ''}{extra}" if rule is not None
-                              else f"{name}{extra}")
+                    self.note(
+                        vi,
+                        f"{name}; scaling: list specification ({self.result.list_id}) "
+                        f"×10^{rule[0]} {rule[1] or ''}{extra}"
+                        if rule is not None
+                        else f"{name}{extra}",
+                    )
             elif self.profile is not None:
                 value, extra = self.override(raw_obis, value)  # type: ignore[arg-type]
                 if notes:
@@ -313,9 +354,15 @@ def _looks_like_ldn(text: str) -> bool:
     return len(text) == _LDN_LEN and text[:3].isalpha() and text[:3].isupper() and text.isalnum()
 
 
-def interpret_tape(tape: Tape, bname: str, top: Node, invert_deviation: bool = False,
-                   notes: bool = False, profile: lists.MeterProfile | None = None,
-                   buf: bytes | None = None) -> BodyResult:
+def interpret_tape(
+    tape: Tape,
+    bname: str,
+    top: Node,
+    invert_deviation: bool = False,
+    notes: bool = False,
+    profile: lists.MeterProfile | None = None,
+    buf: bytes | None = None,
+) -> BodyResult:
     """Collect readings from a body tape; ``top`` is the (lazy) body node readings point into.
 
     With ``notes`` the walk also labels the elements for the inspector (:attr:`BodyResult.notes`).
@@ -364,7 +411,7 @@ def match_body(buf: bytes, q: int, n: int, invert: bool, profile: lists.MeterPro
         if q + length > n or plan.pkey != pkey:
             continue
         for off, seg in plan.segments:
-            if buf[q + off:q + off + len(seg)] != seg:
+            if buf[q + off : q + off + len(seg)] != seg:
                 break
         else:
             if k:
@@ -401,8 +448,10 @@ def _interpret(w: _Walker) -> None:
                 _descriptor_push(w, descs, top_elems)
                 return
     if body[TAG] == _STRUCT and _maybe_positional(w, top_elems, first_raw):
-        spec = lists.match_positional([tape[e][TAG] for e in top_elems],  # type: ignore[misc]
-                                      first_raw if first_raw is not None else first_text)
+        spec = lists.match_positional(
+            [tape[e][TAG] for e in top_elems],  # type: ignore[misc]
+            first_raw if first_raw is not None else first_text,
+        )
         if spec is not None:
             _positional(w, spec, top_elems)
             return
@@ -459,8 +508,7 @@ def _positional(w: _Walker, spec: lists.PositionalList, elems: list[int]) -> Non
         if not field.obis:
             value, _ = w.plain_value(e)
             w.note(e, f"not labelled by the list specification ({spec.name})")
-            w.reading(f"body[{i}]", f"Unlabelled {axdr.TYPE_NAMES.get(tape[e][TAG], 'element')}", value, None,
-                      None, e)
+            w.reading(f"body[{i}]", f"Unlabelled {axdr.TYPE_NAMES.get(tape[e][TAG], 'element')}", value, None, None, e)
             continue
         raw_obis = lists.field_obis(field)
         code, name, quantity, unit, _ = obis.resolve(raw_obis)
@@ -521,12 +569,29 @@ def _descriptors(tape: Tape, arr: int) -> list[Descriptor] | None:
 
 _CONTROL_STATES = {0: "disconnected", 1: "connected", 2: "ready for reconnection"}
 _ATTR_NAMES: dict[tuple[int, int], str] = {
-    (40, 1): "push setup logical name", (40, 2): "push object list", (3, 3): "scaler-unit",
-    (4, 3): "scaler-unit", (8, 2): "time", (70, 3): "control state", (72, 6): "identification number",
-    (72, 9): "device type", (1, 2): "value", (3, 2): "value", (4, 2): "value", (5, 2): "current average value",
+    (40, 1): "push setup logical name",
+    (40, 2): "push object list",
+    (3, 3): "scaler-unit",
+    (4, 3): "scaler-unit",
+    (8, 2): "time",
+    (70, 3): "control state",
+    (72, 6): "identification number",
+    (72, 9): "device type",
+    (1, 2): "value",
+    (3, 2): "value",
+    (4, 2): "value",
+    (5, 2): "current average value",
 }
-_CLASS_NAMES = {1: "data", 3: "register", 4: "extended register", 5: "demand register", 8: "clock",
-                40: "push setup", 70: "disconnect control", 72: "M-Bus client"}
+_CLASS_NAMES = {
+    1: "data",
+    3: "register",
+    4: "extended register",
+    5: "demand register",
+    8: "clock",
+    40: "push setup",
+    70: "disconnect control",
+    72: "M-Bus client",
+}
 _PLAIN_ID = frozenset({(40, 1), (70, 3), (8, 2)})
 
 
@@ -540,11 +605,17 @@ def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> N
         w.note(arr, f"{len(descs)} capture-object descriptor(s), sent in-band", "push object list")
         for i, (cls, ln, attr, j) in enumerate(descs):
             what = _ATTR_NAMES.get((cls, attr), f"attribute {attr}")
-            w.note(j, f"→ body[{i}]: {obis.describe(ln)}, class {cls} ({_CLASS_NAMES.get(cls, '?')}), "
-                      f"attribute {attr} ({what})", f"descriptor {i}")
+            w.note(
+                j,
+                f"→ body[{i}]: {obis.describe(ln)}, class {cls} ({_CLASS_NAMES.get(cls, '?')}), "
+                f"attribute {attr} ({what})",
+                f"descriptor {i}",
+            )
     if len(descs) != len(elems):
-        msg = (f"the push-object list describes {len(descs)} element(s) but the body has {len(elems)}: "
-               "values left unlabelled")
+        msg = (
+            f"the push-object list describes {len(descs)} element(s) but the body has {len(elems)}: "
+            "values left unlabelled"
+        )
         result.warnings.append(msg)
         w.walk(elems, "body")  # the descriptors themselves yield no readings (``is_descriptor``)
         for rid, e in w.bare:
@@ -565,9 +636,12 @@ def _descriptor_push(w: _Walker, descs: list[Descriptor], elems: list[int]) -> N
         if (cls, attr) in ((3, 3), (4, 3)):
             if w.notes and e in scalers.values():
                 c1 = e + 1
-                w.note(e, f"scaler-unit of {code}: ×10^{tape[c1][VALUE]} "
-                          f"{unit_text(tape[tape[c1][NEXT]][VALUE])} (applied to its value)",  # type: ignore[arg-type]
-                       "scaler-unit")
+                w.note(
+                    e,
+                    f"scaler-unit of {code}: ×10^{tape[c1][VALUE]} "
+                    f"{unit_text(tape[tape[c1][NEXT]][VALUE])} (applied to its value)",  # type: ignore[arg-type]
+                    "scaler-unit",
+                )
             continue
         if t[TAG] in (_STRUCT, axdr.ARRAY):
             w.note(e, f"{name}: class {cls} attribute {attr}")
@@ -649,8 +723,9 @@ _FastEntry = tuple[str, str, str | None, str | None, int, int, int, object, int,
 octet-string, 3 number as sent), value if constant, scaler, factor, number unpacker)."""
 
 
-def _value_of(t: tuple[int, int, int, object, int, int], invert: bool, tz: tzinfo | None, scaler: int,
-              factor: float | None) -> int | float | str:
+def _value_of(
+    t: tuple[int, int, int, object, int, int], invert: bool, tz: tzinfo | None, scaler: int, factor: float | None
+) -> int | float | str:
     value = _plain(t, invert, tz)[0]
     if isinstance(value, int | float) and not isinstance(value, bool):
         if scaler:
@@ -672,8 +747,23 @@ class _Plan:
     the plan cannot reproduce is not cached), and guarded: the values that steered the walk (scalers,
     units, descriptors, list id, the first element) must be the same for the plan to apply."""
 
-    __slots__ = ("body_count", "body_tag", "clock", "entries", "fast", "first", "guards", "invert", "length",
-                 "list_id", "meter_id", "pkey", "segments", "tz", "warnings")
+    __slots__ = (
+        "body_count",
+        "body_tag",
+        "clock",
+        "entries",
+        "fast",
+        "first",
+        "guards",
+        "invert",
+        "length",
+        "list_id",
+        "meter_id",
+        "pkey",
+        "segments",
+        "tz",
+        "warnings",
+    )
 
     def __init__(self) -> None:
         self.entries: list[_Entry] = []
@@ -710,8 +800,9 @@ class _Plan:
                 again = _value_of(t, w.invert, w.tz, scaler, factor)
                 if again != reading.value or type(again) is not type(reading.value):
                     return None
-            plan.entries.append((reading.id, reading.name, reading.unit, reading.quantity, e, varies,
-                                 reading.value, scaler, factor))
+            plan.entries.append(
+                (reading.id, reading.name, reading.unit, reading.quantity, e, varies, reading.value, scaler, factor)
+            )
         for i, t in enumerate(tape):
             if (t[TAG] in _VARYING or (t[TAG] == _OCTET and t[2] - t[1] == 14)) and i not in sources:
                 plan.guards.append((i, t[VALUE]))
@@ -728,8 +819,9 @@ class _Plan:
             if not varying:
                 setattr(plan, field, (-1, got))
                 continue
-            k = next((k for k in varying if (readings[k].value if field == "clock" else str(readings[k].value))
-                      == got), None)
+            k = next(
+                (k for k in varying if (readings[k].value if field == "clock" else str(readings[k].value)) == got), None
+            )
             if k is None:
                 return None
             setattr(plan, field, (k, None))
@@ -744,8 +836,12 @@ class _Plan:
         base = tape[0][1]
         sources = {e for *_, e, varies, _c, _s, _f in self.entries if varies}
         for i, t in enumerate(tape):
-            if t[TAG] == _STRUCT and 2 <= t[COUNT] <= 3 and tape[i + 1][TAG] == axdr.DOUBLE_LONG_UNSIGNED \
-                    and buf[tape[i + 1][1] + 1] == _OCTET:
+            if (
+                t[TAG] == _STRUCT
+                and 2 <= t[COUNT] <= 3
+                and tape[i + 1][TAG] == axdr.DOUBLE_LONG_UNSIGNED
+                and buf[tape[i + 1][1] + 1] == _OCTET
+            ):
                 return False  # the parser might read it as an OBIS code tagged 06 09 (meter-lists.md §4)
         holes: dict[int, tuple[int, int]] = {}  # tape index → (first, end) of its value bytes
         for e in sources:
@@ -765,13 +861,12 @@ class _Plan:
                 self.segments.append((pos - base, bytes(buf[pos:a])))
             pos = b
         if pos < tape[0][2]:
-            self.segments.append((pos - base, bytes(buf[pos:tape[0][2]])))
+            self.segments.append((pos - base, bytes(buf[pos : tape[0][2]])))
         for rid, name, unit, quantity, e, varies, const, scaler, factor in self.entries:
             t = tape[e]
             mode = 0 if not varies else 2 if t[TAG] not in _NUMERIC else 3 if not scaler and factor is None else 1
             unpack = axdr.NUMERIC_UNPACK[t[TAG]] if mode in (1, 3) else None
-            self.fast.append((rid, name, unit, quantity, t[1] - base, t[2] - base, mode, const, scaler, factor,
-                              unpack))
+            self.fast.append((rid, name, unit, quantity, t[1] - base, t[2] - base, mode, const, scaler, factor, unpack))
         # the bytes must give what the walk gave
         top = w.top
         again = self.apply_bytes(buf, base, w.bname, top).readings
@@ -798,7 +893,7 @@ class _Plan:
                 if factor is not None:
                     value = lists.apply_factor(value, factor)
             elif mode == 2:
-                value = _plain((_OCTET, 0, 0, bytes(buf[q + s + 2:q + e]), 0, 0), invert, tz)[0]
+                value = _plain((_OCTET, 0, 0, bytes(buf[q + s + 2 : q + e]), 0, 0), invert, tz)[0]
             else:
                 value = const
             append(Reading(rid, name, value, unit, quantity, None, (top, bname, q + s, q + e)))

@@ -39,30 +39,55 @@ _HEX_DIGITS = b"0123456789ABCDEFabcdef"
 _TOKEN = re.compile(rb" +([^ \r\n]{1,%d})" % MAX_TOKEN)
 
 EVENT_NAMES: dict[int, str] = {
-    0x01: "NS received", 0x02: "NA received", 0x05: "echo request received",
-    0x1F: "ED scan done", 0x20: "beacon received", 0x21: "UDP send done", 0x22: "active scan done",
-    0x24: "PANA connect failed", 0x25: "PANA connected", 0x26: "session termination requested",
-    0x27: "session terminated", 0x28: "session termination timed out", 0x29: "session expired",
-    0x32: "ARIB transmit limit activated", 0x33: "ARIB transmit limit released", 0xC0: "wake-up",
+    0x01: "NS received",
+    0x02: "NA received",
+    0x05: "echo request received",
+    0x1F: "ED scan done",
+    0x20: "beacon received",
+    0x21: "UDP send done",
+    0x22: "active scan done",
+    0x24: "PANA connect failed",
+    0x25: "PANA connected",
+    0x26: "session termination requested",
+    0x27: "session terminated",
+    0x28: "session termination timed out",
+    0x29: "session expired",
+    0x32: "ARIB transmit limit activated",
+    0x33: "ARIB transmit limit released",
+    0xC0: "wake-up",
 }
 """SKSTACK-IP event numbers (protocols.md §6.4, [SMDN-EVN])."""
 TROUBLE_EVENTS = frozenset({0x24, 0x26, 0x28, 0x29, 0x32})
 """Events that mean the B-route link is down or throttled (a UI shows them as a warning)."""
 UDP_SEND_RESULTS: dict[str, str] = {
-    "00": "ok", "01": "failed (resend)", "02": "neighbour solicitation in progress",
+    "00": "ok",
+    "01": "failed (resend)",
+    "02": "neighbour solicitation in progress",
 }
 """EVENT 21 parameter (protocols.md §6.4, [MOMONGA-RESP] ``SkTxResult``)."""
 FAIL_CODES: dict[str, str] = {
-    "ER04": "unsupported command", "ER05": "wrong argument count",
-    "ER06": "bad argument format or range", "ER09": "UART input error",
+    "ER04": "unsupported command",
+    "ER05": "wrong argument count",
+    "ER06": "bad argument format or range",
+    "ER09": "UART input error",
     "ER10": "command accepted but failed",
 }
 """``FAIL ERxx`` codes (protocols.md §6.2)."""
 _RESPONSE_NAMES: dict[str, str] = {
-    "OK": "ok", "EVER": "firmware version", "EPANDESC": "PAN descriptor", "EINFO": "module info",
-    "EADDR": "address list", "ENEIGHBOR": "neighbour cache", "ESREG": "register value",
-    "EPORT": "UDP ports", "EHANDLE": "UDP handles", "ESEC": "security context", "EEDSCAN": "ED scan",
-    "EPONG": "ping reply", "ERXTCP": "TCP data", "ETCP": "TCP event",
+    "OK": "ok",
+    "EVER": "firmware version",
+    "EPANDESC": "PAN descriptor",
+    "EINFO": "module info",
+    "EADDR": "address list",
+    "ENEIGHBOR": "neighbour cache",
+    "ESREG": "register value",
+    "EPORT": "UDP ports",
+    "EHANDLE": "UDP handles",
+    "ESEC": "security context",
+    "EEDSCAN": "ED scan",
+    "EPONG": "ping reply",
+    "ERXTCP": "TCP data",
+    "ETCP": "TCP event",
 }
 
 
@@ -138,8 +163,7 @@ def parse_event_line(text: str, offset: int | None = None, received: float | Non
     if head == "FAIL":
         code = tokens[1] if len(tokens) > 1 else ""
         meaning = FAIL_CODES.get(code.upper(), "unknown error" if code else "failed")
-        return SkEvent(-1, f"FAIL {code}: {meaning}".replace(" :", ":"), text=text, offset=offset,
-                       received=received)
+        return SkEvent(-1, f"FAIL {code}: {meaning}".replace(" :", ":"), text=text, offset=offset, received=received)
     if head in _RESPONSE_NAMES:
         return SkEvent(-1, _RESPONSE_NAMES[head], text=text, offset=offset, received=received)
     if head.startswith("SK") or head in ("WOPT", "ROPT"):
@@ -166,8 +190,13 @@ class _Bad(Exception):
         self.resync = resync
 
 
-_FIXED_FIELDS = (("sender", "SENDER"), ("dest", "DEST"), ("rport", "RPORT"), ("lport", "LPORT"),
-                 ("senderlla", "SENDERLLA"))
+_FIXED_FIELDS = (
+    ("sender", "SENDER"),
+    ("dest", "DEST"),
+    ("rport", "RPORT"),
+    ("lport", "LPORT"),
+    ("senderlla", "SENDERLLA"),
+)
 _MIDDLE_LAYOUTS: dict[int, tuple[tuple[str, str], ...]] = {
     0: (),
     1: (("secured", "SECURED"),),
@@ -181,8 +210,9 @@ _CUMULATIVE = frozenset({"E0", "E3", "EA", "EB", "E2", "E4"})
 
 
 def _unscaled(r: Reading) -> bool:
-    return (r.unit is None and r.id[:2] in _CUMULATIVE and isinstance(r.value, int)
-            and not r.id.endswith((".time", ".day")))
+    return (
+        r.unit is None and r.id[:2] in _CUMULATIVE and isinstance(r.value, int) and not r.id.endswith((".time", ".day"))
+    )
 
 
 def unscaled_energy(msg: Message) -> bool:
@@ -277,13 +307,12 @@ class SkstackDecoder:
                 if self.strict:
                     raise
                 # Report the line being parsed as an error, drop it, and carry on after it.
-                del self._buf[:self._done]
+                del self._buf[: self._done]
                 self._base += self._done
                 nl = self._buf.find(b"\n", 1)
-                line = bytes(self._buf[:len(self._buf) if nl < 0 else nl + 1])
-                del self._buf[:len(line)]
-                out.append(self._error_message(line, self._base,
-                                               DecodeError(f"internal decoder error: {exc!r}")))
+                line = bytes(self._buf[: len(self._buf) if nl < 0 else nl + 1])
+                del self._buf[: len(line)]
+                out.append(self._error_message(line, self._base, DecodeError(f"internal decoder error: {exc!r}")))
                 self._base += len(line)
 
     def _process(self, final: bool, out: list[Message]) -> None:
@@ -414,7 +443,7 @@ class SkstackDecoder:
         buf = self._buf
         avail = len(buf) - ds
         hexlen = 2 * datalen
-        chunk = bytes(buf[ds:ds + min(avail, hexlen)])
+        chunk = bytes(buf[ds : ds + min(avail, hexlen)])
         if not chunk.translate(None, _HEX_DIGITS):
             if avail < hexlen:
                 raise _Wait
@@ -433,8 +462,9 @@ class SkstackDecoder:
         return ds + datalen, self._eol(ds + datalen, final), "binary"
 
     # -- message building ------------------------------------------------------------------------
-    def _line_tree(self, pos: int, le: int, toks: list[tuple[int, int]], names: list[tuple[str, str]],
-                   stop: int) -> tuple[Node, Node, bytes]:
+    def _line_tree(
+        self, pos: int, le: int, toks: list[tuple[int, int]], names: list[tuple[str, str]], stop: int
+    ) -> tuple[Node, Node, bytes]:
         """Root, ``line`` node and line bytes; token leaves up to ``stop`` (relative offsets)."""
         line = bytes(self._buf[pos:le])
         root = Node("", "ERXUDP", "line", 0, len(line))
@@ -446,7 +476,7 @@ class SkstackDecoder:
             key, label = names[k]
             s = ts - pos
             e = toks[k + 1][0] - pos if k + 1 < len(toks) else stop
-            text = printable(line[s:te - pos].decode("ascii", "replace"))
+            text = printable(line[s : te - pos].decode("ascii", "replace"))
             node = leaf(line_node, key, label, "line", s, e, text)
             _annotate_token(node, key, text)
         return root, line_node, line
@@ -463,41 +493,66 @@ class SkstackDecoder:
             stop += 1
         root, line_node, line = self._line_tree(pos, le, toks, names, stop - pos)
         if ce > stop:
-            leaf(line_node, "undecoded", "undecoded", "line", stop - pos, ce - pos,
-                 printable(line[stop - pos:ce - pos].decode("ascii", "backslashreplace")), fault=error.kind)
+            leaf(
+                line_node,
+                "undecoded",
+                "undecoded",
+                "line",
+                stop - pos,
+                ce - pos,
+                printable(line[stop - pos : ce - pos].decode("ascii", "backslashreplace")),
+                fault=error.kind,
+            )
         if le > ce:
-            leaf(line_node, "eol", "line end", "line", ce - pos, le - pos, line[ce - pos:].hex().upper())
+            leaf(line_node, "eol", "line end", "line", ce - pos, le - pos, line[ce - pos :].hex().upper())
         self.lines_seen += 1
-        meter = printable(line[toks[0][0] - pos:toks[0][1] - pos].decode("ascii", "replace")) if toks else None
-        return Message(0, "echonet", [(self._base + pos, self._base + le)], root, {"line": line},
-                       error=error, meter=meter, received=self._received)
+        meter = printable(line[toks[0][0] - pos : toks[0][1] - pos].decode("ascii", "replace")) if toks else None
+        return Message(
+            0,
+            "echonet",
+            [(self._base + pos, self._base + le)],
+            root,
+            {"line": line},
+            error=error,
+            meter=meter,
+            received=self._received,
+        )
 
     def _error_message(self, line: bytes, start: int, error: MeterError) -> Message:
         root = Node("", "bytes", "line", 0, len(line))
         leaf(root, "undecoded", "undecoded", "line", 0, len(line), line.hex().upper(), fault=error.kind)
-        return Message(0, "echonet", [(start, start + len(line))], root, {"line": line}, error=error,
-                       received=self._received)
+        return Message(
+            0, "echonet", [(start, start + len(line))], root, {"line": line}, error=error, received=self._received
+        )
 
-    def _good_line(self, pos: int, toks: list[tuple[int, int]], ds: int, de: int, le: int,
-                   mode: str) -> Message:
+    def _good_line(self, pos: int, toks: list[tuple[int, int]], ds: int, de: int, le: int, mode: str) -> Message:
         buf = self._buf
         names = _field_names(toks, buf)
         root, line_node, line = self._line_tree(pos, le, toks, names, ds - pos)
         data = bytes(buf[ds:de])
         edata = bytes.fromhex(data.decode("ascii")) if mode == "hex" else data
         if de > ds:
-            leaf(line_node, "data", "DATA", "line", ds - pos, de - pos, data if mode == "binary"
-                 else data.decode("ascii"), "ASCII hex (WOPT 01)" if mode == "hex" else "binary")
+            leaf(
+                line_node,
+                "data",
+                "DATA",
+                "line",
+                ds - pos,
+                de - pos,
+                data if mode == "binary" else data.decode("ascii"),
+                "ASCII hex (WOPT 01)" if mode == "hex" else "binary",
+            )
         if le > de:
-            leaf(line_node, "eol", "line end", "line", de - pos, le - pos, line[de - pos:].hex().upper())
+            leaf(line_node, "eol", "line end", "line", de - pos, le - pos, line[de - pos :].hex().upper())
         self.lines_seen += 1
-        sender = printable(line[toks[0][0] - pos:toks[0][1] - pos].decode("ascii", "replace"))
+        sender = printable(line[toks[0][0] - pos : toks[0][1] - pos].decode("ascii", "replace"))
         state = self.states.get(sender.upper())
         if state is None:
             state = self.states[sender.upper()] = EchonetState()
         buffers = {"line": line}
-        msg = Message(0, "echonet", [(self._base + pos, self._base + le)], root, buffers,
-                      meter=sender, received=self._received)
+        msg = Message(
+            0, "echonet", [(self._base + pos, self._base + le)], root, buffers, meter=sender, received=self._received
+        )
         for key in ("rport", "lport"):
             node = line_node.find(f"line/{key}")
             if node is not None and node.value != ECHONET_PORT:
@@ -521,14 +576,17 @@ def _field_names(toks: list[tuple[int, int]], buf: bytearray) -> list[tuple[str,
     two characters, else SECURED SIDE; three are RSSI SECURED SIDE. Without a DATALEN the extra
     fields are only numbered.
     """
-    names = list(_FIXED_FIELDS[:len(toks)])
+    names = list(_FIXED_FIELDS[: len(toks)])
     middle = len(toks) - 6
-    if 0 <= middle <= 3 and _is_hex4(bytes(buf[toks[-1][0]:toks[-1][1]])):
+    if 0 <= middle <= 3 and _is_hex4(bytes(buf[toks[-1][0] : toks[-1][1]])):
         layout: tuple[tuple[str, str], ...]
         if middle == 2:
             first_len = toks[5][1] - toks[5][0]
-            layout = (("rssi", "RSSI"), ("secured", "SECURED")) if first_len == 2 \
+            layout = (
+                (("rssi", "RSSI"), ("secured", "SECURED"))
+                if first_len == 2
                 else (("secured", "SECURED"), ("side", "SIDE"))
+            )
         else:
             layout = _MIDDLE_LAYOUTS[middle]
         return [*names, *layout, ("datalen", "DATALEN")]

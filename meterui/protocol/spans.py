@@ -46,8 +46,22 @@ class Node:
     inspector finds the bytes at fault through it, never through labels or notes.
     """
 
-    __slots__ = ("_children", "buffer", "context", "end", "expand", "fault", "key", "kind", "label", "note",
-                 "parent", "src", "start", "value")
+    __slots__ = (
+        "_children",
+        "buffer",
+        "context",
+        "end",
+        "expand",
+        "fault",
+        "key",
+        "kind",
+        "label",
+        "note",
+        "parent",
+        "src",
+        "start",
+        "value",
+    )
 
     def __init__(
         self,
@@ -188,8 +202,17 @@ class Node:
         return f"Node({self.path!r}, {self.label!r}, {self.buffer}[{self.start}:{self.end}], {self.value!r})"
 
 
-def leaf(parent: Node, key: str, label: str, buffer: str, start: int, end: int, value: Any = None,
-         note: str = "", fault: ErrorKind | None = None) -> Node:
+def leaf(
+    parent: Node,
+    key: str,
+    label: str,
+    buffer: str,
+    start: int,
+    end: int,
+    value: Any = None,
+    note: str = "",
+    fault: ErrorKind | None = None,
+) -> Node:
     """Shorthand for a leaf attached to ``parent``."""
     return Node(key, label, buffer, start, end, value, note, parent, fault)
 

@@ -22,8 +22,11 @@ GLOBAL_KEYS: list[tuple[str, str]] = [
     ("s", "setup wizard: port, serial settings, meter preset, keys, listen test"),
     ("? / F1", "this help"),
     ("space", "pause / resume the source (replays and live); the footer says which, the state line shows it"),
-    ("n", "next message: steps the source one message (pausing it) on the live screen, or in the inspector"
-          " when the newest frame is selected"),
+    (
+        "n",
+        "next message: steps the source one message (pausing it) on the live screen, or in the inspector"
+        " when the newest frame is selected",
+    ),
     ("p", "previous frame (opens the inspector)"),
     ("g", "go to frame number…"),
     ("+ / -", "replay speed ×1 → ×10 → max"),

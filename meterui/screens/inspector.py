@@ -56,7 +56,7 @@ def _abbreviate(text: str, width: int = _METER_WIDTH) -> str:
     if len(text) <= width:
         return text
     head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 def _clock(received: float | None, tz: tzinfo | None = None) -> str:
@@ -128,8 +128,15 @@ class InspectorScreen(Screen[None]):
         Binding("escape", "back", "Back", show=False),
     ]
 
-    def __init__(self, frames: FrameStore | None = None, *, timezone: tzinfo | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        frames: FrameStore | None = None,
+        *,
+        timezone: tzinfo | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._frames = frames
         self.timezone = timezone
@@ -238,8 +245,14 @@ class InspectorScreen(Screen[None]):
     def _row(self, s: FrameSummary) -> tuple[str | Text, ...]:
         style = "green" if s.verdict == "ok" else "yellow" if s.verdict == "ok*" else "bold red"
         protocol: str | Text = Text("→ sent", style="bold cyan") if s.protocol == "sent" else s.protocol
-        return (Text(str(s.index), justify="right"), _clock(s.received, self.timezone), protocol,
-                Text(str(s.size), justify="right"), _abbreviate(s.meter or "-"), Text(s.verdict, style=style))
+        return (
+            Text(str(s.index), justify="right"),
+            _clock(s.received, self.timezone),
+            protocol,
+            Text(str(s.size), justify="right"),
+            _abbreviate(s.meter or "-"),
+            Text(s.verdict, style=style),
+        )
 
     def _poll(self) -> None:
         if self.frames.version != self._synced_version:
@@ -275,8 +288,11 @@ class InspectorScreen(Screen[None]):
         for s in new:
             table.add_row(*self._row(s), key=str(s.index))
             self._shown.append(s.index)
-        if self._shown and ((self.following and (new or self._selected is None)) or lost
-                            or (self._selected is None and self._message is None)):
+        if self._shown and (
+            (self.following and (new or self._selected is None))
+            or lost
+            or (self._selected is None and self._message is None)
+        ):
             self._select(self._shown[-1] if self.following or not lost else self._shown[0])
         elif self._selected is not None and drop:
             self._put_cursor(self._selected)
@@ -296,7 +312,7 @@ class InspectorScreen(Screen[None]):
             if target is not None:
                 at = bisect.bisect_left(numbers, target)
                 end = min(len(numbers), max(at + _LIST_ROWS // 2, _LIST_ROWS))
-        window = numbers[max(0, end - _LIST_ROWS):end]
+        window = numbers[max(0, end - _LIST_ROWS) : end]
         self._at_end = end == len(numbers)
         self._newer = len(numbers) - end
         table.clear()
@@ -410,8 +426,11 @@ class InspectorScreen(Screen[None]):
             status.update("no messages yet")
             return
         if msg.error is not None:
-            status.update(Content.from_markup("[b $text-error]$layer error:[/] $text", layer=msg.error.layer,
-                                              text=format_error(msg.error.message)))
+            status.update(
+                Content.from_markup(
+                    "[b $text-error]$layer error:[/] $text", layer=msg.error.layer, text=format_error(msg.error.message)
+                )
+            )
             return
         parts = [f"#{self._selected}", msg.protocol, f"{msg.size} bytes"]
         if msg.encrypted:
@@ -424,8 +443,12 @@ class InspectorScreen(Screen[None]):
 
     def _update_state(self) -> None:
         at = self._shown.index(self._selected) + 1 if self._selected in self._shown else 0  # issue #6 item 23:
-        parts = [f"row {at or '-'}/{len(self._shown)}" + (  # where the shown message is, not just a count
-            f" of {len(self.frames)} kept" if len(self._shown) != len(self.frames) else "")]
+        parts = [
+            f"row {at or '-'}/{len(self._shown)}"
+            + (  # where the shown message is, not just a count
+                f" of {len(self.frames)} kept" if len(self._shown) != len(self.frames) else ""
+            )
+        ]
         if self._newer:
             parts.append(f"+{self._newer} newer (G)")
         if self.verdict_filter != "all" or self.protocol_filter:
@@ -440,8 +463,9 @@ class InspectorScreen(Screen[None]):
         """Select message ``number`` (``#``), clearing the filters if they hide it. False if not kept."""
         pos = self.frames.pos_of(number)
         if pos is None:
-            self.notify(f"#{number} is not kept (kept: #{self.frames.first}..#{self.frames.added - 1})",
-                        severity="warning")
+            self.notify(
+                f"#{number} is not kept (kept: #{self.frames.first}..#{self.frames.added - 1})", severity="warning"
+            )
             return False
         if not self._matches(self.frames.summary(pos)):
             self.verdict_filter, self.protocol_filter = "all", None
@@ -504,8 +528,9 @@ class InspectorScreen(Screen[None]):
                 return
             self.show_index(number)
 
-        self.app.push_screen(PromptScreen("Go to frame #", placeholder=f"{self.frames.first}..{self.frames.added - 1}"),
-                             done)
+        self.app.push_screen(
+            PromptScreen("Go to frame #", placeholder=f"{self.frames.first}..{self.frames.added - 1}"), done
+        )
 
     def action_cycle_filter(self) -> None:
         self.verdict_filter = _FILTERS[(_FILTERS.index(self.verdict_filter) + 1) % len(_FILTERS)]
@@ -536,14 +561,20 @@ class InspectorScreen(Screen[None]):
             self._hits = self._listed_hits()
             if not self._hits:
                 everywhere = len(self.frames.search(text))
-                self.notify(f"no match for {text!r}" + (f" ({everywhere} hidden by the filter)" if everywhere else ""),
-                            severity="warning")
+                self.notify(
+                    f"no match for {text!r}" + (f" ({everywhere} hidden by the filter)" if everywhere else ""),
+                    severity="warning",
+                )
                 self._update_state()
                 return
             self._jump_to_hit(include_current=True)
 
-        self.app.push_screen(PromptScreen("Search", "OBIS code (1-0:1.7.0, 1.0.1.7.0.255) or hex (7E A0, 0x4B464D)",
-                                          value=self.search_text or ""), done)
+        self.app.push_screen(
+            PromptScreen(
+                "Search", "OBIS code (1-0:1.7.0, 1.0.1.7.0.255) or hex (7E A0, 0x4B464D)", value=self.search_text or ""
+            ),
+            done,
+        )
 
     def action_next_hit(self) -> None:
         if not self.search_text:

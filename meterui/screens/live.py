@@ -48,9 +48,15 @@ CHARTS_MIN_HEIGHT = 12
 TICK_SECONDS = 1.0
 PLAUSIBILITY_SECONDS = 10.0
 """Seconds between plausibility checks of the model's histories while data flows (issue #9)."""
-_PLAUSIBILITY_QUANTITIES = frozenset({
-    "voltage_l1", "voltage_l2", "voltage_l3", "active_power_import", "active_energy_import",
-})
+_PLAUSIBILITY_QUANTITIES = frozenset(
+    {
+        "voltage_l1",
+        "voltage_l2",
+        "voltage_l3",
+        "active_power_import",
+        "active_energy_import",
+    }
+)
 
 KEY_MISSING_NOTICE = (
     "[b]This meter encrypts its data, and no key is set.[/b]\n"
@@ -109,22 +115,27 @@ def plausibility_notice(model: MeterModel) -> str | None:
                         power.append((t, v))
         if power:
             first, last = min(t for t, _ in power), max(t for t, _ in power)
-            series += [(t, [("active_energy_import", rid, v, unit)]) for t, rid, v, unit in energy
-                       if first <= t <= last]
+            series += [
+                (t, [("active_energy_import", rid, v, unit)]) for t, rid, v, unit in energy if first <= t <= last
+            ]
         series.sort(key=lambda item: item[0])
         for warning in plausibility(series):
             who = f" ({escape(meter)})" if several else ""
-            lines.append(f"[b]⚠ {warning.group.capitalize()} looks off by a power of ten{who}:[/b] "
-                         f"{escape(warning.message)}, or set the scaling override in the setup wizard "
-                         f"([b]s[/b]).")
+            lines.append(
+                f"[b]⚠ {warning.group.capitalize()} looks off by a power of ten{who}:[/b] "
+                f"{escape(warning.message)}, or set the scaling override in the setup wizard "
+                f"([b]s[/b])."
+            )
     return "\n".join(lines) if lines else None
 
 
 def empty_text(stats: PipelineStats | None) -> str:
     """The empty state: where data is expected from, and what to check while it does not come."""
     if stats is None:
-        return ("[b]No meter port is set up yet.[/b]\n\n"
-                "Press [b]s[/b] to choose the port your meter's customer interface is connected to.")
+        return (
+            "[b]No meter port is set up yet.[/b]\n\n"
+            "Press [b]s[/b] to choose the port your meter's customer interface is connected to."
+        )
     source = stats.source.replace("[", r"\[")
     if stats.finished:
         head = f"[b]{'The replay' if is_replay(stats) else 'The source'} ended without readings[/b] ({source})."
@@ -150,8 +161,16 @@ class LiveScreen(Screen[None]):
         Binding("h", "history", "History"),
     ]
 
-    def __init__(self, *, tick: float | None = TICK_SECONDS, defer: float | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None, plausibility: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        tick: float | None = TICK_SECONDS,
+        defer: float | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        plausibility: bool = True,
+    ) -> None:
         """``tick``: seconds between age updates on a quiet line (``None``: none, for snapshots).
         ``defer``: mount the table and charts this many seconds after the first paint (start-up time on a
         Pi); ``None`` composes them at once (deterministic, for tests and screenshots).
@@ -368,8 +387,11 @@ class LiveScreen(Screen[None]):
             return None
         seen = (id(model), model.messages)
         mono = self.monotonic()
-        if seen != self._plausible_for and (seen[0] != self._plausible_for[0] or model.messages < self._plausible_for[1]
-                                            or mono - self._plausible_at >= self.plausibility_seconds):
+        if seen != self._plausible_for and (
+            seen[0] != self._plausible_for[0]
+            or model.messages < self._plausible_for[1]
+            or mono - self._plausible_at >= self.plausibility_seconds
+        ):
             self._plausible_for, self._plausible_at = seen, mono
             self._plausible = plausibility_notice(model)
         return self._plausible

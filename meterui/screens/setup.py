@@ -305,8 +305,10 @@ class SetupWizard(ModalScreen[Config | None]):
     def action_enter(self) -> None:
         """Enter moves on from anywhere, except on a button (which it presses) or an open drop-down."""
         focused = self.focused
-        if isinstance(focused, Button) or (focused is not None and any(
-                isinstance(node, Select) and node.expanded for node in focused.ancestors_with_self)):
+        if isinstance(focused, Button) or (
+            focused is not None
+            and any(isinstance(node, Select) and node.expanded for node in focused.ancestors_with_self)
+        ):
             raise SkipAction()
         self.action_next()
 
@@ -412,9 +414,16 @@ class SetupWizard(ModalScreen[Config | None]):
         if self.current is test and test.failed() and not self._save_armed:
             self._set_save(armed=True)
             found = test.fix()
-            test.show_status(Text.assemble(
-                ("These settings did not work in the test.", "bold"), " Press ", ("Really save?", "bold"),
-                " to save them all the same, or ", (found[1] if found else "Back", "bold"), " to fix them."))
+            test.show_status(
+                Text.assemble(
+                    ("These settings did not work in the test.", "bold"),
+                    " Press ",
+                    ("Really save?", "bold"),
+                    " to save them all the same, or ",
+                    (found[1] if found else "Back", "bold"),
+                    " to fix them.",
+                )
+            )
             return
         config = self.config()
         test.stop()
@@ -442,9 +451,14 @@ class SetupWizard(ModalScreen[Config | None]):
 
     def _save_failed(self, reason: str) -> None:
         self.query_one("#save", Button).disabled = False
-        self.test_step.show_verdict(Verdict("error", "Could not save the settings",
-                                            f"{reason}. Nothing was changed; check the folder and try again.",
-                                            "save-error"))
+        self.test_step.show_verdict(
+            Verdict(
+                "error",
+                "Could not save the settings",
+                f"{reason}. Nothing was changed; check the folder and try again.",
+                "save-error",
+            )
+        )
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

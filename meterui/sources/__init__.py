@@ -11,10 +11,17 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Chunk": "base", "ReconnectingSource": "base", "Source": "base", "SourceError": "base",
-    "Recorder": "recording", "read_recording": "recording",
-    "ReplaySource": "replay", "detect_format": "replay",
-    "PortInfo": "serial_port", "SerialSource": "serial_port", "backoff_delays": "serial_port",
+    "Chunk": "base",
+    "ReconnectingSource": "base",
+    "Source": "base",
+    "SourceError": "base",
+    "Recorder": "recording",
+    "read_recording": "recording",
+    "ReplaySource": "replay",
+    "detect_format": "replay",
+    "PortInfo": "serial_port",
+    "SerialSource": "serial_port",
+    "backoff_delays": "serial_port",
     "list_serial_ports": "serial_port",
 }
 __all__ = sorted(_EXPORTS)

@@ -59,6 +59,8 @@ def read_sent(path: str | os.PathLike[str]) -> Iterator[Chunk]:
                     yield Chunk(bytes.fromhex(match.group(2)), float(match.group(1)))
                 except ValueError:
                     continue
+
+
 def hex_line_digits(line: str, path: str | os.PathLike[str], lineno: int) -> str:
     """The hex digits of one line (the syntax of :func:`meterui.protocol.inputs.hex_digits`, what
     ``meterui decode`` reads). Raises :class:`SourceError` naming the file and line."""
@@ -103,13 +105,13 @@ def format_chunk(chunk: Chunk, received: float) -> str:
     lines = [f"# t={received:.6f}"]
     data = chunk.data
     for start in range(0, len(data), BYTES_PER_LINE):
-        lines.append(data[start:start + BYTES_PER_LINE].hex(" ").upper())
+        lines.append(data[start : start + BYTES_PER_LINE].hex(" ").upper())
     return "\n".join(lines) + "\n"
 
 
 def format_sent(chunk: Chunk, sent: float) -> str:
     """The text for bytes written to the source: one ``# tx t=<time> <hex>`` comment line."""
-    groups = " ".join(chunk.data[i:i + 2].hex().upper() for i in range(0, len(chunk.data), 2))
+    groups = " ".join(chunk.data[i : i + 2].hex().upper() for i in range(0, len(chunk.data), 2))
     return f"{TX_PREFIX}{sent:.6f} {groups}\n"
 
 
@@ -120,8 +122,7 @@ class Recorder:
     does not wait for the next chunk.
     """
 
-    def __init__(self, path: str | os.PathLike[str], source: str | None = None, *,
-                 flush_interval: float = 1.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], source: str | None = None, *, flush_interval: float = 1.0) -> None:
         self.path = Path(path)
         self.flush_interval = flush_interval
         self.chunks = 0
@@ -201,8 +202,9 @@ class Recorder:
     def __enter__(self) -> Recorder:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -235,8 +237,9 @@ def _parse_recording(lines: TextIO, path: str | os.PathLike[str]) -> Iterator[Ch
             if not text.startswith(HEADER_PREFIX):
                 raise SourceError(f"{name}, line {lineno}: not a meterui recording (no '{HEADER}' header)")
             if text != HEADER:
-                raise SourceError(f"{name}, line {lineno}: unsupported recording version "
-                                  f"{text[len(HEADER_PREFIX) - 1:]!r}")
+                raise SourceError(
+                    f"{name}, line {lineno}: unsupported recording version {text[len(HEADER_PREFIX) - 1 :]!r}"
+                )
             seen_header = True
             continue
         if text.startswith("#"):

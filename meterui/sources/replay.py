@@ -148,7 +148,7 @@ class ReplaySource:
                 else:
                     cut = max(text.rfind(c) for c in _TOKEN_END)
                     if cut >= 0:
-                        text, token = text[:cut + 1], text[cut + 1:]
+                        text, token = text[: cut + 1], text[cut + 1 :]
             digits = nibble + hex_line_digits(text, name, lineno)
             nibble = ""
             if len(digits) % 2:

@@ -26,15 +26,16 @@ from meterui.sources.base import Chunk, SourceError, format_stopbits, line_setti
 try:  # termios.error is not an OSError; pyserial lets it escape from tcsetattr on POSIX
     from termios import error as _TermiosError
 except ImportError:  # pragma: no cover - Windows
+
     class _TermiosError(Exception):  # type: ignore[no-redef]
         pass
+
 
 _MAX_READ = 65536
 _SLICE = 0.05
 """pyserial's own read timeout, set once at open: changing it later reconfigures the port (tcsetattr)
 on every call, which some drivers and ptys reject with EINVAL, so :meth:`SerialSource.read` loops."""
-_DEVICE_ERRORS: tuple[type[BaseException], ...] = (OSError, _TermiosError, ValueError, TypeError,
-                                                   AttributeError)
+_DEVICE_ERRORS: tuple[type[BaseException], ...] = (OSError, _TermiosError, ValueError, TypeError, AttributeError)
 _URL_SCHEMES_WITHOUT_LINE_SETTINGS = ("socket://", "loop://")
 _PLAIN: dict[str, Any] = {"parity": "N", "stopbits": 1, "bytesize": 8, "baudrate": 9600}
 _LABELS = {"baudrate": "baud rate", "parity": "parity", "bytesize": "byte size", "stopbits": "stop bits"}
@@ -170,8 +171,7 @@ class SerialSource:
         return ser
 
     def _settings(self) -> dict[str, Any]:
-        return {"baudrate": self.baudrate, "parity": self.parity, "bytesize": self.bytesize,
-                "stopbits": self.stopbits}
+        return {"baudrate": self.baudrate, "parity": self.parity, "bytesize": self.bytesize, "stopbits": self.stopbits}
 
     def _open_port(self, port: str) -> None:
         self.close()

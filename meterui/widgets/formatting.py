@@ -66,8 +66,7 @@ def display_unit(unit: str | None) -> str | None:
 def format_reading(value: object, unit: str | None) -> tuple[str, str | None]:
     """A reading's value and unit as the app shows them: energies in kWh with three decimals
     (``12347660 Wh`` → ``12347.660 kWh``), everything else as :func:`format_value`."""
-    if unit in KILO_UNITS and isinstance(value, int | float) and not isinstance(value, bool) \
-            and math.isfinite(value):
+    if unit in KILO_UNITS and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return f"{value / 1000:.3f}", KILO_UNITS[unit]
     return format_value(value), unit
 
@@ -87,11 +86,11 @@ def format_error(message: str) -> str:
             depth += 1
         elif ch in ")]":
             depth = max(0, depth - 1)
-        elif ch == ":" and depth == 0 and message[i + 1:i + 2] == " ":
+        elif ch == ":" and depth == 0 and message[i + 1 : i + 2] == " ":
             split = i
     if split <= 0:
         return message
-    head, remedy = message[:split].strip(), message[split + 2:].strip()
+    head, remedy = message[:split].strip(), message[split + 2 :].strip()
     if not _REMEDY.search(remedy):
         return message
     return f"{remedy} · {head}"

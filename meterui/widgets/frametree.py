@@ -23,7 +23,7 @@ _MAX_VALUE = 48
 
 
 def _short(value: str, limit: int = _MAX_VALUE) -> str:
-    return value if len(value) <= limit else value[:limit - 1] + "…"
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 _OPEN_KEYS = frozenset({"notification", "body", "ciphering", "llc", "props"})

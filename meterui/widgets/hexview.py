@@ -137,8 +137,9 @@ class HexView(ScrollView, can_focus=True):
     def message(self) -> MeterMessage | None:
         return self._message
 
-    def show_message(self, msg: MeterMessage | None, error_spans: list[Span] | None = None,
-                     marks: list[Span] | None = None) -> None:
+    def show_message(
+        self, msg: MeterMessage | None, error_spans: list[Span] | None = None, marks: list[Span] | None = None
+    ) -> None:
         """Show ``msg`` (or nothing); the cursor goes to its first byte."""
         self._message = msg
         self._buffers = dict(msg.buffers) if msg is not None else {}
@@ -210,8 +211,12 @@ class HexView(ScrollView, can_focus=True):
     def _reveal(self) -> None:
         """Scroll to the selected span when the cursor is in it, else to the cursor."""
         span, cur = self.selected_span, self.cursor
-        if (span is not None and cur is not None and cur[0] == span.buffer
-                and span.start <= cur[1] < max(span.end, span.start + 1)):
+        if (
+            span is not None
+            and cur is not None
+            and cur[0] == span.buffer
+            and span.start <= cur[1] < max(span.end, span.start + 1)
+        ):
             self._scroll_span_into_view(span)
         else:
             self._scroll_to_cursor()
@@ -250,8 +255,9 @@ class HexView(ScrollView, can_focus=True):
         if not self._lines:
             if y == 0:
                 text = "no message selected" if self._message is None else "no bytes"
-                return Strip([Segment(" " + text, base + self.get_component_rich_style("hexview--empty"))]
-                             ).extend_cell_length(width, base)
+                return Strip(
+                    [Segment(" " + text, base + self.get_component_rich_style("hexview--empty"))]
+                ).extend_cell_length(width, base)
             return Strip.blank(width, base)
         if line_no >= len(self._lines):
             return Strip.blank(width, base)
@@ -270,12 +276,16 @@ class HexView(ScrollView, can_focus=True):
     def _row_segments(self, line: _Line, base: Style) -> list[Segment]:
         name, start = line
         data = self._buffers[name]
-        chunk = data[start:start + self._per_row]
+        chunk = data[start : start + self._per_row]
         get = self.get_component_rich_style
         offset_style = base + get("hexview--offset")
         ascii_style = base + get("hexview--ascii")
-        selected, error, match, cursor = (get("hexview--selected"), get("hexview--error"),
-                                          get("hexview--match"), get("hexview--cursor"))
+        selected, error, match, cursor = (
+            get("hexview--selected"),
+            get("hexview--error"),
+            get("hexview--match"),
+            get("hexview--cursor"),
+        )
         sel = self.selected_span
         sel_range = range(sel.start, sel.end) if sel is not None and sel.buffer == name else range(0)
         errors = [range(s.start, s.end) for s in self.error_spans if s.buffer == name]

@@ -75,8 +75,9 @@ class LineHealth(Static):
     def update_from(self, stats: PipelineStats | None, now: float) -> None:
         """Redraw from a stats snapshot; ``now`` is the reference for the last frame's age."""
         if stats is None:
-            self._show("idle", Content.assemble(("○ no source", "bold $text-muted"),
-                                                "  press s to choose the meter's port"))
+            self._show(
+                "idle", Content.assemble(("○ no source", "bold $text-muted"), "  press s to choose the meter's port")
+            )
             return
         if stats.frames_bad > self._bad_seen:
             self._bad_at = now
@@ -99,8 +100,11 @@ class LineHealth(Static):
             first += [("  ·  ", "$text-muted"), f"every {stats.mean_push_interval:.3g}s"]
 
         sep = ("  ·  ", "$text-muted")
-        second: list[tuple[str, str] | str] = [f"{format_bytes(stats.bytes_received)} received", sep,
-                                               f"frames {stats.frames_ok} ok"]
+        second: list[tuple[str, str] | str] = [
+            f"{format_bytes(stats.bytes_received)} received",
+            sep,
+            f"frames {stats.frames_ok} ok",
+        ]
         if stats.frames_bad:
             second += [", ", (f"{stats.frames_bad} bad", "$warning" if level == "warn" else "")]
         if stats.decrypt_failures:

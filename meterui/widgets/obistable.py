@@ -30,8 +30,16 @@ from meterui.widgets.formatting import (
     format_value,
 )
 
-__all__ = ["HEADER_ID", "KEY_SEP", "ObisTable", "format_age", "format_number", "format_value", "plan_columns",
-           "row_key"]
+__all__ = [
+    "HEADER_ID",
+    "KEY_SEP",
+    "ObisTable",
+    "format_age",
+    "format_number",
+    "format_value",
+    "plan_columns",
+    "row_key",
+]
 
 KEY_SEP = "\x1f"
 """Separates the meter and the reading id in a row key (neither contains it)."""
@@ -208,7 +216,7 @@ class ObisTable(DataTable[Text | str]):
                 if self._grouped:
                     self._add_header(meter, len(ids))
             have = self._structure[i][1]
-            for rid in ids[len(have):]:
+            for rid in ids[len(have) :]:
                 self.add_row(*([""] * len(self.layout_columns)), key=row_key(meter, rid))
                 have.append(rid)
 

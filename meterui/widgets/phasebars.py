@@ -44,8 +44,9 @@ SERIES: tuple[Series, ...] = (
 )
 
 
-def _series(model: MeterModel, quantity: str,
-            meter: str | None = None) -> tuple[ReadingState | None, deque[tuple[float, float]] | None]:
+def _series(
+    model: MeterModel, quantity: str, meter: str | None = None
+) -> tuple[ReadingState | None, deque[tuple[float, float]] | None]:
     """The reading with ``quantity`` of ``meter`` (``None``: the most recently updated across meters) and
     its history from the same meter."""
     state = model.latest(quantity, meter)

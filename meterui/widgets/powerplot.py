@@ -49,7 +49,6 @@ class PlotextPlot(_PlotextPlot):
             return Text("(chart unavailable for this data)", style="dim")
 
 
-
 def _tick_label(seconds_ago: float) -> str:
     s = round(seconds_ago)
     if s == 0:
@@ -101,8 +100,7 @@ class PowerPlot(Widget):
     }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None,
-                 min_redraw: float = MIN_REDRAW) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, min_redraw: float = MIN_REDRAW) -> None:
         super().__init__(id=id, classes=classes)
         self.min_redraw = min_redraw
         self._model: MeterModel | None = None
@@ -171,8 +169,11 @@ class PowerPlot(Widget):
                 continue
             unit = state.unit or unit
             # only points inside the window and finite: plotext fails on a labelled series it drops whole
-            points = [(t - now, v) for t, v in list(history)[-PLOT_POINTS:]
-                      if t <= now and math.isfinite(t) and math.isfinite(v)]
+            points = [
+                (t - now, v)
+                for t, v in list(history)[-PLOT_POINTS:]
+                if t <= now and math.isfinite(t) and math.isfinite(v)
+            ]
             if points:
                 series.append((label, colour, [x for x, _ in points], [v for _, v in points]))
         empty = self.query_one("#plot-empty", Static)
