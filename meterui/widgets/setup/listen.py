@@ -29,6 +29,11 @@ SourceFactory = Callable[[Config], Source]
 """Builds the listen test's source from the chosen settings."""
 
 
+def _status(verb: str, config: Config, end: str) -> Text:
+    """The status line: ``Listening on PORT at 2400 8E1 for 10 s…`` (port and line settings in bold)."""
+    return Text.assemble(verb, (config.port or "?", "bold"), " at ", (config.describe_serial(), "bold"), end)
+
+
 class ListenStep(TestStep):
     STEP_ID: ClassVar[str] = "listen"
     LABEL: ClassVar[str] = "Listen"
@@ -95,15 +100,7 @@ class ListenStep(TestStep):
         self._config = config
         seconds = self.duration(get_preset(config.preset))
         self.query_one("#listen-progress", ProgressBar).update(total=seconds, progress=0)
-        self.show_status(
-            Text.assemble(
-                "Listening on ",
-                (config.port or "?", "bold"),
-                " at ",
-                (config.describe_serial(), "bold"),
-                f" for {seconds:g} s…",
-            )
-        )
+        self.show_status(_status("Listening on ", config, f" for {seconds:g} s…"))
         self.query_one("#listen-summary", Static).update(summary_text(config))
         self._show_counts(ListenCounts(seconds))
         self._pending_text = ""
@@ -146,16 +143,7 @@ class ListenStep(TestStep):
         self._report = message.report
         counts = message.report.counts
         self._show_counts(counts)
-        cfg = self._config
-        self.show_status(
-            Text.assemble(
-                "Listened on ",
-                (cfg.port or "?", "bold"),
-                " at ",
-                (cfg.describe_serial(), "bold"),
-                f" for {counts.seconds:g} s.",
-            )
-        )
+        self.show_status(_status("Listened on ", self._config, f" for {counts.seconds:g} s."))
         self.show_verdict(message.report.verdict)
         self.post_message(self.Finished(self))
 
