@@ -7,7 +7,9 @@ source (serial port or file) → :class:`~meterui.pipeline.Pipeline` in a thread
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
@@ -48,17 +50,22 @@ def speed_text(speed: float) -> str:
 
 
 class _KeptSink:
-    """The exporter as a sink of one pipeline run: fed like any sink, but not closed when the run ends
-    (the wizard restarts the source; a replay ends): the app closes it once, on the way out."""
+    """The app's exporter as a sink of one pipeline run: fed like any sink, but not closed when the run ends
+    (the wizard restarts the source; a replay ends). It feeds whichever exporter the app holds at the time,
+    so a wizard that changes [mqtt] switches exporters under a running pipeline (issue #11)."""
 
-    def __init__(self, exporter: MqttExporter) -> None:
-        self.exporter = exporter
+    def __init__(self, app: MeterApp) -> None:
+        self.app = app
 
     def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
-        self.exporter.on_messages(messages, stats)
+        exporter = self.app.exporter
+        if exporter is not None:
+            exporter.on_messages(messages, stats)
 
     def on_event(self, event: PipelineEvent) -> None:
-        self.exporter.on_event(event)
+        exporter = self.app.exporter
+        if exporter is not None:
+            exporter.on_event(event)
 
     def close(self) -> None:
         pass
@@ -134,10 +141,13 @@ class MeterApp(App[int]):
         plausibility: bool | None = None,
     ) -> None:
         """``exporter``: an MQTT exporter (already started) fed by every pipeline the app runs and shown
-        in the line-health strip; the caller closes it after :meth:`run` (issue #11). ``plausibility``: the
+        in the line-health strip; the caller closes :attr:`exporter` after :meth:`run` (issue #11): the
+        wizard may have replaced it (the app closes the ones it replaces). ``plausibility``: the
         power-of-ten warning on the live screen (default :attr:`PLAUSIBILITY`)."""
         super().__init__()
         self.exporter = exporter
+        self._exporter_lock = threading.Lock()
+        """Held while the wizard's [mqtt] switches exporters: one switch after the other."""
         self.pipeline_factory = pipeline_factory
         self.config = config
         self.start = start
@@ -212,9 +222,7 @@ class MeterApp(App[int]):
                 ui.taken()
 
         ui = HandoffSink(deliver)  # the decoder waits for the UI instead of queueing batches
-        sinks: list[Sink] = [ui]
-        if self.exporter is not None:
-            sinks.append(_KeptSink(self.exporter))
+        sinks: list[Sink] = [ui, _KeptSink(self)]
         pipeline.run(None, lambda: worker.is_cancelled, sinks=sinks)
         if not worker.is_cancelled:
             self.post_message(SourceFinished(pipeline.stats))
@@ -448,11 +456,53 @@ class MeterApp(App[int]):
                 self._start_source()
             return
         self._save_config(config)  # in a thread: save_config fsyncs, which must not stall the event loop
+        from meterui.export.cli import config_mqtt
+
+        if config_mqtt(config) != config_mqtt(self.config):
+            self._switch_exporter(config)
         self.config = config
         self.frames.set_keys(config.key, config.auth_key)
         self._stop_source()
         self.model.clear()
         self._start_source()
+
+    @work(thread=True, group="mqtt", exit_on_error=False)
+    def _switch_exporter(self, config: Config) -> None:
+        """Start, restart or stop publishing for the wizard's new [mqtt] section (issue #11), in a thread:
+        building reads the CA file and closing the old exporter sends what it queued (a few seconds at
+        most). The new exporter takes over before the old one closes, so no message is lost; the old one
+        publishes ``offline`` only when the broker or base topic changes (else the new one said ``online``)."""
+        from meterui.export.cli import settings_from_config, started_exporter
+        from meterui.export.url import MqttConfigError
+
+        with self._exporter_lock:
+            old, new, said, failed = self.exporter, None, "MQTT publishing stopped.", False
+            try:
+                settings = settings_from_config(config)
+                if settings is not None:
+                    new = started_exporter(settings)
+                    said = f"Publishing to {settings.describe()}"
+            except (MqttConfigError, OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                said, failed = f"MQTT publishing stopped: {exc}", True
+            self.exporter = new
+            if old is not None:
+                old.close(offline=new is None or not new.settings.same_broker(old.settings))
+        if new is not None or old is not None or failed:
+            severity = "error" if failed else "information"
+            self._from_thread(self.notify, said, title="MQTT", severity=severity, timeout=8)
+        self._from_thread(self._schedule_refresh)
+
+    def _from_thread(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """``call_from_thread``, unless the app has stopped meanwhile (a worker outliving the screens)."""
+        with contextlib.suppress(RuntimeError):
+            self.call_from_thread(callback, *args, **kwargs)
+
+    def close_exporter(self) -> None:
+        """Close the exporter the app holds (after :meth:`run`; waits for a switch the wizard started)."""
+        with self._exporter_lock:
+            exporter, self.exporter = self.exporter, None
+        if exporter is not None:
+            exporter.close()  # sends what is queued (a few seconds at most), then "offline"
 
     # -- internal errors: one line and a log without secrets (Textual's traceback shows locals, keys too)
     def _handle_exception(self, error: Exception) -> None:

@@ -75,13 +75,6 @@ class ListenCounts:
     def copy(self) -> ListenCounts:
         return ListenCounts(self.seconds, self.elapsed, self.decrypt_ok, self.stats.copy())
 
-    # The wizard's names for the pipeline's counts (read-only), until it reads :attr:`stats` itself.
-    bytes_in = property(lambda self: self.stats.bytes_received, doc="PipelineStats.bytes_received")
-    checksum_ok = property(lambda self: self.stats.checksum_ok, doc="PipelineStats.checksum_ok")
-    checksum_bad = property(lambda self: self.stats.checksum_bad, doc="PipelineStats.checksum_bad")
-    messages_ok = property(lambda self: self.stats.frames_ok, doc="PipelineStats.frames_ok")
-    decrypt_failed = property(lambda self: self.stats.decrypt_failures, doc="PipelineStats.decrypt_failures")
-
 
 _LISTEN_SOURCE = "listen test"
 
@@ -213,98 +206,87 @@ def empty_hint(stats: PipelineStats) -> str:
     )
 
 
-def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
-    """Turn the decoder's counts and messages into a verdict with a next step. Pure.
+_FIXED_VERDICTS: dict[str, tuple[Level, str, str]] = {
+    "no-bytes": (
+        "error",
+        "No bytes at all",
+        "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
+        "operators must activate it first). A P1 port only sends while Data Request is powered.",
+    ),
+    "no-key": (
+        "warn",
+        "Frames OK but encrypted, and no key",
+        "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
+        "GUEK or 'Schlüssel'). Go Back to the Keys step.",
+    ),
+    "auth-failed": (
+        "error",
+        "Authentication failed",
+        "Check the authentication key (and the encryption key: a wrong one fails the same way). "
+        "Both come from your grid operator and are different for every meter.",
+    ),
+    "wrong-key": (
+        "error",
+        "Key does not decrypt",
+        "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
+        "number, and look for mistyped digits.",
+    ),
+    "p1-text": (
+        "warn",
+        "P1 text telegrams received",
+        "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot decode P1 text yet.",
+    ),
+    "module-text": (
+        "warn",
+        "Module answers, but no meter data yet",
+        "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
+        "for you: log it in with your B-route ID and password first.",
+    ),
+    "no-frames": (
+        "error",
+        "Bytes but no frames",
+        "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
+        "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).",
+    ),
+}
+"""The verdicts whose words do not depend on the counts: code → (level, title, advice)."""
 
-    ``head`` is the start of the byte stream (optional): it lets a DSMR P1 telegram or a B-route
-    module's text be recognised when no frame was found.
-    """
+
+def _all_good(stats: DecoderStats, messages: Sequence[Message]) -> Verdict:
     good = [m for m in messages if m.error is None]
     crypto = [m for m in messages if m.error is not None and m.error.layer == "crypto"]
-    code = diagnose(Evidence.of_messages(stats, messages, head))
-    if code == "no-bytes":
-        return Verdict(
-            "error",
-            "No bytes at all",
-            "Check the cable, the port name, and that the meter's customer port is enabled (some grid "
-            "operators must activate it first). A P1 port only sends while Data Request is powered.",
-            "no-bytes",
-        )
-    if code == "ok":
-        title = f"All good: {_plural(len(good), 'message')} decoded"
-        found = example_reading(good)
-        if found is not None:
-            title += f", e.g. {_format_reading(*found)}"
-        problems = []
-        if stats.checksum_bad:
-            problems.append(f"{_plural(stats.checksum_bad, 'frame')} failed the checksum")
-        if crypto:
-            problems.append(f"{_plural(len(crypto), 'message')} could not be decrypted")
-        if problems:
-            return Verdict(
-                "warn",
-                title,
-                f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
-                "happening, check the cable and the parity.",
-                "ok",
-            )
-        return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
-    if code == "no-key":
+    title = f"All good: {_plural(len(good), 'message')} decoded"
+    found = example_reading(good)
+    if found is not None:
+        title += f", e.g. {_format_reading(*found)}"
+    problems = []
+    if stats.checksum_bad:
+        problems.append(f"{_plural(stats.checksum_bad, 'frame')} failed the checksum")
+    if crypto:
+        problems.append(f"{_plural(len(crypto), 'message')} could not be decrypted")
+    if problems:
         return Verdict(
             "warn",
-            "Frames OK but encrypted, and no key",
-            "Enter the encryption key from your grid operator (32 hex digits; some operators call it "
-            "GUEK or 'Schlüssel'). Go Back to the Keys step.",
-            "no-key",
+            title,
+            f"But {' and '.join(problems)}: a little line noise is normal; if it keeps "
+            "happening, check the cable and the parity.",
+            "ok",
         )
-    if code == "auth-failed":
-        return Verdict(
-            "error",
-            "Authentication failed",
-            "Check the authentication key (and the encryption key: a wrong one fails the same way). "
-            "Both come from your grid operator and are different for every meter.",
-            "auth-failed",
-        )
-    if code == "wrong-key":
-        return Verdict(
-            "error",
-            "Key does not decrypt",
-            "Check the encryption key: it is per meter, so make sure it belongs to this meter's serial "
-            "number, and look for mistyped digits.",
-            "wrong-key",
-        )
-    if code == "p1-text":
-        return Verdict(
-            "warn",
-            "P1 text telegrams received",
-            "The cable and serial settings are right: this is a DSMR P1 telegram. meterui cannot decode P1 text yet.",
-            "p1-text",
-        )
-    if code == "module-text":
-        return Verdict(
-            "warn",
-            "Module answers, but no meter data yet",
-            "The Wi-SUN module is talking. meterui reads its transcript but does not join the meter "
-            "for you: log it in with your B-route ID and password first.",
-            "module-text",
-        )
-    if code == "no-frames":
-        return Verdict(
-            "error",
-            "Bytes but no frames",
-            "Wrong baud rate or parity. Check the baud rate first (Nordic and Austrian meters mostly "
-            "2400, P1 ports 115200), then try 8N1 instead of 8E1 (or the reverse).",
-            "no-frames",
-        )
-    if code == "bad-frames":
-        return Verdict(
-            "error",
-            "Frames with checksum errors",
-            f"{_plural(stats.checksum_bad, 'frame')} failed the checksum, {stats.checksum_ok} passed: noise on "
-            "the line or the wrong parity. Try 8N1 instead of 8E1 (or the reverse), and check the "
-            "cable.",
-            "bad-frames",
-        )
+    return Verdict("ok", title, "The settings work. Save them to start reading the meter.", "ok")
+
+
+def _bad_frames(stats: DecoderStats, messages: Sequence[Message]) -> Verdict:
+    return Verdict(
+        "error",
+        "Frames with checksum errors",
+        f"{_plural(stats.checksum_bad, 'frame')} failed the checksum, {stats.checksum_ok} passed: noise on "
+        "the line or the wrong parity. Try 8N1 instead of 8E1 (or the reverse), and check the "
+        "cable.",
+        "bad-frames",
+    )
+
+
+def _undecoded(stats: DecoderStats, messages: Sequence[Message]) -> Verdict:
     first = next((m.error for m in messages if m.error is not None and m.error.layer == "apdu"), None)
     detail = f" The decoder says: {first.message}." if first is not None else ""
     return Verdict(
@@ -313,6 +295,27 @@ def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = 
         "The cable and serial settings work, but this meter's data format is not understood." + detail,
         "undecoded",
     )
+
+
+_COUNTED_VERDICTS: dict[str, Callable[[DecoderStats, Sequence[Message]], Verdict]] = {
+    "ok": _all_good,
+    "bad-frames": _bad_frames,
+    "undecoded": _undecoded,
+}
+"""The verdicts that quote the counts or the messages: code → builder."""
+
+
+def verdict_for(stats: DecoderStats, messages: Sequence[Message], head: bytes = b"") -> Verdict:
+    """Turn the decoder's counts and messages into a verdict with a next step. Pure.
+
+    ``head`` is the start of the byte stream (optional): it lets a DSMR P1 telegram or a B-route
+    module's text be recognised when no frame was found.
+    """
+    code = diagnose(Evidence.of_messages(stats, messages, head))
+    fixed = _FIXED_VERDICTS.get(code)
+    if fixed is not None:
+        return Verdict(*fixed, code)
+    return _COUNTED_VERDICTS[code](stats, messages)
 
 
 def _port_error(message: str) -> Verdict:
@@ -413,7 +416,7 @@ def listen(
     counts.elapsed = seconds if error is None else min(clock() - start, seconds)
     if on_progress is not None:
         on_progress(counts.copy())
-    if error is not None and counts.bytes_in == 0:
+    if error is not None and counts.stats.bytes_received == 0:
         verdict = _port_error(error)
     else:
         verdict = verdict_for(decoder.stats, sink.messages, bytes(sink.head))

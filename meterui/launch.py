@@ -252,12 +252,15 @@ def _run_app(
 ) -> int:
     from meterui.app import MeterApp
 
+    app = None
     try:
         app = MeterApp(factory, cfg, start=start, first_run=first_run, exporter=exporter, plausibility=plausibility)
         app.title = title
         result = app.run()
     finally:
-        if exporter is not None:
+        if app is not None:
+            app.close_exporter()  # the wizard may have replaced it (issue #11)
+        elif exporter is not None:
             exporter.close()  # sends what is queued (a few seconds at most), then "offline"
     return int(result or 0)
 

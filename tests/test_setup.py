@@ -244,7 +244,7 @@ def test_listen_on_a_pty(pty: tuple[int, str]) -> None:
         thread.join()
     assert report.error is None
     assert report.verdict.code == "ok"
-    assert report.counts.checksum_ok >= 2 and report.counts.bytes_in >= 2 * len(FRAME)
+    assert report.counts.stats.checksum_ok >= 2 and report.counts.stats.bytes_received >= 2 * len(FRAME)
     assert progress[0].elapsed == 0 and progress[-1].elapsed == 60.0
     assert report.example is not None
 

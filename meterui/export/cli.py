@@ -84,13 +84,25 @@ def start_exporter(
         settings = settings_from_args(args)
     except MqttConfigError as exc:
         raise cli_error(f"--mqtt: {exc}") from None
-    if settings is None:
-        return None
+    return started_exporter(settings, log) if settings is not None else None
+
+
+def started_exporter(settings: MqttSettings, log: Callable[[str], None] | None = None) -> MqttExporter:
+    """An exporter for ``settings``, started (it connects in the background). Raises what building it raises
+    (``OSError``, ``ssl.SSLError`` for an unreadable CA file)."""
     from meterui.export.mqtt import MqttExporter
 
     exporter = MqttExporter(settings, log=log)
     exporter.start()
     return exporter
+
+
+def config_mqtt(cfg: Config | None) -> tuple[object, ...] | None:
+    """The config's [mqtt] section as a value to compare (``None`` without a URL): a change means a new
+    exporter."""
+    if cfg is None or not cfg.mqtt_url:
+        return None
+    return (cfg.mqtt_url, cfg.mqtt_ca_file, cfg.mqtt_discovery_prefix, cfg.mqtt_interval, cfg.mqtt_qos)
 
 
 class ServiceLog:
@@ -196,10 +208,4 @@ def exporter_from_config(
         settings = settings_from_config(cfg)
     except MqttConfigError as exc:
         raise cli_error(f"[mqtt] url: {exc}") from None
-    if settings is None:
-        return None
-    from meterui.export.mqtt import MqttExporter
-
-    exporter = MqttExporter(settings, log=log)
-    exporter.start()
-    return exporter
+    return started_exporter(settings, log) if settings is not None else None

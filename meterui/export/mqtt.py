@@ -160,8 +160,11 @@ class MqttExporter:
         self._client.loop_start()
         self._worker.start()
 
-    def close(self, timeout: float = 3.0) -> None:
-        """Send what is queued (for up to ``timeout`` s), publish ``offline`` and disconnect. Idempotent."""
+    def close(self, timeout: float = 3.0, *, offline: bool = True) -> None:
+        """Send what is queued (for up to ``timeout`` s), publish ``offline`` and disconnect. Idempotent.
+
+        ``offline=False``: leave ``BASE/status`` as it is (a successor on the same broker and base topic has
+        set it ``online``)."""
         if self._closed:
             return
         self._closed = True
@@ -177,7 +180,7 @@ class MqttExporter:
             self._cond.notify_all()
         if self._started:
             self._worker.join(timeout)
-            if self._connected:
+            if self._connected and offline:
                 with contextlib.suppress(Exception):
                     info = self._client.publish(status_topic(self._base), OFFLINE, qos=1, retain=True)
                     info.wait_for_publish(timeout)

@@ -54,6 +54,17 @@ class MqttSettings:
 
     __str__ = __repr__
 
+    def same_broker(self, other: MqttSettings | None) -> bool:
+        """Whether ``other`` publishes to the same broker, as the same user, under the same base topic (so the
+        ``BASE/status`` topic this one set ``online`` stays the one to watch)."""
+        return other is not None and (self.host, self.port, self.tls, self.username, self.base_topic) == (
+            other.host,
+            other.port,
+            other.tls,
+            other.username,
+            other.base_topic,
+        )
+
 
 def mask_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (safe to print)."""

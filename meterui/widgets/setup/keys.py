@@ -23,6 +23,10 @@ from meterui.protocol.keys import parse_key
 from meterui.widgets.setup.base import WizardStep
 
 KEY_FIELDS = {"key": "encryption key", "auth-key": "authentication key"}
+KEY_PLACEHOLDERS = {
+    "key": "32 hex digits, e.g. from the letter or the customer portal",
+    "auth-key": "32 hex digits (only some meters need it)",
+}
 
 
 def _key_text(key: bytes | None) -> str:
@@ -41,24 +45,10 @@ class KeysStep(WizardStep):
     def compose(self) -> ComposeResult:
         cfg = self.initial
         yield Static(id="keys-status")
-        yield Label("Encryption key", id="key-label", classes="field-label")
-        yield Input(
-            _key_text(cfg.key),
-            password=True,
-            id="key",
-            compact=True,
-            placeholder="32 hex digits, e.g. from the letter or the customer portal",
-        )
-        yield Static("", id="key-error", classes="error")
-        yield Label("Authentication key", id="auth-key-label", classes="field-label")
-        yield Input(
-            _key_text(cfg.auth_key),
-            password=True,
-            id="auth-key",
-            compact=True,
-            placeholder="32 hex digits (only some meters need it)",
-        )
-        yield Static("", id="auth-key-error", classes="error")
+        for field, key in zip(KEY_FIELDS, (cfg.key, cfg.auth_key), strict=True):
+            yield Label(KEY_FIELDS[field].capitalize(), id=f"{field}-label", classes="field-label")
+            yield Input(_key_text(key), password=True, id=field, compact=True, placeholder=KEY_PLACEHOLDERS[field])
+            yield Static("", id=f"{field}-error", classes="error")
         yield Static("Spaces, colons and 0x are fine: paste the key just as you got it.", classes="hint")
         with Horizontal(id="profile-row"):
             yield Label("Scaling:", classes="inline-label")

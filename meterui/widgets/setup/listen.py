@@ -29,6 +29,11 @@ SourceFactory = Callable[[Config], Source]
 """Builds the listen test's source from the chosen settings."""
 
 
+def _status(verb: str, config: Config, end: str) -> Text:
+    """The status line: ``Listening on PORT at 2400 8E1 for 10 s…`` (port and line settings in bold)."""
+    return Text.assemble(verb, (config.port or "?", "bold"), " at ", (config.describe_serial(), "bold"), end)
+
+
 class ListenStep(TestStep):
     STEP_ID: ClassVar[str] = "listen"
     LABEL: ClassVar[str] = "Listen"
@@ -95,15 +100,7 @@ class ListenStep(TestStep):
         self._config = config
         seconds = self.duration(get_preset(config.preset))
         self.query_one("#listen-progress", ProgressBar).update(total=seconds, progress=0)
-        self.show_status(
-            Text.assemble(
-                "Listening on ",
-                (config.port or "?", "bold"),
-                " at ",
-                (config.describe_serial(), "bold"),
-                f" for {seconds:g} s…",
-            )
-        )
+        self.show_status(_status("Listening on ", config, f" for {seconds:g} s…"))
         self.query_one("#listen-summary", Static).update(summary_text(config))
         self._show_counts(ListenCounts(seconds))
         self._pending_text = ""
@@ -146,30 +143,22 @@ class ListenStep(TestStep):
         self._report = message.report
         counts = message.report.counts
         self._show_counts(counts)
-        cfg = self._config
-        self.show_status(
-            Text.assemble(
-                "Listened on ",
-                (cfg.port or "?", "bold"),
-                " at ",
-                (cfg.describe_serial(), "bold"),
-                f" for {counts.seconds:g} s.",
-            )
-        )
+        self.show_status(_status("Listened on ", self._config, f" for {counts.seconds:g} s."))
         self.show_verdict(message.report.verdict)
         self.post_message(self.Finished(self))
 
     def _show_pending(self, c: ListenCounts) -> None:
         """While listening, the verdict box says what the counters say so far."""
-        if c.decrypt_failed and not c.decrypt_ok:
-            text = f"Frames arrive, but {c.decrypt_failed} could not be decrypted so far… still listening."
-        elif c.messages_ok or c.checksum_ok:
-            n = c.messages_ok or c.checksum_ok
+        s = c.stats
+        if s.decrypt_failures and not c.decrypt_ok:
+            text = f"Frames arrive, but {s.decrypt_failures} could not be decrypted so far… still listening."
+        elif s.frames_ok or s.checksum_ok:
+            n = s.frames_ok or s.checksum_ok
             text = f"Frames arrive: {n} read so far… listening to the end for a verdict."
-        elif c.checksum_bad:
-            text = f"Frames arrive, but {c.checksum_bad} failed the checksum so far… still listening."
-        elif c.bytes_in:
-            text = f"{c.bytes_in} bytes so far, no complete frame yet… still listening."
+        elif s.checksum_bad:
+            text = f"Frames arrive, but {s.checksum_bad} failed the checksum so far… still listening."
+        elif s.bytes_received:
+            text = f"{s.bytes_received} bytes so far, no complete frame yet… still listening."
         else:
             text = "Waiting for data from the meter…"
         if text != self._pending_text:
@@ -178,20 +167,21 @@ class ListenStep(TestStep):
 
     def _show_counts(self, c: ListenCounts) -> None:
         self.query_one("#listen-progress", ProgressBar).update(total=c.seconds, progress=c.elapsed)
-        bad = "bold red" if c.checksum_bad else ""
-        failed = "bold red" if c.decrypt_failed else ""
+        s = c.stats
+        bad = "bold red" if s.checksum_bad else ""
+        failed = "bold red" if s.decrypt_failures else ""
         self.query_one("#counters", Static).update(
             Text.assemble(
                 "Bytes ",
-                (f"{c.bytes_in:<7}", "bold"),
+                (f"{s.bytes_received:<7}", "bold"),
                 "Frames ok ",
-                (f"{c.checksum_ok:<4}", "bold"),
+                (f"{s.checksum_ok:<4}", "bold"),
                 "bad ",
-                (f"{c.checksum_bad:<5}", bad or "bold"),
+                (f"{s.checksum_bad:<5}", bad or "bold"),
                 "Decrypted ok ",
                 (f"{c.decrypt_ok:<4}", "bold"),
                 "failed ",
-                (f"{c.decrypt_failed}", failed or "bold"),
+                (f"{s.decrypt_failures}", failed or "bold"),
             )
         )
 

@@ -16,16 +16,25 @@ from meterui.config import Config
 from meterui.presets import PRESETS, Preset, countries, get_preset
 from meterui.widgets.setup.base import WizardStep
 
+_KEY_WORDS: dict[tuple[bool, bool], tuple[str, str]] = {
+    (True, True): ("key + auth key", "needs the encryption key and the authentication key"),
+    (True, False): ("key", "needs the encryption key"),
+    (False, True): ("auth key", "needs the authentication key"),
+    (False, False): ("", "no keys needed"),
+}
+"""(needs key, needs auth key) → (the list's short words, the details' sentence)."""
+_BROUTE_WORDS = ("ID + password", "needs the B-route ID and password")
+
+
+def _key_words(preset: Preset) -> tuple[str, str]:
+    """What the preset asks for: short words for the list, a sentence for the details."""
+    if preset.session == "broute":
+        return _BROUTE_WORDS
+    return _KEY_WORDS[(preset.needs_key, preset.needs_auth_key)]
+
 
 def preset_prompt(preset: Preset) -> Text:
-    keys = {
-        (True, True): "key + auth key",
-        (True, False): "key",
-        (False, True): "auth key",
-        (False, False): "",
-    }[(preset.needs_key, preset.needs_auth_key)]
-    if preset.session == "broute":
-        keys = "ID + password"
+    keys = _key_words(preset)[0]
     text = Text.assemble(f"  {preset.name:<26.26} ", (f"{preset.serial:<11}", "dim"))
     if not preset.decoded:
         text.append("not decoded yet" + (f", {keys}" if keys else ""), "italic yellow")
@@ -35,14 +44,7 @@ def preset_prompt(preset: Preset) -> Text:
 
 
 def preset_details(p: Preset) -> Text:
-    needs = {
-        (True, True): "needs the encryption key and the authentication key",
-        (True, False): "needs the encryption key",
-        (False, True): "needs the authentication key",
-        (False, False): "no keys needed",
-    }[(p.needs_key, p.needs_auth_key)]
-    if p.session == "broute":
-        needs = "needs the B-route ID and password"
+    needs = _key_words(p)[1]
     text = Text.assemble((p.label, "bold"), f" · {p.meters}\n", (p.serial, "bold"), f" · {needs}")
     if not p.decoded:
         text.append(" · not decoded by meterui yet", "bold yellow")
