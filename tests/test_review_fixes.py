@@ -5,6 +5,8 @@ Each test here failed before its fix.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.binding import Binding
 
@@ -12,6 +14,7 @@ from meterui.screens.help import SECTIONS
 from meterui.screens.history import HistoryScreen
 from meterui.screens.inspector import InspectorScreen
 from meterui.screens.live import LiveScreen
+from tests.apputil import run_async
 
 KEY_DISPLAY = {"left": "←", "right": "→", "slash": "/", "question_mark": "?"}
 
@@ -36,3 +39,38 @@ def test_help_names_every_key_of_each_screen(screen: type, title: str) -> None:
         assert isinstance(binding, Binding)
         key = binding.key.split(",")[0]
         assert KEY_DISPLAY.get(key, key) in named, f"{title}: {key} ({binding.description}) is not in the help"
+
+
+def _footer_overflow(app: object) -> list[str]:
+    """The footer keys of the current screen that do not fit in the terminal's width."""
+    from textual.app import App
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    assert isinstance(app, App)
+    footer = app.screen.query_one(Footer)
+    keys = list(footer.query(FooterKey))
+    assert any(key.key == "q" for key in keys)  # Quit is there at all
+    return [f"{key.key_display or key.key} {key.description}" for key in keys if key.region.right > app.size.width]
+
+
+@run_async
+async def test_footer_fits_80_columns_on_the_b_route_live_and_history_screens(tmp_path: Path) -> None:
+    from tests.test_broute_app import _app, _until
+
+    app, sim, sessions = _app(tmp_path)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _until(pilot, lambda: bool(sessions) and sessions[-1].state == "joined", "joined")
+            await pilot.pause(0.1)
+            assert app.screen.active_bindings.get("h") is not None
+            assert _footer_overflow(app) == []
+            await pilot.press("h")
+            assert isinstance(app.screen, HistoryScreen)
+            await pilot.pause(0.1)
+            assert _footer_overflow(app) == []
+            await pilot.press("n")  # stepping frames is off here: it used to pause the B-route session
+            assert isinstance(app.screen, HistoryScreen)
+            assert app.pipeline is not None and not app.pipeline.paused
+    finally:
+        sim.close()

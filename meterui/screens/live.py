@@ -158,7 +158,7 @@ class LiveScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "toggle_charts", "Charts"),
         Binding("r", "reset_minmax", "Reset min/max", show=False),
-        Binding("h", "history", "History"),
+        Binding("h", "history", "Hist"),  # "History" pushes Quit off an 80-column footer
     ]
 
     def __init__(
