@@ -74,3 +74,17 @@ async def test_footer_fits_80_columns_on_the_b_route_live_and_history_screens(tm
             assert app.pipeline is not None and not app.pipeline.paused
     finally:
         sim.close()
+
+
+def test_b_route_reads_the_serial_number_before_the_first_power_reading(tmp_path: Path) -> None:
+    """Else the first E7 is keyed on the module's sender address and MQTT announces a second, stale
+    Home Assistant device for the same meter on every start."""
+    from tests.test_broute_monitor import _start, _stop
+
+    sim, pipeline, col, thread = _start(tmp_path)
+    try:
+        col.wait(lambda: col.count("E7") >= 1 and col.count("8D") >= 1, "power and the serial number")
+        ids = [r.id for m in col.messages for r in m.readings]
+        assert ids.index("8D") < ids.index("E7")
+    finally:
+        _stop(sim, pipeline, thread)
