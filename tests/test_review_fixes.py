@@ -88,3 +88,26 @@ def test_b_route_reads_the_serial_number_before_the_first_power_reading(tmp_path
         assert ids.index("8D") < ids.index("E7")
     finally:
         _stop(sim, pipeline, thread)
+
+
+@run_async
+async def test_mqtt_step_asks_for_the_url_when_ticked_instead_of_quoting_an_empty_one() -> None:
+    from textual.widgets import Checkbox, Input, Static
+
+    from meterui.config import Config
+    from tests.test_setup import PORTS, Host, wizard
+    from tests.test_setup_steps import to_mqtt
+
+    app = Host(ports=PORTS, initial=Config(preset="generic"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_mqtt(pilot)
+        w = wizard(app)
+        w.query_one("#mqtt-on", Checkbox).value = True
+        await pilot.pause()
+        text = str(app.screen.query_one("#mqtt-error", Static).render())
+        assert "Type the broker's URL" in text and "(got ''" not in text
+        await pilot.press("enter")
+        assert w.step_id == "mqtt"  # still blocks Next
+        w.query_one("#mqtt-url", Input).value = "mqtt://broker.local"
+        await pilot.pause()
+        assert "Publishes to" in str(app.screen.query_one("#mqtt-error", Static).render())
