@@ -111,3 +111,26 @@ async def test_mqtt_step_asks_for_the_url_when_ticked_instead_of_quoting_an_empt
         w.query_one("#mqtt-url", Input).value = "mqtt://broker.local"
         await pilot.pause()
         assert "Publishes to" in str(app.screen.query_one("#mqtt-error", Static).render())
+
+
+def test_readme_command_reference_names_every_flag() -> None:
+    """The README's command reference (and the MQTT section for the --mqtt* flags) lists every option."""
+    import argparse
+    import re
+
+    from meterui.cli import _parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    reference = readme.split("## Command-line reference", 1)[1].split("\n## ", 1)[0]
+    mqtt = readme.split("## Publishing to MQTT", 1)[1].split("\n## ", 1)[0]
+    parser = _parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for command in ("monitor", "replay", "decode"):
+        usage = next(line for line in reference.splitlines() if line.startswith(f"meterui {command} "))
+        block = reference[reference.index(usage) :].split("\nmeterui ", 1)[0]
+        for action in subparsers.choices[command]._actions:
+            for flag in action.option_strings:
+                if flag in ("-h", "--help"):
+                    continue
+                where = mqtt if flag.startswith("--mqtt-") else block
+                assert re.search(re.escape(flag) + r"\b", where), f"README: meterui {command} does not name {flag}"
