@@ -134,3 +134,35 @@ def test_readme_command_reference_names_every_flag() -> None:
                     continue
                 where = mqtt if flag.startswith("--mqtt-") else block
                 assert re.search(re.escape(flag) + r"\b", where), f"README: meterui {command} does not name {flag}"
+
+
+def test_headless_service_logs_the_b_route_session_steps(tmp_path: Path) -> None:
+    """``monitor --headless`` (the systemd service) says on stderr when the meter is joined, like ``--json``:
+    a service that cannot join must not be silent in the journal."""
+    import os
+    import subprocess
+    import sys
+
+    from meterui.simulate.broute import DEFAULT_ID, DEFAULT_PASSWORD, PtyModule, VirtualModule
+    from tests.test_broute_monitor import ROOT, SCALE, _read_lines
+
+    sim = PtyModule(VirtualModule("a1", time_scale=SCALE), link=tmp_path / "wisun")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "METERUI_CONFIG": str(tmp_path / "none.toml"),
+        "METERUI_BROUTE_PASSWORD": DEFAULT_PASSWORD,
+    }
+    cmd = [sys.executable, "-m", "meterui", "monitor", "--port", sim.device, "--broute-id", DEFAULT_ID, "--headless"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        lines = _read_lines(proc.stderr, 1, 60, lambda line: "joined the meter" in line)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=15)
+        sim.close()
+    text = "\n".join(lines) + err.decode()
+    assert "joined the meter" in text
+    assert out == b""  # headless: nothing on stdout
+    assert DEFAULT_ID not in text and DEFAULT_PASSWORD not in text
+    assert proc.returncode == 0
