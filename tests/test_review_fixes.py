@@ -166,3 +166,20 @@ def test_headless_service_logs_the_b_route_session_steps(tmp_path: Path) -> None
     assert out == b""  # headless: nothing on stdout
     assert DEFAULT_ID not in text and DEFAULT_PASSWORD not in text
     assert proc.returncode == 0
+
+
+@run_async
+async def test_the_charted_meter_line_fits_the_charts_pane_at_120x40() -> None:
+    """With two meters the charts name theirs in one line; at 120 columns it was cut mid-sentence."""
+    from textual.widgets import Static
+
+    from meterui.widgets.phasebars import PhaseBars
+    from tests.apputil import StillApp
+
+    app = StillApp(limit=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        line = app.screen.query_one(PhaseBars).query_one("#phase-meter", Static)
+        text = str(line.render())
+        assert len(app.model.meters()) > 1 and "7359992890941742" in text
+        assert len(text) <= line.content_region.width, text
