@@ -183,3 +183,26 @@ async def test_the_charted_meter_line_fits_the_charts_pane_at_120x40() -> None:
         text = str(line.render())
         assert len(app.model.meters()) > 1 and "7359992890941742" in text
         assert len(text) <= line.content_region.width, text
+
+
+@run_async
+async def test_enter_works_on_the_live_table_without_tabbing_to_it_first(tmp_path: Path) -> None:
+    """A new user on ``meterui demo`` presses the arrows and enter: the table must have the focus."""
+    from meterui.screens.inspector import InspectorScreen as Inspector
+    from meterui.widgets.obistable import ObisTable
+    from tests.apputil import replay_app
+
+    capture = tmp_path / "capture.hex"
+    capture.write_text((Path(__file__).parent / "data" / "hdlc_vectors.hex").read_text())
+    app = replay_app(capture)
+    app.START_DELAY = app._live.defer = 0.05  # as in the real app: the table is mounted after the first paint
+    async with app.run_test(size=(80, 24)) as pilot:
+        deadline = 200
+        while not app.screen.query(ObisTable) or not app.screen.query_one(ObisTable).row_count:
+            deadline -= 1
+            assert deadline, "no rows in the live table"
+            await pilot.pause(0.05)
+        await pilot.pause()
+        assert isinstance(app.screen.focused, ObisTable)
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, Inspector)

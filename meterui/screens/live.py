@@ -374,6 +374,8 @@ class LiveScreen(Screen[None]):
             table.display = has_rows
             if has_rows:
                 table.refresh_from(model, now)
+                if self.focused is None and self.app.screen is self:
+                    table.focus()  # hidden at mount, so nothing had focus: enter and the arrows work at once
         self.query_one("#empty").display = not has_rows and self.notice is None
         if not has_rows:
             self._set_empty(empty_text(stats))
