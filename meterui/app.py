@@ -324,6 +324,9 @@ class MeterApp(App[int]):
             return False  # already here: leave the footer's room to the other keys
         if action == "show_inspector" and self.screen_stack and self.screen is self._inspector_screen:
             return False
+        frame_key = action in ("next_frame", "previous_frame", "goto_frame")
+        if frame_key and self.screen_stack and not getattr(self.screen, "FRAME_KEYS", True):
+            return False  # e.g. the B-route history: n would pause the session, p and g leave it
         if action == "pause":  # enabled without a source too: space must not fall through to the tree
             return not (self.pipeline is not None and self.pipeline.paused)
         if action == "resume":

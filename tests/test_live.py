@@ -615,7 +615,7 @@ async def test_charts_follow_the_selected_meter_and_name_it() -> None:
         assert f"L1 {other_volts} V" in strip and "meter …90000002" in strip and other_volts != volts
         await pilot.press("c")  # full charts: a line names the meter, the plot title too
         await pilot.pause()
-        assert f"Charts: meter {OTHER}" in screen_text(app)
+        assert f"Meter {OTHER}" in screen_text(app)
         assert screen.query_one(PowerPlot).meter == OTHER
 
 

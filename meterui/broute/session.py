@@ -758,6 +758,8 @@ class BrouteSession:
         req: _Request | None = None
         if self._infc:
             req = self._infc.pop(0)
+        elif self._queue and self._queue[0].kind == "static":
+            req = self._queue.pop(0)  # before the first power poll: the serial number (8D) names the meter
         elif now >= self._next_fast:
             self._next_fast = now + self.timing.fast_interval
             req = self._new_request(FAST_EPCS, b"", "fast")

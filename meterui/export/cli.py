@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from meterui.export.url import DEFAULT_DISCOVERY_PREFIX, PASSWORD_ENV, MqttConfigError, MqttSettings, parse_mqtt_url
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from meterui.export.mqtt import MqttExporter
     from meterui.pipeline import Pipeline, PipelineStats
     from meterui.protocol.message import Message
+    from meterui.sinks.base import PipelineEvent
 
 FLUSH_SECONDS = 10.0
 """How long a finished headless replay waits for the broker to take what is queued."""
@@ -132,6 +133,12 @@ class ServiceLog:
                 self(f"{stats.decrypt_failures} message(s) failed to decrypt or authenticate: check the key(s)")
             self._crypto = stats.decrypt_failures
 
+    def event(self, event: PipelineEvent) -> None:
+        """A B-route session's steps (scanning, joined, expired…) and sink failures; the port's own
+        changes come through :meth:`stats` once each."""
+        if event.kind in ("session", "sink"):
+            self(" ".join(event.text.split()))
+
     def finished(self, stats: PipelineStats, exporter: MqttExporter | None) -> None:
         self(f"{stats.source}: finished, {stats.frames_ok} message(s) ok, {stats.frames_bad} failed")
         if exporter is not None:
@@ -171,9 +178,22 @@ def run_service(
             exporter.on_messages(messages, stats)
         last[:] = [stats]
 
+    class _SessionLog:
+        name = "service log"
+
+        def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+            pass
+
+        def on_event(self, event: PipelineEvent) -> None:
+            assert log is not None
+            log.event(event)
+
+        def close(self) -> None:
+            pass
+
     try:
         if not stopped[0]:
-            pipeline.run(on_messages, lambda: stopped[0])
+            pipeline.run(on_messages, lambda: stopped[0], sinks=[_SessionLog()])
     except KeyboardInterrupt:
         pipeline.stop()
     finally:

@@ -47,6 +47,12 @@ LIVE_KEYS: list[tuple[str, str]] = [
     ("enter", "on a reading: open the newest frame that carried it, its bytes highlighted"),
     ("c", "switch between the full charts and a compact strip (the strip suits an 80x24 window)"),
     ("r", "reset min / max"),
+    ("h", "B-route session: the meter's 30-minute history"),
+]
+HISTORY_KEYS: list[tuple[str, str]] = [
+    ("← / →", "earlier / later day"),
+    ("f", "fetch the last 7 days from the meter"),
+    ("escape", "back to the live dashboard"),
 ]
 WIZARD_KEYS: list[tuple[str, str]] = [
     ("enter", "next step"),
@@ -59,6 +65,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Everywhere", GLOBAL_KEYS),
     ("Inspector", INSPECTOR_KEYS),
     ("Live", LIVE_KEYS),
+    ("History (B-route, h)", HISTORY_KEYS),
     ("Setup wizard", WIZARD_KEYS),
 ]
 CLOSE_HINT = "esc, q or ? closes"

@@ -45,11 +45,13 @@ class HistoryScreen(Screen[None]):
     """One day of the meter's half-hour history (see the module docstring)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left", "day(1)", "Earlier day"),
-        Binding("right", "day(-1)", "Later day"),
-        Binding("f", "fetch", "Fetch history"),
+        Binding("left", "day(1)", "Day", key_display="←/→"),  # one footer entry for both: 80 columns fit
+        Binding("right", "day(-1)", "Later day", show=False),
+        Binding("f", "fetch", "Fetch"),
         Binding("escape", "back", "Back"),
     ]
+    FRAME_KEYS: ClassVar[bool] = False
+    """The app's n / p / g (frame stepping) are off here: n would pause the session, p and g leave."""
     DEFAULT_CSS = """
     HistoryScreen { layout: vertical; }
     HistoryScreen #history-status { height: auto; padding: 0 1; }
@@ -67,7 +69,7 @@ class HistoryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="history-status")
         yield PlotextPlot()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_view()

@@ -158,7 +158,7 @@ class LiveScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "toggle_charts", "Charts"),
         Binding("r", "reset_minmax", "Reset min/max", show=False),
-        Binding("h", "history", "History"),
+        Binding("h", "history", "Hist"),  # "History" pushes Quit off an 80-column footer
     ]
 
     def __init__(
@@ -374,6 +374,8 @@ class LiveScreen(Screen[None]):
             table.display = has_rows
             if has_rows:
                 table.refresh_from(model, now)
+                if self.focused is None and self.app.screen is self:
+                    table.focus()  # hidden at mount, so nothing had focus: enter and the arrows work at once
         self.query_one("#empty").display = not has_rows and self.notice is None
         if not has_rows:
             self._set_empty(empty_text(stats))

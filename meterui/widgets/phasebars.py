@@ -139,7 +139,7 @@ class PhaseBars(Widget):
     PhaseBars Sparkline.-export > .sparkline--max-color { color: $success; }
     PhaseBars Sparkline.-export > .sparkline--min-color { color: $success 40%; }
     PhaseBars #phase-empty { color: $text-muted; height: auto; }
-    PhaseBars #phase-meter { color: $text-muted; height: 1; display: none; }
+    PhaseBars #phase-meter { color: $text-muted; height: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
     PhaseBars.-many #phase-meter { display: block; }
     PhaseBars.-compact #phase-meter { display: none; }
     PhaseBars #phase-compact { height: auto; display: none; }
@@ -202,7 +202,7 @@ class PhaseBars(Widget):
         self._model = model
         many = len(meters) > 1
         self.set_class(many, "-many")
-        text = f"Charts: meter {meter} (select a row of another meter to chart it)" if many and meter else ""
+        text = f"Meter {meter} · select a row to chart another" if many and meter else ""  # fits 120 columns
         if text != self._meter_text:
             self._meter_text = text
             self.query_one("#phase-meter", Static).update(text, layout=False)  # one line, full width

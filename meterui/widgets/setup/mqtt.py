@@ -206,6 +206,10 @@ class MqttStep(WizardStep):
         out = self.query_one("#mqtt-error", Static)
         if not self.enabled:
             return True
+        if not self.query_one("#mqtt-url", Input).value.strip():  # just ticked: ask, do not call it an error
+            out.set_classes("error")
+            out.update("Type the broker's URL: mqtt://host or mqtt://user@host:1883/meterui (mqtts:// for TLS).")
+            return False
         try:
             settings = self.settings()
         except MqttConfigError as exc:
