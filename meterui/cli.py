@@ -11,7 +11,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from meterui import __version__
@@ -94,9 +94,30 @@ class _HelpFormatter(argparse.HelpFormatter):
 class _ArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser (and its sub-command parsers) with :class:`_HelpFormatter`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, build: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+        self._build = build
+        """Adds this (sub-command) parser's arguments on first use: parsing, usage or help."""
+
+    def _built(self) -> None:
+        build, self._build = self._build, None
+        if build is not None:
+            build(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._built()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._built()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._built()
+        return super().format_help()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,8 +152,15 @@ def _parser() -> argparse.ArgumentParser:
     _profile_args(d, "none")
 
     sub.add_parser("demo", help="start the app on the bundled demo capture (no hardware needed)")
+    # the other commands' arguments are added when that command is parsed or its help shown: `decode`
+    # (scripts call it often) never builds them, nor imports the MQTT options' module (start-up, issue #8)
+    sub.add_parser("replay", help="open a recorded file for step-through inspection", build=_replay_args)
+    sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)", build=_monitor_args)
+    sub.add_parser("simulate", help="run a virtual device on a pseudo-terminal (practice, tests)", build=_simulate_args)
+    return p
 
-    r = sub.add_parser("replay", help="open a recorded file for step-through inspection")
+
+def _replay_args(r: argparse.ArgumentParser) -> None:
     r.add_argument("file", help="recording, hex, raw or SKSTACK transcript file")
     r.add_argument("--format", choices=INPUT_FORMATS, default="auto")
     _key_args(r)
@@ -147,7 +175,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_mqtt_arguments(r)
 
-    m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
+
+def _monitor_args(m: argparse.ArgumentParser) -> None:
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
     m.add_argument(
         "--baud", type=int, default=None, help="baud rate (default 2400, 115200 with --broute-id; 50 to 4000000)"
@@ -159,9 +188,10 @@ def _parser() -> argparse.ArgumentParser:
     _profile_args(m, "system")
     m.add_argument("--json", action="store_true", help="no UI: print decode JSON objects live, one per line")
     m.add_argument("--record", metavar="FILE", help="also record what is read to FILE")
-    _broute_args(sub, m)
+    _broute_args(m)
+    from meterui.export.cli import add_mqtt_arguments  # --headless, --mqtt… (issue #11)
+
     add_mqtt_arguments(m)
-    return p
 
 
 def _profile_args(p: argparse.ArgumentParser, tz_default: str) -> None:
@@ -184,24 +214,30 @@ def _profile_args(p: argparse.ArgumentParser, tz_default: str) -> None:
 
 def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterProfile | None:
     """The decoding profile from ``--scale`` and ``--tz`` (CliError, exit 2, when malformed)."""
+    tz = getattr(args, "tz", None)
+    tz = tz if tz is not None else tz_default
+    scale = getattr(args, "scale", "")
+    if not scale and tz is None:
+        return None  # what meter_profile() gives, without importing the config module (start-up)
     from meterui.config import meter_profile
 
-    tz = getattr(args, "tz", None)
     try:
-        return meter_profile(getattr(args, "scale", ""), tz if tz is not None else tz_default)
+        return meter_profile(scale, tz)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
 # -- B-route (issue #10): monitor credentials and the virtual Wi-SUN module ----------------------
-def _broute_args(sub: argparse._SubParsersAction[Any], monitor: argparse.ArgumentParser) -> None:
+def _broute_args(monitor: argparse.ArgumentParser) -> None:
     monitor.add_argument(
         "--broute-id", metavar="ID", help="B-route ID (32 characters; or METERUI_BROUTE_ID): talk to a Wi-SUN module"
     )
     monitor.add_argument(
         "--broute-password", metavar="PW", help="B-route password (12 characters; or METERUI_BROUTE_PASSWORD)"
     )
-    s = sub.add_parser("simulate", help="run a virtual device on a pseudo-terminal (practice, tests)")
+
+
+def _simulate_args(s: argparse.ArgumentParser) -> None:
     ssub = s.add_subparsers(dest="device", metavar="DEVICE", required=True)
     b = ssub.add_parser(
         "broute",
