@@ -8,7 +8,6 @@ SKSTACK transcripts (Japanese B-route) go through :class:`~meterui.protocol.skst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from meterui.protocol import hdlc, mbus
@@ -26,6 +25,7 @@ from meterui.protocol.framing import Garbage, LinkFrame, LinkFramer
 from meterui.protocol.links import LINKS, frame_node, stream_format
 from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Message
+from meterui.protocol.records import FrozenRecord, Record
 from meterui.protocol.spans import Node
 
 if TYPE_CHECKING:
@@ -48,30 +48,45 @@ BAUD_HINT = (
 )
 
 
-@dataclass
-class DecoderStats:
+class DecoderStats(Record):
     """The decoder's link-level counts. Messages are counted by the pipeline
     (:class:`meterui.sinks.counters.Counters`), not here."""
 
-    bytes_in: int = 0
-    messages: int = 0
+    __slots__ = ("bytes_in", "checksum_bad", "checksum_ok", "messages", "skipped_bytes")
+
+    bytes_in: int
+    messages: int
     """Messages produced (numbered) so far."""
-    checksum_ok: int = 0
+    checksum_ok: int
     """Link frames whose checksum passed."""
-    checksum_bad: int = 0
+    checksum_bad: int
     """Link frames whose checksum failed."""
-    skipped_bytes: int = 0
+    skipped_bytes: int
+
+    def __init__(
+        self, bytes_in: int = 0, messages: int = 0, checksum_ok: int = 0, checksum_bad: int = 0, skipped_bytes: int = 0
+    ) -> None:
+        self.bytes_in = bytes_in
+        self.messages = messages
+        self.checksum_ok = checksum_ok
+        self.checksum_bad = checksum_bad
+        self.skipped_bytes = skipped_bytes
 
 
-@dataclass(frozen=True, slots=True)
-class DecodeContext:
+class DecodeContext(FrozenRecord):
     """What a message's decoding depended on besides its own bytes (kept with it in the frame store).
 
     ``echonet`` is the sender's ECHONET scaling state after the message, ``(coefficient D3, unit E1)``.
     """
 
-    invert_deviation: bool = False
-    echonet: tuple[int | None, int | None] | None = None
+    __slots__ = ("echonet", "invert_deviation")
+
+    invert_deviation: bool
+    echonet: tuple[int | None, int | None] | None
+
+    def __init__(self, invert_deviation: bool = False, echonet: tuple[int | None, int | None] | None = None) -> None:
+        object.__setattr__(self, "invert_deviation", invert_deviation)
+        object.__setattr__(self, "echonet", echonet)
 
 
 def looks_like_skstack(head: bytes) -> bool:
