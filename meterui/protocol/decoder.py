@@ -52,7 +52,13 @@ class DecoderStats(Record):
     """The decoder's link-level counts. Messages are counted by the pipeline
     (:class:`meterui.sinks.counters.Counters`), not here."""
 
-    __slots__ = ("bytes_in", "checksum_bad", "checksum_ok", "messages", "skipped_bytes")
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "bytes_in",
+        "messages",
+        "checksum_ok",
+        "checksum_bad",
+        "skipped_bytes",
+    )
 
     bytes_in: int
     messages: int
@@ -79,7 +85,10 @@ class DecodeContext(FrozenRecord):
     ``echonet`` is the sender's ECHONET scaling state after the message, ``(coefficient D3, unit E1)``.
     """
 
-    __slots__ = ("echonet", "invert_deviation")
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "invert_deviation",
+        "echonet",
+    )
 
     invert_deviation: bool
     echonet: tuple[int | None, int | None] | None

@@ -36,23 +36,23 @@ Assembler = Callable[[Any, "LinkFrame", "list[Message]"], None]
 class LinkProtocol(FrozenRecord):
     """One link protocol (see the module docstring)."""
 
-    __slots__ = (
-        "abandon",
-        "assemble",
-        "buffer",
-        "check",
-        "describe",
-        "expand",
-        "frame_label",
-        "input_format",
-        "message_protocol",
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
         "name",
-        "overlap",
-        "plausible",
-        "sniff",
-        "start_byte",
-        "stream_format",
         "title",
+        "describe",
+        "message_protocol",
+        "stream_format",
+        "start_byte",
+        "check",
+        "plausible",
+        "overlap",
+        "frame_label",
+        "expand",
+        "assemble",
+        "abandon",
+        "buffer",
+        "sniff",
+        "input_format",
     )
 
     name: str

@@ -86,24 +86,24 @@ class Reading:
 class Message(Record):
     """One decoded (or failed) message."""
 
-    __slots__ = (
-        "authenticated",
-        "buffers",
-        "clock",
-        "context",
-        "encrypted",
-        "error",
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
         "index",
-        "invocation_counter",
-        "list_id",
-        "meter",
-        "offsets",
         "protocol",
-        "readings",
-        "received",
+        "offsets",
         "root",
+        "buffers",
+        "error",
+        "encrypted",
+        "authenticated",
         "system_title",
+        "invocation_counter",
+        "clock",
+        "readings",
+        "meter",
+        "list_id",
+        "received",
         "warnings",
+        "context",
     )
     index: int
     protocol: str

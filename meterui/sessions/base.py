@@ -53,10 +53,10 @@ class SessionEvent(FrozenRecord):
 class SessionOutput(Record):
     """What a session wants done: bytes to write in order, when to be woken, what to tell the user."""
 
-    __slots__ = (
-        "events",
-        "wake_at",
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
         "writes",
+        "wake_at",
+        "events",
     )
 
     writes: list[bytes]

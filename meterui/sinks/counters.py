@@ -29,28 +29,28 @@ _PUSH_WINDOW = 32
 class PipelineStats(Record):
     """A snapshot of the pipeline's state, handed to every sink with every batch."""
 
-    __slots__ = (
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "source",
         "bytes_received",
-        "checksum_bad",
-        "checksum_ok",
-        "connected",
-        "decrypt_failures",
-        "dropped",
-        "errors_by_layer",
-        "finished",
-        "frames_bad",
         "frames_ok",
-        "last_error",
+        "frames_bad",
+        "errors_by_layer",
+        "decrypt_failures",
+        "checksum_ok",
+        "checksum_bad",
+        "skipped_bytes",
         "last_message_time",
-        "loops",
         "mean_push_interval",
+        "connected",
+        "last_error",
+        "paused",
+        "speed",
+        "finished",
+        "loops",
+        "dropped",
         "module_event",
         "module_trouble",
-        "paused",
         "session_state",
-        "skipped_bytes",
-        "source",
-        "speed",
     )
 
     source: str
