@@ -98,6 +98,10 @@ class DecodeContext(FrozenRecord):
         object.__setattr__(self, "echonet", echonet)
 
 
+_ONE_FRAME = ["frame"]
+"""The buffer names of a one-frame message (shared: only read)."""
+
+
 def looks_like_skstack(head: bytes) -> bool:
     """Does the start of a stream look like SKSTACK module output: a line beginning with a module
     response or command (``ERXUDP``, ``EVENT``, ``OK``, ``FAIL ER``, ``SK…``)?"""
@@ -334,9 +338,11 @@ class StreamDecoder:
         out.append(self._hdlc_message(group, payload))
 
     def _frames_root(self, frames: list[LinkFrame], protocol: str) -> tuple[Node, dict[str, bytes], list[str]]:
-        first = "frame" if len(frames) == 1 else "frame1"
-        root = Node("", f"{LINKS[protocol].title} message", first, 0, len(frames[0].raw))
-        names = ["frame"] if len(frames) == 1 else [f"frame{i + 1}" for i in range(len(frames))]
+        if len(frames) == 1:  # most messages: one frame
+            raw = frames[0].raw
+            return Node("", f"{LINKS[protocol].title} message", "frame", 0, len(raw)), {"frame": raw}, _ONE_FRAME
+        root = Node("", f"{LINKS[protocol].title} message", "frame1", 0, len(frames[0].raw))
+        names = [f"frame{i + 1}" for i in range(len(frames))]
         buffers = {name: fr.raw for name, fr in zip(names, frames, strict=True)}
         return root, buffers, names
 

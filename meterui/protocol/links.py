@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from meterui.protocol import framing, hdlc, mbus
 from meterui.protocol.crc import X25_GOOD, crc_x25
 from meterui.protocol.records import FrozenRecord
+from meterui.protocol.spans import Node
 
 if TYPE_CHECKING:
     from meterui.protocol.framing import LinkFrame
     from meterui.protocol.message import Message
-    from meterui.protocol.spans import Node
 
 Checker = Callable[[bytearray, int, int], tuple[int, str]]
 """``(buffer, start, end) -> (frame length | NEED | NO, reason the frame is bad or "")``."""
@@ -241,8 +241,6 @@ def frame_title(name: str) -> str | None:
 
 def frame_node(frame: LinkFrame, bname: str, parent: Node) -> Node:
     """The span node of one link frame; its children are built on first access by the entry's ``expand``."""
-    from meterui.protocol.spans import Node
-
     link = LINKS[frame.protocol]
     node = Node(bname, link.frame_label, bname, 0, len(frame.raw), None, "" if frame.valid else frame.reason, parent)
     node.kind = 1 if frame.valid else 0
