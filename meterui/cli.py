@@ -18,12 +18,18 @@ from meterui import __version__
 from meterui.protocol.links import INPUT_FORMATS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from meterui.pipeline import PipelineStats
     from meterui.protocol.lists import MeterProfile
+    from meterui.protocol.message import Message
+    from meterui.sinks.base import PipelineEvent
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 CHUNK = 1 << 16
+_GC_THRESHOLD = 50_000
 
 
 class CliError(Exception):
@@ -411,6 +417,39 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
         raise CliError(f"{name}: {exc.message}") from None
 
 
+class _CollectBetweenBatches:
+    """A sink of ``decode`` that only notes each batch handed out, so that the garbage collector runs
+    when the fewest messages are alive: at the next decoder feed, once the batch is gone. Messages are
+    cyclic (parent and child nodes), so only the collector frees them; collected young, right after
+    they die, none is promoted and traversed again by an older generation's collection (at a fixed
+    threshold, a third of ``decode``'s collector time, issue #8). The threshold of
+    :func:`_few_gc_passes` stays as the safety net."""
+
+    def __init__(self) -> None:
+        self._posted = False
+        self._collections = 0
+
+    def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+        self._posted = True
+
+    def on_event(self, event: PipelineEvent) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def before_feed(self) -> None:
+        if not self._posted:
+            return
+        import gc
+
+        self._posted = False
+        self._collections += 1
+        # now and then the older generations too: what survived (the rest of a batch) dies later
+        gen = 2 if self._collections % 512 == 0 else 1 if self._collections % 32 == 0 else 0
+        gc.collect(gen)
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from meterui.pipeline import Pipeline
     from meterui.protocol.decoder import StreamDecoder
@@ -423,6 +462,13 @@ def cmd_decode(args: argparse.Namespace) -> int:
     stream = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
     out = sys.stdout
+    batches = _CollectBetweenBatches()
+
+    class Decoder(StreamDecoder):
+        def feed(self, data: bytes, received: float | None = None) -> list[Message]:
+            batches.before_feed()
+            return super().feed(data, received)
+
     try:
         source = IterSource(iter_input(stream, args.format, name), name)
         pipeline = Pipeline(
@@ -431,14 +477,14 @@ def cmd_decode(args: argparse.Namespace) -> int:
             auth_key=auth,
             invert_deviation=args.invert_deviation,
             speed=float("inf"),
-            decoder_factory=lambda fmt: StreamDecoder(
+            decoder_factory=lambda fmt: Decoder(
                 key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile, hold_unscaled=True
             ),
         )
         sink = None
         if args.output != "summary":
             sink = RenderSink(out, RENDERERS[args.output], on_failure=pipeline.stop)
-        pipeline.run(sinks=[sink] if sink is not None else [])
+        pipeline.run(sinks=[sink, batches] if sink is not None else [batches])
         if source.failure is not None:
             raise source.failure
         if sink is not None and sink.failure is not None:
@@ -513,11 +559,12 @@ def _few_gc_passes() -> Iterator[None]:
     """Run the cyclic garbage collector less often while decoding. Each message's tree links parent and
     children, so it is freed by the collector, not by reference counting; at the default threshold
     (700 allocations) the messages of one input chunk, still alive, are traversed and promoted over and
-    over, about 10 % of ``meterui decode``'s time. 20,000 keeps at most a few MB of garbage waiting."""
+    over, about 10 % of ``meterui decode``'s time. :class:`_CollectBetweenBatches` collects after each
+    batch instead; the threshold (50,000: some MB of garbage) is only a safety net should batches stall."""
     import gc
 
     before = gc.get_threshold()
-    gc.set_threshold(20_000, 50, 50)
+    gc.set_threshold(_GC_THRESHOLD, 50, 50)
     try:
         yield
     finally:

@@ -162,4 +162,40 @@ def test_pipeline_stats_replace_and_copy() -> None:
 def test_fields_are_in_constructor_order(cls: type) -> None:
     # repr and == follow __slots__: a linter's sorting of them would change the repr
     code = cls.__init__.__code__  # type: ignore[misc]
-    assert tuple(cls.__slots__) == code.co_varnames[1 : code.co_argcount]
+    assert tuple(vars(cls)["__slots__"]) == code.co_varnames[1 : code.co_argcount]
+
+
+def test_decode_collects_between_batches_not_while_messages_are_in_flight() -> None:
+    """``decode`` collects the young generation at a decoder feed that follows a posted batch (the
+    messages, cyclic trees, are garbage then), and not at feeds while a batch is still building."""
+    import gc
+
+    from meterui.cli import _CollectBetweenBatches
+
+    generations: list[int] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    batches = _CollectBetweenBatches()
+    gc.callbacks.append(on_gc)
+    try:
+        before = gc.get_threshold()
+        gc.set_threshold(10**9, 10**9, 10**9)  # no automatic collection during the test
+        try:
+            batches.before_feed()
+            assert generations == []
+            batches.on_messages([], PipelineStats("x"))
+            batches.before_feed()
+            assert generations == [0]
+            batches.before_feed()  # no batch since: nothing
+            assert generations == [0]
+            for _ in range(31):
+                batches.on_messages([], PipelineStats("x"))
+                batches.before_feed()
+            assert generations[-1] == 1 and generations.count(1) == 1  # the older generation now and then
+        finally:
+            gc.set_threshold(*before)
+    finally:
+        gc.callbacks.remove(on_gc)
