@@ -11,19 +11,25 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from meterui import __version__
 from meterui.protocol.links import INPUT_FORMATS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from meterui.pipeline import PipelineStats
     from meterui.protocol.lists import MeterProfile
+    from meterui.protocol.message import Message
+    from meterui.sinks.base import PipelineEvent
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 CHUNK = 1 << 16
+_GC_THRESHOLD = 50_000
 
 
 class CliError(Exception):
@@ -94,9 +100,30 @@ class _HelpFormatter(argparse.HelpFormatter):
 class _ArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser (and its sub-command parsers) with :class:`_HelpFormatter`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, build: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+        self._build = build
+        """Adds this (sub-command) parser's arguments on first use: parsing, usage or help."""
+
+    def _built(self) -> None:
+        build, self._build = self._build, None
+        if build is not None:
+            build(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._built()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._built()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._built()
+        return super().format_help()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,8 +158,15 @@ def _parser() -> argparse.ArgumentParser:
     _profile_args(d, "none")
 
     sub.add_parser("demo", help="start the app on the bundled demo capture (no hardware needed)")
+    # the other commands' arguments are added when that command is parsed or its help shown: `decode`
+    # (scripts call it often) never builds them, nor imports the MQTT options' module (start-up, issue #8)
+    sub.add_parser("replay", help="open a recorded file for step-through inspection", build=_replay_args)
+    sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)", build=_monitor_args)
+    sub.add_parser("simulate", help="run a virtual device on a pseudo-terminal (practice, tests)", build=_simulate_args)
+    return p
 
-    r = sub.add_parser("replay", help="open a recorded file for step-through inspection")
+
+def _replay_args(r: argparse.ArgumentParser) -> None:
     r.add_argument("file", help="recording, hex, raw or SKSTACK transcript file")
     r.add_argument("--format", choices=INPUT_FORMATS, default="auto")
     _key_args(r)
@@ -147,7 +181,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_mqtt_arguments(r)
 
-    m = sub.add_parser("monitor", help="read a meter port live (the app, or JSON lines with --json)")
+
+def _monitor_args(m: argparse.ArgumentParser) -> None:
     m.add_argument("--port", required=True, help="device path or pyserial URL (socket://host:port, rfc2217://…)")
     m.add_argument(
         "--baud", type=int, default=None, help="baud rate (default 2400, 115200 with --broute-id; 50 to 4000000)"
@@ -159,9 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     _profile_args(m, "system")
     m.add_argument("--json", action="store_true", help="no UI: print decode JSON objects live, one per line")
     m.add_argument("--record", metavar="FILE", help="also record what is read to FILE")
-    _broute_args(sub, m)
+    _broute_args(m)
+    from meterui.export.cli import add_mqtt_arguments  # --headless, --mqtt… (issue #11)
+
     add_mqtt_arguments(m)
-    return p
 
 
 def _profile_args(p: argparse.ArgumentParser, tz_default: str) -> None:
@@ -184,24 +220,30 @@ def _profile_args(p: argparse.ArgumentParser, tz_default: str) -> None:
 
 def _profile(args: argparse.Namespace, tz_default: str | None = None) -> MeterProfile | None:
     """The decoding profile from ``--scale`` and ``--tz`` (CliError, exit 2, when malformed)."""
+    tz = getattr(args, "tz", None)
+    tz = tz if tz is not None else tz_default
+    scale = getattr(args, "scale", "")
+    if not scale and tz is None:
+        return None  # what meter_profile() gives, without importing the config module (start-up)
     from meterui.config import meter_profile
 
-    tz = getattr(args, "tz", None)
     try:
-        return meter_profile(getattr(args, "scale", ""), tz if tz is not None else tz_default)
+        return meter_profile(scale, tz)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
 # -- B-route (issue #10): monitor credentials and the virtual Wi-SUN module ----------------------
-def _broute_args(sub: argparse._SubParsersAction[Any], monitor: argparse.ArgumentParser) -> None:
+def _broute_args(monitor: argparse.ArgumentParser) -> None:
     monitor.add_argument(
         "--broute-id", metavar="ID", help="B-route ID (32 characters; or METERUI_BROUTE_ID): talk to a Wi-SUN module"
     )
     monitor.add_argument(
         "--broute-password", metavar="PW", help="B-route password (12 characters; or METERUI_BROUTE_PASSWORD)"
     )
-    s = sub.add_parser("simulate", help="run a virtual device on a pseudo-terminal (practice, tests)")
+
+
+def _simulate_args(s: argparse.ArgumentParser) -> None:
     ssub = s.add_subparsers(dest="device", metavar="DEVICE", required=True)
     b = ssub.add_parser(
         "broute",
@@ -375,6 +417,39 @@ def iter_input(stream: BinaryIO, fmt: str, name: str) -> Iterator[tuple[str, byt
         raise CliError(f"{name}: {exc.message}") from None
 
 
+class _CollectBetweenBatches:
+    """A sink of ``decode`` that only notes each batch handed out, so that the garbage collector runs
+    when the fewest messages are alive: at the next decoder feed, once the batch is gone. Messages are
+    cyclic (parent and child nodes), so only the collector frees them; collected young, right after
+    they die, none is promoted and traversed again by an older generation's collection (at a fixed
+    threshold, a third of ``decode``'s collector time, issue #8). The threshold of
+    :func:`_few_gc_passes` stays as the safety net."""
+
+    def __init__(self) -> None:
+        self._posted = False
+        self._collections = 0
+
+    def on_messages(self, messages: Sequence[Message], stats: PipelineStats) -> None:
+        self._posted = True
+
+    def on_event(self, event: PipelineEvent) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def before_feed(self) -> None:
+        if not self._posted:
+            return
+        import gc
+
+        self._posted = False
+        self._collections += 1
+        # now and then the older generations too: what survived (the rest of a batch) dies later
+        gen = 2 if self._collections % 512 == 0 else 1 if self._collections % 32 == 0 else 0
+        gc.collect(gen)
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from meterui.pipeline import Pipeline
     from meterui.protocol.decoder import StreamDecoder
@@ -387,6 +462,13 @@ def cmd_decode(args: argparse.Namespace) -> int:
     stream = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
     out = sys.stdout
+    batches = _CollectBetweenBatches()
+
+    class Decoder(StreamDecoder):
+        def feed(self, data: bytes, received: float | None = None) -> list[Message]:
+            batches.before_feed()
+            return super().feed(data, received)
+
     try:
         source = IterSource(iter_input(stream, args.format, name), name)
         pipeline = Pipeline(
@@ -395,14 +477,14 @@ def cmd_decode(args: argparse.Namespace) -> int:
             auth_key=auth,
             invert_deviation=args.invert_deviation,
             speed=float("inf"),
-            decoder_factory=lambda fmt: StreamDecoder(
+            decoder_factory=lambda fmt: Decoder(
                 key, auth, fmt, invert_deviation=args.invert_deviation, profile=profile, hold_unscaled=True
             ),
         )
         sink = None
         if args.output != "summary":
             sink = RenderSink(out, RENDERERS[args.output], on_failure=pipeline.stop)
-        pipeline.run(sinks=[sink] if sink is not None else [])
+        pipeline.run(sinks=[sink, batches] if sink is not None else [batches])
         if source.failure is not None:
             raise source.failure
         if sink is not None and sink.failure is not None:
@@ -477,11 +559,12 @@ def _few_gc_passes() -> Iterator[None]:
     """Run the cyclic garbage collector less often while decoding. Each message's tree links parent and
     children, so it is freed by the collector, not by reference counting; at the default threshold
     (700 allocations) the messages of one input chunk, still alive, are traversed and promoted over and
-    over, about 10 % of ``meterui decode``'s time. 20,000 keeps at most a few MB of garbage waiting."""
+    over, about 10 % of ``meterui decode``'s time. :class:`_CollectBetweenBatches` collects after each
+    batch instead; the threshold (50,000: some MB of garbage) is only a safety net should batches stall."""
     import gc
 
     before = gc.get_threshold()
-    gc.set_threshold(20_000, 50, 50)
+    gc.set_threshold(_GC_THRESHOLD, 50, 50)
     try:
         yield
     finally:

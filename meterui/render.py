@@ -166,7 +166,13 @@ def _json_reading(r: Reading) -> str:
         _READING_PARTS[key] = parts
     if parts is None:
         return _encode(r.to_json())
-    return parts[0] + _json_value(r.value) + parts[1]
+    v = r.value
+    t = type(v)  # the common cases of _json_value inline (a call per reading is a tenth of its time)
+    if t is int:
+        return parts[0] + int.__repr__(v) + parts[1]
+    if t is float and v == v and v != _INF and v != -_INF:
+        return parts[0] + float.__repr__(v) + parts[1]
+    return parts[0] + _json_value(v) + parts[1]
 
 
 def render_json(msg: Message) -> str:

@@ -8,7 +8,6 @@ SKSTACK transcripts (Japanese B-route) go through :class:`~meterui.protocol.skst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from meterui.protocol import hdlc, mbus
@@ -26,6 +25,7 @@ from meterui.protocol.framing import Garbage, LinkFrame, LinkFramer
 from meterui.protocol.links import LINKS, frame_node, stream_format
 from meterui.protocol.lists import MeterProfile
 from meterui.protocol.message import Message
+from meterui.protocol.records import FrozenRecord, Record
 from meterui.protocol.spans import Node
 
 if TYPE_CHECKING:
@@ -48,30 +48,58 @@ BAUD_HINT = (
 )
 
 
-@dataclass
-class DecoderStats:
+class DecoderStats(Record):
     """The decoder's link-level counts. Messages are counted by the pipeline
     (:class:`meterui.sinks.counters.Counters`), not here."""
 
-    bytes_in: int = 0
-    messages: int = 0
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "bytes_in",
+        "messages",
+        "checksum_ok",
+        "checksum_bad",
+        "skipped_bytes",
+    )
+
+    bytes_in: int
+    messages: int
     """Messages produced (numbered) so far."""
-    checksum_ok: int = 0
+    checksum_ok: int
     """Link frames whose checksum passed."""
-    checksum_bad: int = 0
+    checksum_bad: int
     """Link frames whose checksum failed."""
-    skipped_bytes: int = 0
+    skipped_bytes: int
+
+    def __init__(
+        self, bytes_in: int = 0, messages: int = 0, checksum_ok: int = 0, checksum_bad: int = 0, skipped_bytes: int = 0
+    ) -> None:
+        self.bytes_in = bytes_in
+        self.messages = messages
+        self.checksum_ok = checksum_ok
+        self.checksum_bad = checksum_bad
+        self.skipped_bytes = skipped_bytes
 
 
-@dataclass(frozen=True, slots=True)
-class DecodeContext:
+class DecodeContext(FrozenRecord):
     """What a message's decoding depended on besides its own bytes (kept with it in the frame store).
 
     ``echonet`` is the sender's ECHONET scaling state after the message, ``(coefficient D3, unit E1)``.
     """
 
-    invert_deviation: bool = False
-    echonet: tuple[int | None, int | None] | None = None
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "invert_deviation",
+        "echonet",
+    )
+
+    invert_deviation: bool
+    echonet: tuple[int | None, int | None] | None
+
+    def __init__(self, invert_deviation: bool = False, echonet: tuple[int | None, int | None] | None = None) -> None:
+        object.__setattr__(self, "invert_deviation", invert_deviation)
+        object.__setattr__(self, "echonet", echonet)
+
+
+_ONE_FRAME = ["frame"]
+"""The buffer names of a one-frame message (shared: only read)."""
 
 
 def looks_like_skstack(head: bytes) -> bool:
@@ -310,9 +338,11 @@ class StreamDecoder:
         out.append(self._hdlc_message(group, payload))
 
     def _frames_root(self, frames: list[LinkFrame], protocol: str) -> tuple[Node, dict[str, bytes], list[str]]:
-        first = "frame" if len(frames) == 1 else "frame1"
-        root = Node("", f"{LINKS[protocol].title} message", first, 0, len(frames[0].raw))
-        names = ["frame"] if len(frames) == 1 else [f"frame{i + 1}" for i in range(len(frames))]
+        if len(frames) == 1:  # most messages: one frame
+            raw = frames[0].raw
+            return Node("", f"{LINKS[protocol].title} message", "frame", 0, len(raw)), {"frame": raw}, _ONE_FRAME
+        root = Node("", f"{LINKS[protocol].title} message", "frame1", 0, len(frames[0].raw))
+        names = [f"frame{i + 1}" for i in range(len(frames))]
         buffers = {name: fr.raw for name, fr in zip(names, frames, strict=True)}
         return root, buffers, names
 

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from meterui.protocol import framing, hdlc, mbus
 from meterui.protocol.crc import X25_GOOD, crc_x25
+from meterui.protocol.records import FrozenRecord
+from meterui.protocol.spans import Node
 
 if TYPE_CHECKING:
     from meterui.protocol.framing import LinkFrame
     from meterui.protocol.message import Message
-    from meterui.protocol.spans import Node
 
 Checker = Callable[[bytearray, int, int], tuple[int, str]]
 """``(buffer, start, end) -> (frame length | NEED | NO, reason the frame is bad or "")``."""
@@ -33,9 +33,27 @@ Assembler = Callable[[Any, "LinkFrame", "list[Message]"], None]
 """``(decoder, valid frame, out)``: add the frame to its set; append finished messages to ``out``."""
 
 
-@dataclass(frozen=True, slots=True)
-class LinkProtocol:
+class LinkProtocol(FrozenRecord):
     """One link protocol (see the module docstring)."""
+
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "name",
+        "title",
+        "describe",
+        "message_protocol",
+        "stream_format",
+        "start_byte",
+        "check",
+        "plausible",
+        "overlap",
+        "frame_label",
+        "expand",
+        "assemble",
+        "abandon",
+        "buffer",
+        "sniff",
+        "input_format",
+    )
 
     name: str
     """Its name in ``LinkFrame.protocol``, e.g. ``hdlc``."""
@@ -45,27 +63,63 @@ class LinkProtocol:
     """One line for auto-detection results and the inspector."""
     message_protocol: str
     """``Message.protocol`` of what it carries (``echonet`` for SKSTACK lines)."""
-    stream_format: str = "raw"
+    stream_format: str
     """The ``StreamDecoder`` format its stream needs: ``raw`` (framed binary) or ``skstack`` (text lines)."""
-    start_byte: int | None = None
+    start_byte: int | None
     """The byte that opens a frame (binary protocols: the framer hunts for it)."""
-    check: Checker | None = None
-    plausible: Callable[[bytearray, int, int], bool] | None = None
+    check: Checker | None
+    plausible: Callable[[bytearray, int, int], bool] | None
     """At the end of input: is the header at ``start`` worth reporting as a truncated frame?"""
-    overlap: int = 0
+    overlap: int
     """Bytes at the end of a frame that may open the next one (HDLC's closing flag: 1)."""
-    frame_label: str = ""
-    expand: Callable[[Node], None] | None = None
+    frame_label: str
+    expand: Callable[[Node], None] | None
     """Builds a frame node's children (every byte annotated) on first access."""
-    assemble: Assembler | None = None
-    abandon: Callable[[Any, list[Message], str], None] | None = None
+    assemble: Assembler | None
+    abandon: Callable[[Any, list[Message], str], None] | None
     """``(decoder, out, reason)``: a bad frame arrived; report the set it interrupted as incomplete."""
-    buffer: str = "frame"
+    buffer: str
     """The name of its raw buffers (``frame``, ``frame1``…, or ``line``)."""
-    sniff: Callable[[bytes], bool] | None = None
+    sniff: Callable[[bytes], bool] | None
     """Recognises the start of a text stream of this protocol (auto-detection)."""
-    input_format: str | None = None
+    input_format: str | None
     """Its name among the CLI's ``--format`` choices, for text transcripts that need their own reader."""
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        describe: str,
+        message_protocol: str,
+        stream_format: str = "raw",
+        start_byte: int | None = None,
+        check: Checker | None = None,
+        plausible: Callable[[bytearray, int, int], bool] | None = None,
+        overlap: int = 0,
+        frame_label: str = "",
+        expand: Callable[[Node], None] | None = None,
+        assemble: Assembler | None = None,
+        abandon: Callable[[Any, list[Message], str], None] | None = None,
+        buffer: str = "frame",
+        sniff: Callable[[bytes], bool] | None = None,
+        input_format: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "describe", describe)
+        object.__setattr__(self, "message_protocol", message_protocol)
+        object.__setattr__(self, "stream_format", stream_format)
+        object.__setattr__(self, "start_byte", start_byte)
+        object.__setattr__(self, "check", check)
+        object.__setattr__(self, "plausible", plausible)
+        object.__setattr__(self, "overlap", overlap)
+        object.__setattr__(self, "frame_label", frame_label)
+        object.__setattr__(self, "expand", expand)
+        object.__setattr__(self, "assemble", assemble)
+        object.__setattr__(self, "abandon", abandon)
+        object.__setattr__(self, "buffer", buffer)
+        object.__setattr__(self, "sniff", sniff)
+        object.__setattr__(self, "input_format", input_format)
 
 
 def _plausible_hdlc(buf: bytearray, c: int, n: int) -> bool:
@@ -187,8 +241,6 @@ def frame_title(name: str) -> str | None:
 
 def frame_node(frame: LinkFrame, bname: str, parent: Node) -> Node:
     """The span node of one link frame; its children are built on first access by the entry's ``expand``."""
-    from meterui.protocol.spans import Node
-
     link = LINKS[frame.protocol]
     node = Node(bname, link.frame_label, bname, 0, len(frame.raw), None, "" if frame.valid else frame.reason, parent)
     node.kind = 1 if frame.valid else 0

@@ -7,10 +7,10 @@ GBT blocks, a pair of M-Bus segments, one ERXUDP line, or a run of unrecognised 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from meterui.protocol.errors import MeterError
+from meterui.protocol.records import Record
 from meterui.protocol.spans import Node
 from meterui.protocol.text import printable
 
@@ -83,10 +83,28 @@ class Reading:
         return f"Reading({self.id!r}, {self.name!r}, {self.value!r}, {self.unit!r}, {self.quantity!r})"
 
 
-@dataclass(slots=True)
-class Message:
+class Message(Record):
     """One decoded (or failed) message."""
 
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "index",
+        "protocol",
+        "offsets",
+        "root",
+        "buffers",
+        "error",
+        "encrypted",
+        "authenticated",
+        "system_title",
+        "invocation_counter",
+        "clock",
+        "readings",
+        "meter",
+        "list_id",
+        "received",
+        "warnings",
+        "context",
+    )
     index: int
     protocol: str
     """``hdlc``, ``mbus``, ``dsmr`` or ``echonet``; ``unknown`` for bytes that belong to no protocol."""
@@ -94,22 +112,60 @@ class Message:
     """Half-open ``[start, end)`` byte ranges of the input stream that make up this message."""
     root: Node
     buffers: dict[str, bytes]
-    error: MeterError | None = None
-    encrypted: bool = False
-    authenticated: bool | None = None
-    system_title: bytes | None = None
-    invocation_counter: int | None = None
-    clock: str | None = None
-    readings: list[Reading] = field(default_factory=list)
-    meter: str | None = None
+    error: MeterError | None
+    encrypted: bool
+    authenticated: bool | None
+    system_title: bytes | None
+    invocation_counter: int | None
+    clock: str | None
+    readings: list[Reading]
+    meter: str | None
     """A stable label for the meter that sent it (system title, meter id or sender address)."""
-    list_id: str | None = None
-    received: float | None = None
+    list_id: str | None
+    received: float | None
     """Arrival time (UNIX seconds) when known: live ports and timestamped recordings."""
-    warnings: list[str] = field(default_factory=list)
-    context: Any = None
+    warnings: list[str]
+    context: Any
     """What decoding it depended on besides its bytes (a ``meterui.protocol.decoder.DecodeContext``:
     options such as the deviation sign, ECHONET D3/E1 scaling), so it can be decoded again alike."""
+
+    def __init__(
+        self,
+        index: int,
+        protocol: str,
+        offsets: list[tuple[int, int]],
+        root: Node,
+        buffers: dict[str, bytes],
+        error: MeterError | None = None,
+        encrypted: bool = False,
+        authenticated: bool | None = None,
+        system_title: bytes | None = None,
+        invocation_counter: int | None = None,
+        clock: str | None = None,
+        readings: list[Reading] | None = None,
+        meter: str | None = None,
+        list_id: str | None = None,
+        received: float | None = None,
+        warnings: list[str] | None = None,
+        context: Any = None,
+    ) -> None:
+        self.index = index
+        self.protocol = protocol
+        self.offsets = offsets
+        self.root = root
+        self.buffers = buffers
+        self.error = error
+        self.encrypted = encrypted
+        self.authenticated = authenticated
+        self.system_title = system_title
+        self.invocation_counter = invocation_counter
+        self.clock = clock
+        self.readings = [] if readings is None else readings
+        self.meter = meter
+        self.list_id = list_id
+        self.received = received
+        self.warnings = [] if warnings is None else warnings
+        self.context = context
 
     @property
     def ok(self) -> bool:

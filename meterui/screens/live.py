@@ -18,7 +18,6 @@ are mounted only once the first readings have been painted.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
@@ -363,7 +362,7 @@ class LiveScreen(Screen[None]):
         self._set_exporter()
         if stats is not None and isinstance(play, PlayState) and play.source != "none":
             # the user's pause/speed keys show at once, not with the next batch (issue #6 item 8)
-            self.query_one(LineHealth).update_from(replace(stats, paused=play.paused, speed=play.speed), now)
+            self.query_one(LineHealth).update_from(stats.replace(paused=play.paused, speed=play.speed), now)
         else:
             self.query_one(LineHealth).update_from(stats, now)
         self.set_notice(derive_notice(model, stats) or self._plausibility(model))

@@ -15,32 +15,63 @@ recorded as sent). ``stop(now)`` at the end (its writes are sent when the source
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from meterui.protocol.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     from meterui.protocol.message import Message
 
 
-@dataclass(frozen=True, slots=True)
-class SessionEvent:
+class SessionEvent(FrozenRecord):
     """A step of the session for the health strip and the log (``scanning``, ``joined``, ``expired``…).
 
     ``text`` is one line for a person and never holds a password or an ID in full.
     """
 
+    __slots__ = (
+        "state",
+        "text",
+        "trouble",
+    )
+
     state: str
     text: str
-    trouble: bool = False
+    trouble: bool
+
+    def __init__(
+        self,
+        state: str,
+        text: str,
+        trouble: bool = False,
+    ) -> None:
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "trouble", trouble)
 
 
-@dataclass(slots=True)
-class SessionOutput:
+class SessionOutput(Record):
     """What a session wants done: bytes to write in order, when to be woken, what to tell the user."""
 
-    writes: list[bytes] = field(default_factory=list)
-    wake_at: float | None = None
-    events: list[SessionEvent] = field(default_factory=list)
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "writes",
+        "wake_at",
+        "events",
+    )
+
+    writes: list[bytes]
+    wake_at: float | None
+    events: list[SessionEvent]
+
+    def __init__(
+        self,
+        writes: list[bytes] | None = None,
+        wake_at: float | None = None,
+        events: list[SessionEvent] | None = None,
+    ) -> None:
+        self.writes = [] if writes is None else writes
+        self.wake_at = wake_at
+        self.events = [] if events is None else events
 
 
 @runtime_checkable

@@ -8,8 +8,9 @@ in the pipeline: build it and pass it in the pipeline's ``sinks`` list.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from meterui.protocol.records import FrozenRecord
 
 if TYPE_CHECKING:
     from meterui.pipeline import PipelineStats
@@ -19,18 +20,36 @@ if TYPE_CHECKING:
 EventKind = Literal["connected", "disconnected", "error", "finished", "module", "session", "sink"]
 
 
-@dataclass(frozen=True, slots=True)
-class PipelineEvent:
+class PipelineEvent(FrozenRecord):
     """A change of state worth one log line: the port came or went, a replay ended, a session moved on.
 
     ``text`` is one line for a person and never holds a key or password. ``trouble`` marks events that
     mean data is not flowing (a disconnect, an expired session, a broker that is down).
     """
 
+    __slots__ = (
+        "kind",
+        "text",
+        "time",
+        "trouble",
+    )
+
     kind: EventKind
     text: str
     time: float
-    trouble: bool = False
+    trouble: bool
+
+    def __init__(
+        self,
+        kind: EventKind,
+        text: str,
+        time: float,
+        trouble: bool = False,
+    ) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "time", time)
+        object.__setattr__(self, "trouble", trouble)
 
 
 @runtime_checkable

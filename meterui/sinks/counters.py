@@ -15,8 +15,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from meterui.protocol.records import Record
 
 if TYPE_CHECKING:
     from meterui.protocol.decoder import DecoderStats
@@ -25,53 +26,133 @@ if TYPE_CHECKING:
 _PUSH_WINDOW = 32
 
 
-@dataclass(slots=True)
-class PipelineStats:
+class PipelineStats(Record):
     """A snapshot of the pipeline's state, handed to every sink with every batch."""
+
+    __slots__ = (  # noqa: RUF023 (field order: the constructor's, as repr shows it)
+        "source",
+        "bytes_received",
+        "frames_ok",
+        "frames_bad",
+        "errors_by_layer",
+        "decrypt_failures",
+        "checksum_ok",
+        "checksum_bad",
+        "skipped_bytes",
+        "last_message_time",
+        "mean_push_interval",
+        "connected",
+        "last_error",
+        "paused",
+        "speed",
+        "finished",
+        "loops",
+        "dropped",
+        "module_event",
+        "module_trouble",
+        "session_state",
+    )
 
     source: str
     """The source description, e.g. ``/dev/ttyUSB0 2400 8E1`` or ``replay capture.hex``."""
-    bytes_received: int = 0
-    frames_ok: int = 0
+    bytes_received: int
+    frames_ok: int
     """Messages decoded without an error."""
-    frames_bad: int = 0
+    frames_bad: int
     """Messages with an error (line noise, bad checksum, crypto, APDU)."""
-    errors_by_layer: dict[str, int] = field(default_factory=dict)
-    decrypt_failures: int = 0
+    errors_by_layer: dict[str, int]
+    decrypt_failures: int
     """Messages that failed at the ``crypto`` layer (wrong or missing key, failed authentication)."""
-    checksum_ok: int = 0
+    checksum_ok: int
     """Link frames whose checksum passed (from the decoder)."""
-    checksum_bad: int = 0
+    checksum_bad: int
     """Link frames whose checksum failed (from the decoder)."""
-    skipped_bytes: int = 0
+    skipped_bytes: int
     """Bytes the decoder could not place in any message (from its stats, when it has them)."""
-    last_message_time: float | None = None
+    last_message_time: float | None
     """UNIX time of the last message posted (its arrival time, or the wall clock when unknown)."""
-    mean_push_interval: float | None = None
+    mean_push_interval: float | None
     """Mean seconds between recent messages' arrival times (``None`` when times are unknown)."""
-    connected: bool = False
-    last_error: str | None = None
-    paused: bool = False
-    speed: float = 1.0
-    finished: bool = False
+    connected: bool
+    last_error: str | None
+    paused: bool
+    speed: float
+    finished: bool
     """The run is over (end of a replay, or a fatal error)."""
-    loops: int = 0
+    loops: int
     """How many times a looping replay restarted."""
-    dropped: int = 0
+    dropped: int
     """Live messages dropped because the pause (or back-pressure) buffer was full."""
-    module_event: str | None = None
+    module_event: str | None
     """The newest B-route module event (``EVENT 25 PANA connected``, ``FAIL ER04 …``), if any."""
-    module_trouble: bool = False
+    module_trouble: bool
     """That event means the link is down or throttled, or a command failed."""
-    session_state: str | None = None
+    session_state: str | None
     """The session's state (``joined``…) when the pipeline drives one."""
+
+    def __init__(
+        self,
+        source: str,
+        bytes_received: int = 0,
+        frames_ok: int = 0,
+        frames_bad: int = 0,
+        errors_by_layer: dict[str, int] | None = None,
+        decrypt_failures: int = 0,
+        checksum_ok: int = 0,
+        checksum_bad: int = 0,
+        skipped_bytes: int = 0,
+        last_message_time: float | None = None,
+        mean_push_interval: float | None = None,
+        connected: bool = False,
+        last_error: str | None = None,
+        paused: bool = False,
+        speed: float = 1.0,
+        finished: bool = False,
+        loops: int = 0,
+        dropped: int = 0,
+        module_event: str | None = None,
+        module_trouble: bool = False,
+        session_state: str | None = None,
+    ) -> None:
+        self.source = source
+        self.bytes_received = bytes_received
+        self.frames_ok = frames_ok
+        self.frames_bad = frames_bad
+        self.errors_by_layer = dict() if errors_by_layer is None else errors_by_layer
+        self.decrypt_failures = decrypt_failures
+        self.checksum_ok = checksum_ok
+        self.checksum_bad = checksum_bad
+        self.skipped_bytes = skipped_bytes
+        self.last_message_time = last_message_time
+        self.mean_push_interval = mean_push_interval
+        self.connected = connected
+        self.last_error = last_error
+        self.paused = paused
+        self.speed = speed
+        self.finished = finished
+        self.loops = loops
+        self.dropped = dropped
+        self.module_event = module_event
+        self.module_trouble = module_trouble
+        self.session_state = session_state
 
     @property
     def frames(self) -> int:
         return self.frames_ok + self.frames_bad
 
+    def replace(self, **changes: Any) -> PipelineStats:
+        """A shallow copy with ``changes`` applied (as ``dataclasses.replace``)."""
+        new = PipelineStats.__new__(PipelineStats)
+        for name in self.__slots__:
+            setattr(new, name, getattr(self, name))
+        for name, value in changes.items():
+            if name not in self.__slots__:
+                raise TypeError(f"PipelineStats has no field {name!r}")
+            setattr(new, name, value)
+        return new
+
     def copy(self) -> PipelineStats:
-        return replace(self, errors_by_layer=dict(self.errors_by_layer))
+        return self.replace(errors_by_layer=dict(self.errors_by_layer))
 
 
 class Counters:

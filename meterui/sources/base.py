@@ -7,8 +7,9 @@ world into :class:`Chunk` objects. Sources are UI-free and may be driven from a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from meterui.protocol.records import FrozenRecord
 
 
 def format_stopbits(stopbits: float) -> str:
@@ -25,12 +26,24 @@ class SourceError(Exception):
     """A source cannot be opened or read. The message is one line, meant for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(FrozenRecord):
     """Bytes read in one go, with the UNIX time they arrived when known."""
+
+    __slots__ = (
+        "data",
+        "received",
+    )
 
     data: bytes
     received: float | None
+
+    def __init__(
+        self,
+        data: bytes,
+        received: float | None,
+    ) -> None:
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "received", received)
 
 
 @runtime_checkable

@@ -30,7 +30,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
@@ -74,6 +73,8 @@ def check_record_target(path: str | os.PathLike[str]) -> None:
     """Can a recording be written to ``path``? Raises :class:`SourceError` (one line) if not: a
     directory, a missing directory, a file that cannot be written or is not a meterui recording.
     Nothing is created or changed."""
+    from pathlib import Path  # here: pathlib (and urllib) cost `meterui decode` start-up
+
     target = Path(path)
     name = os.fspath(path)
     if target.is_dir():
@@ -123,6 +124,8 @@ class Recorder:
     """
 
     def __init__(self, path: str | os.PathLike[str], source: str | None = None, *, flush_interval: float = 1.0) -> None:
+        from pathlib import Path
+
         self.path = Path(path)
         self.flush_interval = flush_interval
         self.chunks = 0

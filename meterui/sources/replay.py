@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, Literal
 
 from meterui.protocol.decoder import looks_like_skstack
@@ -58,6 +57,8 @@ class ReplaySource:
     def __init__(self, path: str | os.PathLike[str], fmt: str = "auto", chunk_size: int = 4096) -> None:
         if fmt != "auto" and fmt not in FORMATS:
             raise ValueError(f"unknown replay format {fmt!r}; expected auto, {', '.join(FORMATS)}")
+        from pathlib import Path  # here: pathlib (and urllib) cost `meterui decode` start-up
+
         self.path = Path(path)
         self.fmt = fmt
         self.format: str | None = None if fmt == "auto" else fmt
