@@ -356,8 +356,8 @@ class LiveScreen(Screen[None]):
     def refresh_view(self, model: MeterModel, stats: PipelineStats | None, now: float) -> None:
         """Show the model and the pipeline's stats; ``now`` (UNIX seconds) is the reference for ages."""
         self._model, self._stats, self._now, self._mono = model, stats, now, self.monotonic()
-        if not self._ready:
-            return
+        if not self._ready or not self.query(LineHealth):
+            return  # not mounted yet, or being torn down at exit (a late refresh timer): nothing to draw on
         play = getattr(self.app, "play_state", None)
         self._set_exporter()
         if stats is not None and isinstance(play, PlayState) and play.source != "none":
