@@ -167,6 +167,17 @@ class PositionalList(NamedTuple):
     octet-string holding a push-setup logical name (…:25.9.0.255)."""
 
 
+_IMX50 = [
+    _f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})),
+    _f("0.0.96.1.1.255", _STR),
+    _f("0.0.0.9.1.255", _TIME),
+    _f("0.0.0.9.2.255", _DATE),
+    *[_e(f"{c}.8.0") for c in (1, 2, 3, 4)],
+    _e("1.7.0"),
+    _e("2.7.0"),
+]
+"""The IMx50 push body: push-setup name, meter number, time, date, four energies, two powers."""
+
 POSITIONAL: list[PositionalList] = [
     # Kaifa NO (meter-lists.md §2.2): 1, 9, 13, 14, 18 elements; the model string is 7 or 8 characters
     PositionalList("Kaifa list 1", "KFM_001", [_e("1.7.0")]),
@@ -242,40 +253,11 @@ POSITIONAL: list[PositionalList] = [
         ],
     ),
     # Austria IMx50 (Iskraemeco AM550, Siemens IM350): [1] push-setup logical name, [2] customer meter number
-    PositionalList(
-        "IMx50 Austria (10)",
-        None,
-        [
-            _f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})),
-            _f("0.0.96.1.1.255", _STR),
-            _f("0.0.0.9.1.255", _TIME),
-            _f("0.0.0.9.2.255", _DATE),
-            _e("1.8.0"),
-            _e("2.8.0"),
-            _e("3.8.0"),
-            _e("4.8.0"),
-            _e("1.7.0"),
-            _e("2.7.0"),
-        ],
-        ("push", b""),
-    ),
+    PositionalList("IMx50 Austria (10)", None, _IMX50, ("push", b"")),
     PositionalList(
         "IMx50 Austria (12, with consumer message)",
         None,
-        [
-            _f("0.0.25.9.0.255", frozenset({axdr.OCTET_STRING})),
-            _f("0.0.96.1.1.255", _STR),
-            _f("0.0.0.9.1.255", _TIME),
-            _f("0.0.0.9.2.255", _DATE),
-            _e("1.8.0"),
-            _e("2.8.0"),
-            _e("3.8.0"),
-            _e("4.8.0"),
-            _e("1.7.0"),
-            _e("2.7.0"),
-            _f("0.0.96.13.0.255", _STR),
-            _f("0.0.96.13.1.255", None),
-        ],
+        [*_IMX50, _f("0.0.96.13.0.255", _STR), _f("0.0.96.13.1.255", None)],
         ("push", b""),
     ),
     # Landis+Gyr (meter-lists.md §2.5)
