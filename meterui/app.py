@@ -84,6 +84,11 @@ class MeterApp(App[int]):
     """The zone the inspector shows arrival times in; None: the user's local time (tests fix it)."""
     PLAUSIBILITY = True
     """Warn on the live screen when values look off by a power of ten (issue #9); the demo turns it off."""
+    SETTLE_GC: float | None = None
+    """Seconds after start-up at which the objects built so far (modules, widgets, the preloaded history) are
+    collected once and frozen out of the garbage collector's passes (``gc.freeze``): a full pass then walks only
+    what came later (idle CPU on a Pi, issue #8). ``None``: never (tests run many apps in one process);
+    :func:`meterui.launch` sets it for the one app of a process and unfreezes after it."""
     START_DELAY: float | None = 0.05
     """Build the live table and charts and start the source this long after the first paint (start-up
     time on a Pi); None: at once (deterministic, for tests and screenshots)."""
@@ -195,6 +200,15 @@ class MeterApp(App[int]):
             self.set_timer(self.START_DELAY, self._start_source)
         if self.first_run:
             self.action_setup()
+        if self.SETTLE_GC is not None:
+            self.set_timer(self.SETTLE_GC, self._settle_gc)
+
+    @staticmethod
+    def _settle_gc() -> None:
+        import gc
+
+        gc.collect()
+        gc.freeze()
 
     def _start_source(self) -> None:
         self.pipeline = self.pipeline_factory(self.config)

@@ -126,7 +126,21 @@ class _ArgumentParser(argparse.ArgumentParser):
         return super().format_help()
 
 
+def _translations_once() -> None:
+    """Look each of argparse's own texts up in the message catalogues once, not at every use.
+
+    ``gettext`` caches no miss: each of the ~20 texts a parser is built with (``usage:``, ``options``,
+    ``show this help message and exit``…) searched the disk for catalogues of every language of the locale
+    again, about a millisecond of ``meterui decode``'s start-up (issue #8). The answers are the same."""
+    import functools
+
+    translate = getattr(argparse, "_", None)
+    if callable(translate) and not hasattr(translate, "cache_info"):
+        argparse._ = functools.lru_cache(maxsize=256)(translate)  # type: ignore[attr-defined]
+
+
 def _parser() -> argparse.ArgumentParser:
+    _translations_once()
     p = _ArgumentParser(
         prog="meterui",
         description="Terminal UI and decoder for smart-meter customer ports (HAN/HDLC, Austrian M-Bus, "

@@ -240,6 +240,10 @@ def _app_exporter(
     return None
 
 
+SETTLE_GC = 5.0
+"""Seconds after start at which the app freezes its start-up objects out of the garbage collector's passes."""
+
+
 def _run_app(
     factory,
     cfg: Config | None,
@@ -256,8 +260,12 @@ def _run_app(
     try:
         app = MeterApp(factory, cfg, start=start, first_run=first_run, exporter=exporter, plausibility=plausibility)
         app.title = title
+        app.SETTLE_GC = SETTLE_GC
         result = app.run()
     finally:
+        import gc
+
+        gc.unfreeze()
         if app is not None:
             app.close_exporter()  # the wizard may have replaced it (issue #11)
         elif exporter is not None:

@@ -677,8 +677,8 @@ class Pipeline:
                 pending.popleft()
                 self._stats.dropped += 1
             media = message.received if message.received is not None else received
-            if media is None and not self.live:
-                media = self._meter_time(message)
+            if media is None and not self.live and not math.isinf(self._speed):
+                media = self._meter_time(message)  # (unpaced: no time needed, e.g. ``meterui decode``)
             pending.append((message, media))
 
     def _meter_time(self, message: Message) -> float | None:

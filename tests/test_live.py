@@ -478,7 +478,7 @@ async def test_120x40_shows_everything() -> None:
 
 
 @sync
-async def test_plot_redraws_at_most_once_a_second() -> None:
+async def test_plot_redraws_at_most_once_per_min_redraw() -> None:
     messages = aidon_messages(10)
     app = LiveHost()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -762,3 +762,51 @@ async def test_plausible_values_show_no_warning() -> None:
         power = list(app.model.history("1.0.1.7.0.255"))
         integral_wh = sum((pa + pb) / 2 * (tb - ta) for (ta, pa), (tb, pb) in itertools.pairwise(power)) / 3600
         assert integral_wh > MIN_ENERGY_SPAN_WH
+
+
+# -- idle CPU helpers (issue #8) -------------------------------------------------------------------
+def test_thinned_plot_points_keep_every_column_extreme_in_time_order() -> None:
+    import random
+
+    from meterui.widgets.powerplot import thin
+
+    rng = random.Random(8)
+    xs = [-1500 + 2.5 * i for i in range(600)]
+    ys = [rng.uniform(0, 5000) for _ in xs]
+    ys[333] = 99_999.0  # a one-push spike
+    ys[100] = -5.0
+    tx, ty = thin(xs, ys, -1500.0, 0.0, 100)
+    assert len(tx) <= 4 * 100 < len(xs)
+    assert tx == sorted(tx) and set(zip(tx, ty, strict=True)) <= set(zip(xs, ys, strict=True))
+    assert max(ty) == 99_999.0 and min(ty) == -5.0
+    assert (tx[0], tx[-1]) == (xs[0], xs[-1])
+    scale = 100 / 1500.0  # columns per second, as thin() computes them
+
+    def col(x: float) -> int:
+        return min(99, int((x + 1500) * scale))
+
+    for column in range(100):  # each column keeps its own lowest and highest value
+        inside = [y for x, y in zip(xs, ys, strict=True) if col(x) == column]
+        kept = [y for x, y in zip(tx, ty, strict=True) if col(x) == column]
+        assert (min(kept), max(kept)) == (min(inside), max(inside))
+
+
+def test_thinned_flat_series_is_its_two_ends_and_short_series_are_kept_whole() -> None:
+    from meterui.widgets.powerplot import thin
+
+    xs = [float(i) for i in range(600)]
+    assert thin(xs, [0.0] * 600, 0.0, 600.0, 100) == ([0.0, 599.0], [0.0, 0.0])
+    few = [1.0, 2.0, 1.0]
+    assert thin(xs[:3], few, 0.0, 3.0, 100) == (xs[:3], few)
+    steps = [0.0, 0.0, 0.0, 5.0, 5.0, 5.0]  # flat runs lose their middles only
+    assert thin(xs[:6], steps, 0.0, 6.0, 100) == ([0.0, 2.0, 3.0, 5.0], [0.0, 0.0, 5.0, 5.0])
+
+
+@pytest.mark.parametrize("age", [0.0, 3.2, 9.99, 10.0, 47.5, 59.0, 61.0, 3599.5, 3600.0, 86399.0, 90000.0])
+def test_next_coarse_change_is_when_the_age_text_changes(age: float) -> None:
+    from meterui.widgets.formatting import format_age_coarse, next_coarse_change
+
+    wait = next_coarse_change(age)
+    assert wait > 0
+    assert format_age_coarse(age + wait * 0.999) == format_age_coarse(age)
+    assert format_age_coarse(age + wait) != format_age_coarse(age)

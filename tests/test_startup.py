@@ -26,7 +26,7 @@ from meterui.sources.base import Chunk
 from tests.conftest import kamstrup_body, plain_hdlc
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("dataclasses", "inspect", "urllib", "Crypto", "json")
+HEAVY = ("dataclasses", "inspect", "urllib", "Crypto", "json", "datetime")
 
 
 def _new_imports(argv: list[str], tmp_path: Path) -> tuple[set[str], str]:
@@ -199,3 +199,20 @@ def test_decode_collects_between_batches_not_while_messages_are_in_flight() -> N
             gc.set_threshold(*before)
     finally:
         gc.callbacks.remove(on_gc)
+
+
+def test_argparse_texts_are_translated_once_and_still_translated(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import gettext
+
+    lookups: list[str] = []
+
+    def counting(text: str) -> str:
+        lookups.append(text)
+        return gettext.gettext(text).upper() if text == "options" else gettext.gettext(text)
+
+    monkeypatch.setattr(argparse, "_", counting)
+    for _ in range(3):
+        parser = _parser()
+    assert lookups and len(lookups) == len(set(lookups))  # each text looked up once across three parsers
+    assert "OPTIONS" in parser.format_help()  # the (cached) translation is what argparse prints

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from meterui.protocol.spans import Node
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 # Blue Book unit enumeration (protocols.md §3.3, from Gurux `Unit`). Symbols are what we display;
 # SI_UNITS maps the ones the JSON contract names to themselves.
@@ -112,6 +115,8 @@ def unit_text(code: int) -> str:
 
 def zone_offset(year: int, month: int, day: int, hour: int, minute: int, second: int, tz: tzinfo) -> str:
     """``+HH:MM`` of a local time in ``tz`` (for clocks whose deviation is "not specified")."""
+    from datetime import datetime  # only with a zone: ``meterui decode`` of one frame starts without it
+
     try:
         off = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=tz).utcoffset()
     except ValueError:

@@ -1,4 +1,4 @@
-"""Checksums: CRC-16/X-25 for HDLC (RFC 1662 FCS-16) and CRC-16/ARC for DSMR P1 (protocols.md §1.2, §5)."""
+"""Checksums: CRC-16/X-25 for HDLC (RFC 1662 FCS-16, protocols.md §1.2)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import crcmod.predefined
 
 crc_x25: Callable[[bytes | bytearray], int] = crcmod.predefined.mkPredefinedCrcFun("x-25")
 """CRC-16/X-25: poly 0x1021 reflected, init 0xFFFF, xor-out 0xFFFF; sent little-endian."""
-
-crc_arc: Callable[[bytes | bytearray], int] = crcmod.predefined.mkPredefinedCrcFun("crc-16")
-"""CRC-16/ARC (DSMR P1): poly 0x8005 reflected, init 0, no xor-out."""
 
 X25_GOOD = 0x0F47
 """``crc_x25(data + fcs)`` of a correct frame: the X-25 residue after the final XOR."""

@@ -11,10 +11,12 @@ E450) are mapped by descriptor; values they send without a scaler get :data:`E45
 
 from __future__ import annotations
 
-from datetime import tzinfo
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from meterui.protocol import axdr
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 # A scaling rule: (C, D) of the OBIS code -> (power-of-ten scaler, unit)
 Scaling = dict[tuple[int, int], tuple[int, str | None]]

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import tzinfo
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from meterui.protocol import axdr, lists, obis
 from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
 from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol, unit_text
 from meterui.protocol.message import Reading
 from meterui.protocol.spans import Node
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
 
 _OCTET = axdr.OCTET_STRING
 _STRUCT = axdr.STRUCTURE

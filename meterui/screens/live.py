@@ -203,6 +203,10 @@ class LiveScreen(Screen[None]):
         self._plausible_at = -float("inf")
         self._plausible_for: tuple[int, int] = (-1, -1)
         self._plausible: str | None = None
+        self._health: LineHealth | None = None
+        self._empty_static: Static | None = None
+        self._notice_static: Static | None = None
+        """The strip and the two banners, found once at mount (a DOM query per refresh cost idle CPU)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-header"):
@@ -282,11 +286,14 @@ class LiveScreen(Screen[None]):
             self.refresh_view(self._model, self._stats, self._now + (self.monotonic() - self._mono))
 
     def on_mount(self) -> None:
+        self._health = self.query_one(LineHealth)
+        self._empty_static = self.query_one("#empty", Static)
+        self._notice_static = self.query_one("#notice", Static)
         self._ready = True
         if isinstance(getattr(self.app, "play_state", None), PlayState):
             self.watch(self.app, "play_state", lambda _state: self._show_current(), init=False)
         self.add_class("-no-data")
-        self.query_one("#notice").display = False
+        self._notice_static.display = False
         self._apply_charts()
         if self.defer is not None:
             # right after the first frame reached the terminal (the source starts ``defer`` s later: the
@@ -297,7 +304,7 @@ class LiveScreen(Screen[None]):
         if self._model is not None:  # refresh_view may have come before the screen was mounted
             self.refresh_view(self._model, self._stats, self._now)
         else:
-            self.query_one(LineHealth).update_from(None, 0.0)
+            self._health.update_from(None, 0.0)
             self._set_empty(empty_text(None))
 
     def on_screen_suspend(self) -> None:
@@ -356,15 +363,16 @@ class LiveScreen(Screen[None]):
     def refresh_view(self, model: MeterModel, stats: PipelineStats | None, now: float) -> None:
         """Show the model and the pipeline's stats; ``now`` (UNIX seconds) is the reference for ages."""
         self._model, self._stats, self._now, self._mono = model, stats, now, self.monotonic()
-        if not self._ready or not self.query(LineHealth):
+        health = self._health
+        if not self._ready or health is None or not health.is_attached:
             return  # not mounted yet, or being torn down at exit (a late refresh timer): nothing to draw on
         play = getattr(self.app, "play_state", None)
-        self._set_exporter()
+        self._set_exporter(health)
         if stats is not None and isinstance(play, PlayState) and play.source != "none":
             # the user's pause/speed keys show at once, not with the next batch (issue #6 item 8)
-            self.query_one(LineHealth).update_from(stats.replace(paused=play.paused, speed=play.speed), now)
+            health.update_from(stats.replace(paused=play.paused, speed=play.speed), now)
         else:
-            self.query_one(LineHealth).update_from(stats, now)
+            health.update_from(stats, now)
         self.set_notice(derive_notice(model, stats) or self._plausibility(model))
         has_rows = bool(model.meters())
         self.set_class(not has_rows, "-no-data")
@@ -375,7 +383,7 @@ class LiveScreen(Screen[None]):
                 table.refresh_from(model, now)
                 if self.focused is None and self.app.screen is self:
                     table.focus()  # hidden at mount, so nothing had focus: enter and the arrows work at once
-        self.query_one("#empty").display = not has_rows and self.notice is None
+        self._empty_widget().display = not has_rows and self.notice is None
         if not has_rows:
             self._set_empty(empty_text(stats))
         elif table is not None and self._plot is None and not self._charts_mounting:
@@ -397,23 +405,26 @@ class LiveScreen(Screen[None]):
             self._plausible = plausibility_notice(model)
         return self._plausible
 
-    def _set_exporter(self) -> None:
+    def _set_exporter(self, health: LineHealth) -> None:
         """Hand the MQTT exporter's state (the app's, if any) to the health strip: a lock and a small
         snapshot, at the strip's own pace."""
         status = getattr(self.app, "exporter_status", None)
-        self.query_one(LineHealth).set_exporter(status() if callable(status) else None)
+        health.set_exporter(status() if callable(status) else None)
+
+    def _empty_widget(self) -> Static:
+        return self._empty_static if self._empty_static is not None else self.query_one("#empty", Static)
 
     def set_notice(self, text: str | None) -> None:
         """Show a notice (Textual markup) above the table, or hide it with ``None``."""
         if text == self.notice:
             return
         self.notice = text
-        notice = self.query_one("#notice", Static)
+        notice = self._notice_static if self._notice_static is not None else self.query_one("#notice", Static)
         notice.display = text is not None
         notice.update(text or "")
         self._apply_charts()
         if self._model is not None and not self._model.meters():
-            self.query_one("#empty").display = text is None
+            self._empty_widget().display = text is None
 
     # -- actions ---------------------------------------------------------------------------------
     def action_toggle_charts(self) -> None:
@@ -474,16 +485,19 @@ class LiveScreen(Screen[None]):
     def _set_empty(self, text: str) -> None:
         if text != self._empty:
             self._empty = text
-            self.query_one("#empty", Static).update(text)
+            self._empty_widget().update(text)
 
     def _on_tick(self) -> None:
         model, stats = self._model, self._stats
         if model is None or (stats is None and model.last_update is None):
             return
+        health = self._health
+        if health is None or not health.is_attached:
+            return
         now = self._now + (self.monotonic() - self._mono)
-        self._set_exporter()
-        self.query_one(LineHealth).update_from(stats, now)
+        self._set_exporter(health)
+        health.update_from(stats, now)
         if model.meters() and self._table is not None:
             self._table.refresh_ages(now)
             if self._plot is not None:
-                self._plot.update_from(model, now, self.chart_meter)
+                self._plot.follow_clock(now)

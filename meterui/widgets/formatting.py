@@ -114,3 +114,20 @@ def format_age_coarse(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h"
     return f"{s // 86400}d"
+
+
+_COARSE_STEPS = ((10, 10), (60, 10), (3600, 60), (86400, 3600))
+"""(below this age, the coarse age text changes every this many seconds); beyond: every day."""
+
+
+def next_coarse_change(seconds: float | None) -> float:
+    """Seconds from an age of ``seconds`` until :func:`format_age_coarse` shows another text (``inf``: never).
+
+    The live table's 1 Hz tick touches its age column only then (idle CPU on a Pi, issue #8)."""
+    if seconds is None or not math.isfinite(seconds):
+        return math.inf
+    s = max(0.0, seconds)
+    for below, step in _COARSE_STEPS:
+        if s < below:
+            return (s // step + 1) * step - s
+    return (s // 86400 + 1) * 86400 - s

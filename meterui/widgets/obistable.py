@@ -9,6 +9,7 @@ row per meter. The columns adapt to the table's width: min/max go first, then th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from meterui.widgets.formatting import (
     format_number,
     format_reading,
     format_value,
+    next_coarse_change,
 )
 
 __all__ = [
@@ -121,6 +123,8 @@ class ObisTable(DataTable[Text | str]):
         self._model: MeterModel | None = None
         self._now: float = 0.0
         self._dirty: set[str] = set()
+        self._ages_due = -math.inf
+        """The ``now`` at which the first age text changes (:meth:`refresh_ages` does nothing before)."""
         self._row_local = all(hasattr(getattr(self, name, None), "keys") for name in _CACHES) and hasattr(self, "_data")
         """Textual's DataTable has the caches :meth:`_flush` relies on (else cells go through update_cell)."""
         self.rebuilds = 0
@@ -143,23 +147,31 @@ class ObisTable(DataTable[Text | str]):
             self._rebuild(structure, grouped)
         else:
             self._append(structure)
+        due = math.inf
         for meter, _ in structure:
             for state in model.readings(meter):
                 self._update_row(meter, state)
+                due = min(due, next_coarse_change(now - state.last_update))
+        self._ages_due = now + due
         self._flush()
 
     def refresh_ages(self, now: float) -> None:
-        """Re-render only the age column (the 1 Hz tick)."""
-        if self._model is None:
+        """Re-render only the age column (the 1 Hz tick), and only once an age text is due to change: the
+        coarse ages of a meter that pushes every few seconds never do, so a tick then costs nothing."""
+        if self._model is None or (self._now <= now < self._ages_due):
             return
         self._now = now
         if "age" not in self.layout_columns:
+            self._ages_due = math.inf
             return
+        due = math.inf
         for meter, ids in self._structure:
             for rid in ids:
                 state = self._model.get(rid, meter)
                 if state is not None:
                     self._set(row_key(meter, rid), "age", self._age_cell(state))
+                    due = min(due, next_coarse_change(now - state.last_update))
+        self._ages_due = now + due
         self._flush()
 
     # -- layout ----------------------------------------------------------------------------------

@@ -89,12 +89,14 @@ class SeriesRow(Horizontal):
         self.series = series
         self._stamp: tuple[int, float] | None = None
         self._value = ""
+        self._spark = Sparkline([], classes=self.series.kind)
+        self._label = Label("", classes="value")
 
     def compose(self) -> ComposeResult:
         yield Label(self.series.group, classes="group")
         yield Label(self.series.label, classes="phase")
-        yield Sparkline([], classes=self.series.kind)
-        yield Label("", classes="value")
+        yield self._spark
+        yield self._label
 
     def forget(self) -> None:
         """Another meter is charted: redraw from its history on the next :meth:`show`."""
@@ -108,11 +110,11 @@ class SeriesRow(Horizontal):
         stamp = _stamp(history)
         if stamp != self._stamp:
             self._stamp = stamp
-            self.query_one(Sparkline).data = _tail(history) if history else []
+            self._spark.data = _tail(history) if history else []
         value = _with_unit(state)
         if value != self._value:
             self._value = value
-            self.query_one(".value", Label).update(value, layout=False)  # fixed width (CSS): no layout pass
+            self._label.update(value, layout=False)  # fixed width (CSS): no layout pass
 
 
 class PhaseBars(Widget):
@@ -164,13 +166,23 @@ class PhaseBars(Widget):
         self._meter_text = ""
         self._compact_stamps: dict[str, tuple[int, float] | None] = {}
         self._compact_text: dict[str, str] = {}
+        self._rows = tuple(SeriesRow(series) for series in SERIES)
+        self._statics: dict[str, Static] = {}
+        self._sparks: dict[str, Sparkline] = {}
+        """The compact strip's sparklines and texts and the full layout's notes, by id: found once (a DOM
+        query per refresh cost idle CPU on a Pi, issue #8)."""
+
+    def _widget(self, widget_id: str) -> Static:
+        found = self._statics.get(widget_id)
+        if found is None:
+            found = self._statics[widget_id] = self.query_one(f"#{widget_id}", Static)
+        return found
 
     def compose(self) -> ComposeResult:
         with Vertical(id="phase-full"):
             yield Static("", id="phase-meter")
             yield Static("No voltage, current or power readings yet.", id="phase-empty")
-            for series in SERIES:
-                row = SeriesRow(series)
+            for row in self._rows:
                 row.display = False
                 yield row
         with Vertical(id="phase-compact"):
@@ -197,7 +209,7 @@ class PhaseBars(Widget):
         if meter != self.meter:
             self.meter = meter
             self._compact_stamps.clear()  # another meter's histories: redraw the compact sparklines
-            for row in self.query(SeriesRow):
+            for row in self._rows:
                 row.forget()
         self._model = model
         many = len(meters) > 1
@@ -205,7 +217,7 @@ class PhaseBars(Widget):
         text = f"Meter {meter} · select a row to chart another" if many and meter else ""  # fits 120 columns
         if text != self._meter_text:
             self._meter_text = text
-            self.query_one("#phase-meter", Static).update(text, layout=False)  # one line, full width
+            self._widget("phase-meter").update(text, layout=False)  # one line, full width
         if self.compact:
             self._update_compact(model)
         else:
@@ -213,11 +225,17 @@ class PhaseBars(Widget):
 
     def _update_full(self, model: MeterModel) -> None:
         any_data = False
-        for row in self.query(SeriesRow):
+        for row in self._rows:
             state, history = _series(model, row.series.quantity, self.meter)
             any_data = any_data or state is not None
             row.show(state, history)
-        self.query_one("#phase-empty").display = not any_data
+        self._widget("phase-empty").display = not any_data
+
+    def _spark(self, direction: str) -> Sparkline:
+        found = self._sparks.get(direction)
+        if found is None:
+            found = self._sparks[direction] = self.query_one(f"#spark-{direction}", Sparkline)
+        return found
 
     def _update_compact(self, model: MeterModel) -> None:
         for direction in ("import", "export"):
@@ -225,7 +243,7 @@ class PhaseBars(Widget):
             stamp = _stamp(history)
             if stamp != self._compact_stamps.get(direction):
                 self._compact_stamps[direction] = stamp
-                self.query_one(f"#spark-{direction}", Sparkline).data = _tail(history) if history else []
+                self._spark(direction).data = _tail(history) if history else []
             self._set_text(f"value-{direction}", _with_unit(state))
         parts = []
         if len(model.meters()) > 1 and self.meter is not None:
@@ -243,4 +261,4 @@ class PhaseBars(Widget):
         if self._compact_text.get(widget_id) != text:
             self._compact_text[widget_id] = text
             # the phases line has a fixed size; the power values are width: auto (a layout pass)
-            self.query_one(f"#{widget_id}", Static).update(text, layout=widget_id != "compact-phases")
+            self._widget(widget_id).update(text, layout=widget_id != "compact-phases")

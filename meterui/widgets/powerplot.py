@@ -1,8 +1,8 @@
 """Active power (import and export) over time, drawn with textual-plotext.
 
 The x axis is "time ago" relative to the ``now`` handed in (``-5m``, ``-30s``, ``now``), so
-snapshots are deterministic and no timezone is involved. The plot is rebuilt at most once a second
-when new points arrive (a pending change is drawn by a one-shot timer, not a poll), and otherwise
+snapshots are deterministic and no timezone is involved. The plot is rebuilt at most every :data:`MIN_REDRAW`
+seconds when new points arrive (a pending change is drawn by a one-shot timer, not a poll), and otherwise
 only every :data:`AXIS_DRIFT` seconds so the axis keeps up with the clock on a quiet line.
 """
 
@@ -23,8 +23,11 @@ from textual_plotext import PlotextPlot as _PlotextPlot
 from meterui.model import MeterModel
 from meterui.widgets.formatting import format_number
 
-MIN_REDRAW = 1.0
-"""Seconds between two redraws of the plot, at most one per this interval."""
+MIN_REDRAW = 5.0
+"""Seconds between two redraws of the plot, at least: the plot is at most this far behind the newest reading.
+A redraw costs several milliseconds of plotext, the largest part of the live screen's idle CPU (issue #8: a Pi),
+and a 25-minute window some 120 braille dots wide moves one dot every 12 s anyway. The table and the
+sparklines (``Power +P``) show every push at once."""
 AXIS_DRIFT = 10.0
 """Redraw a quiet plot after this many seconds so "time ago" stays right."""
 PLOT_POINTS = 600
@@ -72,6 +75,46 @@ def time_ticks(span: float, count: int = 5) -> list[float]:
         ticks.append(t)
         t += step
     return ticks
+
+
+def thin(xs: list[float], ys: list[float], lo: float, hi: float, columns: int) -> tuple[list[float], list[float]]:
+    """The points of a line plot that draw the same line at ``columns`` dots across ``[lo, hi]`` (idle CPU
+    on a Pi, issue #8): plotext draws a segment between every two consecutive points, in Python.
+
+    - Of each run of consecutive points in one dot column, the first, lowest, highest and last are kept, in
+      time order: connected, they cover the same dots in that column (its lowest to its highest value) and
+      join the neighbouring columns where all the points did, so peaks and dips are never lost.
+    - A point between two kept points of the same value is dropped: the line through it is flat either way
+      (a meter that never exports draws its export series with two points, not six hundred).
+
+    Points outside ``[lo, hi]`` count as the first or last column."""
+    n = len(xs)
+    keep: list[int]
+    if n <= 4 * columns or columns <= 0 or hi <= lo:
+        keep = list(range(n))
+    else:
+        scale = columns / (hi - lo)
+        last = columns - 1
+        keep = []
+        start = 0
+        while start < n:
+            column = min(last, max(0, int((xs[start] - lo) * scale)))
+            end = low = high = start
+            while end + 1 < n and min(last, max(0, int((xs[end + 1] - lo) * scale))) == column:
+                end += 1
+                if ys[end] < ys[low]:
+                    low = end
+                elif ys[end] > ys[high]:
+                    high = end
+            keep.extend(sorted({start, low, high, end}))
+            start = end + 1
+    flat = [k for j, k in enumerate(keep) if 0 < j < len(keep) - 1 and ys[keep[j - 1]] == ys[k] == ys[keep[j + 1]]]
+    if flat:
+        dropped = set(flat)
+        keep = [k for k in keep if k not in dropped]
+    if len(keep) == n:
+        return xs, ys
+    return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
 def value_ticks(top: float, count: int = 4) -> list[float]:
@@ -139,6 +182,13 @@ class PowerPlot(Widget):
         elif self._pending is None:
             self._pending = self.set_timer(wait, self._draw_pending)
 
+    def follow_clock(self, now: float) -> None:
+        """The screen's 1 Hz tick: redraw once the "time ago" axis is :data:`AXIS_DRIFT` seconds behind the
+        clock, else nothing (new data comes through :meth:`update_from`)."""
+        if self._model is None or self._drawn_now is None or now - self._drawn_now < AXIS_DRIFT:
+            return
+        self.update_from(self._model, now, self.meter)
+
     def _draw_pending(self) -> None:
         self._pending = None
         self._draw()
@@ -193,7 +243,9 @@ class PowerPlot(Widget):
         plt.clear_figure()
         oldest = min(xs[0] for _, _, xs, _ in series)
         span = max(10.0, -oldest)
+        columns = 2 * max(1, plot.size.width or self.size.width or 80)  # braille: two dots per cell
         for label, colour, xs, ys in series:
+            xs, ys = thin(xs, ys, -span, 0.0, columns)
             plt.plot(xs, [y / scale for y in ys], label=label, color=colour, marker="braille")
         ticks = time_ticks(span)
         plt.xticks([-t for t in ticks], [_tick_label(t) for t in ticks])
