@@ -89,9 +89,10 @@ class MeterApp(App[int]):
     collected once and frozen out of the garbage collector's passes (``gc.freeze``): a full pass then walks only
     what came later (idle CPU on a Pi, issue #8). ``None``: never (tests run many apps in one process);
     :func:`meterui.launch` sets it for the one app of a process and unfreezes after it."""
-    START_DELAY: float | None = 0.05
-    """Build the live table and charts and start the source this long after the first paint (start-up
-    time on a Pi); None: at once (deterministic, for tests and screenshots)."""
+    START_DELAY: float | None = 0.0
+    """Not ``None``: the live table and charts are mounted right after the first paint (start-up time on a Pi,
+    issue #8); ``None``: composed with the screen (deterministic, for tests and screenshots). The source starts
+    at mount either way: its thread opens the capture and decodes the first frame while the screen is drawn."""
     # The keys help lists under "Everywhere" are priority bindings: they work whichever widget has focus
     # (the tree's space, the hex view's arrows…). An Input still gets the characters typed into it, and
     # on a modal screen (help, a prompt, the wizard) check_action switches them off.
@@ -193,11 +194,7 @@ class MeterApp(App[int]):
             self.push_screen(self._inspector)
         else:
             self.push_screen("live")
-        # the source starts once the first screen has reached the terminal: the UI gets the CPU first
-        if self.START_DELAY is None:
-            self._start_source()
-        else:
-            self.set_timer(self.START_DELAY, self._start_source)
+        self._start_source()
         if self.first_run:
             self.action_setup()
         if self.SETTLE_GC is not None:

@@ -207,6 +207,7 @@ class LiveScreen(Screen[None]):
         self._empty_static: Static | None = None
         self._notice_static: Static | None = None
         """The strip and the two banners, found once at mount (a DOM query per refresh cost idle CPU)."""
+        self._has_data: bool | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-header"):
@@ -292,12 +293,12 @@ class LiveScreen(Screen[None]):
         self._ready = True
         if isinstance(getattr(self.app, "play_state", None), PlayState):
             self.watch(self.app, "play_state", lambda _state: self._show_current(), init=False)
-        self.add_class("-no-data")
         self._notice_static.display = False
+        self._show_data(False)
         self._apply_charts()
         if self.defer is not None:
-            # right after the first frame reached the terminal (the source starts ``defer`` s later: the
-            # table is then ready for the first batch, ~15 ms after that)
+            # right after the first frame reached the terminal; the source, started with the app, has
+            # decoded its first frame by then (issue #8)
             self.call_after_refresh(self._mount_table)
         if self.tick:
             self._timer = self.set_interval(self.tick, self._on_tick)
@@ -375,7 +376,7 @@ class LiveScreen(Screen[None]):
             health.update_from(stats, now)
         self.set_notice(derive_notice(model, stats) or self._plausibility(model))
         has_rows = bool(model.meters())
-        self.set_class(not has_rows, "-no-data")
+        self._show_data(has_rows)
         table = self._table
         if table is not None:
             table.display = has_rows
@@ -404,6 +405,15 @@ class LiveScreen(Screen[None]):
             self._plausible_for, self._plausible_at = seen, mono
             self._plausible = plausibility_notice(model)
         return self._plausible
+
+    def _show_data(self, has_rows: bool) -> None:
+        """The charts show once there are readings; before, the empty state or the notice has the screen."""
+        if has_rows == self._has_data:
+            return
+        self._has_data = has_rows
+        self.query_one("#charts").display = has_rows
+        if self._notice_static is not None:
+            self._notice_static.set_class(not has_rows, "-no-data")
 
     def _set_exporter(self, health: LineHealth) -> None:
         """Hand the MQTT exporter's state (the app's, if any) to the health strip: a lock and a small

@@ -229,14 +229,14 @@ class ObisTable(DataTable[Text | str]):
                     self._add_header(meter, len(ids))
             have = self._structure[i][1]
             for rid in ids[len(have) :]:
-                self.add_row(*([""] * len(self.layout_columns)), key=row_key(meter, rid))
+                self.add_row(*(Text("", end="") for _ in self.layout_columns), key=row_key(meter, rid))
                 have.append(rid)
 
     def _add_header(self, meter: str, count: int) -> None:
         columns = self.layout_columns
         widths = self._layout.widths if self._layout else ()
         text = f"▸ meter {meter}"
-        cells: list[Text | str] = [""] * len(columns)
+        cells: list[Text | str] = [Text("", end="") for _ in columns]
         style = "bold"
         if widths and len(text) <= widths[0]:
             cells[0] = Text(text, style=style)
@@ -294,11 +294,15 @@ class ObisTable(DataTable[Text | str]):
         return Text(format_age_coarse(self._now - state.last_update), justify="right", style="dim")
 
     def _set(self, key: str, column: str, value: Text | str) -> None:
-        """Update one cell if its text or style changed."""
+        """Update one cell if its text or style changed. Plain strings become :class:`~rich.text.Text` as they
+        are: DataTable would read a ``str`` cell as markup (a name with ``[…]`` in it would lose it), and
+        parsing it again at each repaint was a good part of the first readings' paint (issue #8)."""
         stamp = value.plain + "\x00" + str(value.style) + str(value.justify) if isinstance(value, Text) else value
         if self._cells.get((key, column)) == stamp:
             return
         self._cells[(key, column)] = stamp
+        if isinstance(value, str):
+            value = Text(value, end="")
         if not self._row_local:
             self.update_cell(key, column, value)
             return
