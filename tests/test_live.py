@@ -810,3 +810,18 @@ def test_next_coarse_change_is_when_the_age_text_changes(age: float) -> None:
     assert wait > 0
     assert format_age_coarse(age + wait * 0.999) == format_age_coarse(age)
     assert format_age_coarse(age + wait) != format_age_coarse(age)
+
+
+@sync
+async def test_table_shows_text_with_brackets_as_it_is_not_as_markup() -> None:
+    # a visible-string value or a generic name with […] in it must not be read as Rich markup (a lost or
+    # restyled text is a wrong value); the cells are Text objects, as the values' were
+    messages = aidon_messages(1)
+    first = messages[0]
+    reading = first.readings[1]
+    reading.name = "[bold]Meter[/bold] [b]id"
+    app = LiveHost()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.feed(messages, stats_for(messages), now=T0)
+        await pilot.pause()
+        assert "[bold]Meter[/bold] [b]id" in screen_text(app)
