@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from meterui.protocol.message import Message
 from meterui.sessions.base import Session
@@ -35,7 +35,10 @@ from meterui.sinks.basic import CallbackSink, OnMessages
 from meterui.sinks.counters import Counters, PipelineStats
 from meterui.sources.base import CancellableSource, Chunk, ReconnectingSource, Source, SourceError, WritableSource
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from meterui.protocol.decoder import DecoderStats
     from meterui.protocol.sklines import Transcript
     from meterui.protocol.skstack import SkEvent
