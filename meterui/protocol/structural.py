@@ -10,13 +10,19 @@ checkers and these at run time::
     else:
         from meterui.protocol.structural import Protocol, runtime_checkable
 
-``isinstance(obj, P)`` then answers as ``typing`` does (Python 3.11) for a runtime-checkable protocol:
-true when ``obj``'s class is ``P`` or a subclass, or when ``obj`` has every member of ``P`` and of its
-protocol bases (methods, properties, annotated attributes) and no method member of ``P`` is set to
-``None`` on ``obj``. A protocol class cannot be instantiated; ``issubclass`` is the nominal one.
+``isinstance(obj, P)`` then answers as ``typing`` does for a runtime-checkable protocol. The members
+of ``P`` are what its class body and those of its protocol bases define or annotate (methods,
+properties, attributes). ``obj`` is an instance when its class is ``P`` or a subclass; or when its
+class defines every member, none as ``None`` (Python 3.11: only for a protocol of methods only); or
+when ``obj`` has every member and no method member of ``P`` is ``None`` on ``obj``. As in ``typing``,
+Python 3.11 looks the members up on ``obj`` with ``hasattr`` and later versions with
+``inspect.getattr_static`` (imported at the first such check, as ``typing`` does). A protocol class
+cannot be instantiated; ``issubclass`` is the nominal one.
 """
 
 from __future__ import annotations
+
+import sys
 
 _EXCLUDED = frozenset(
     {
@@ -26,14 +32,20 @@ _EXCLUDED = frozenset(
         "__dict__",
         "__doc__",
         "__final__",
+        "__firstlineno__",
         "__init__",
+        "__match_args__",
         "__module__",
         "__new__",
+        "__non_callable_proto_members__",
         "__orig_bases__",
         "__orig_class__",
         "__parameters__",
+        "__protocol_attrs__",
         "__slots__",
+        "__static_attributes__",
         "__subclasshook__",
+        "__type_params__",
         "__weakref__",
         "_MutableMapping__marker",
         "_is_protocol",
@@ -42,7 +54,44 @@ _EXCLUDED = frozenset(
         "_protocol_methods",
     }
 )
-"""Names that are not protocol members (``typing.EXCLUDED_ATTRIBUTES``, and this module's own)."""
+"""Names that are not protocol members (``typing.EXCLUDED_ATTRIBUTES`` of 3.11 to 3.13, and this
+module's own)."""
+
+_CLASS_CHECK_ALL = sys.version_info >= (3, 12)
+"""Whether the class-level check applies to every protocol, not only to those of methods only."""
+
+
+def _class_has_members(klass: type, members: tuple[str, ...]) -> bool:
+    """``klass`` (or a base) defines each of ``members``, none as ``None`` (``typing``'s ``_proto_hook``)."""
+    protocol = isinstance(klass, _ProtocolMeta) and klass._is_protocol
+    for attr in members:
+        for base in klass.__mro__:
+            if attr in base.__dict__:
+                if base.__dict__[attr] is None:
+                    return False
+                break
+            if protocol and attr in vars(base).get("__annotations__", {}):
+                break
+        else:
+            return False
+    return True
+
+
+if sys.version_info >= (3, 12):
+
+    def _has_member(instance: object, attr: str, method: bool) -> bool:
+        from inspect import getattr_static
+
+        try:
+            value = getattr_static(instance, attr)
+        except AttributeError:
+            return False
+        return not method or value is not None
+
+else:
+
+    def _has_member(instance: object, attr: str, method: bool) -> bool:
+        return hasattr(instance, attr) and (not method or getattr(instance, attr) is not None)
 
 
 class _ProtocolMeta(type):
@@ -81,11 +130,10 @@ class _ProtocolMeta(type):
             raise TypeError("Instance and class checks can only be used with @runtime_checkable protocols")
         if type.__instancecheck__(cls, instance):
             return True
-        methods = cls._protocol_methods
-        for attr in cls._protocol_members:
-            if not hasattr(instance, attr) or (attr in methods and getattr(instance, attr) is None):
-                return False
-        return True
+        members, methods = cls._protocol_members, cls._protocol_methods
+        if (_CLASS_CHECK_ALL or len(methods) == len(members)) and _class_has_members(type(instance), members):
+            return True
+        return all(_has_member(instance, attr, attr in methods) for attr in members)
 
 
 class Protocol(metaclass=_ProtocolMeta):
