@@ -12,13 +12,14 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from meterui import __version__
 from meterui.protocol.links import INPUT_FORMATS
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any, BinaryIO, TextIO
 
     from meterui.pipeline import PipelineStats
     from meterui.protocol.lists import MeterProfile

@@ -26,20 +26,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
 
 from meterui.protocol.message import Message
 from meterui.sessions.base import Session
-from meterui.sinks.base import BoundedSink, ByteSink, EventKind, PipelineEvent, Sink
+from meterui.sinks.base import BoundedSink, ByteSink, PipelineEvent, Sink
 from meterui.sinks.basic import CallbackSink, OnMessages
 from meterui.sinks.counters import Counters, PipelineStats
 from meterui.sources.base import CancellableSource, Chunk, ReconnectingSource, Source, SourceError, WritableSource
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from meterui.protocol.decoder import DecoderStats
     from meterui.protocol.sklines import Transcript
     from meterui.protocol.skstack import SkEvent
+    from meterui.sinks.base import EventKind
     from meterui.sources.recording import Recorder  # recording is imported when used (decode start-up)
+else:
+    from meterui.protocol.structural import Protocol
 
 __all__ = ["MAX_BATCH", "MIN_POST_INTERVAL", "Decoder", "OnMessages", "Pipeline", "PipelineStats", "clock_seconds"]
 

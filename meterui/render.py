@@ -6,20 +6,21 @@ UI-free (no Textual, no Rich): ``meterui decode`` imports this, and it must star
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 try:  # json's own C string escaper (ensure_ascii=False), without importing the json package at start-up
     from _json import encode_basestring as _jstr
 except ImportError:  # pragma: no cover - Python builds without the C accelerator
     from json.encoder import encode_basestring as _jstr
 
-if TYPE_CHECKING:
-    import json
-
 from meterui.protocol.message import Message, Reading
 from meterui.protocol.spans import Node
 from meterui.protocol.text import json_safe, printable
 from meterui.sinks.counters import PipelineStats
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import json
+    from typing import Any
 
 LAYERS = ("line", "frame", "crypto", "apdu")
 

@@ -26,7 +26,7 @@ from meterui.sources.base import Chunk
 from tests.conftest import kamstrup_body, plain_hdlc
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("dataclasses", "inspect", "urllib", "Crypto", "json", "datetime")
+HEAVY = ("dataclasses", "inspect", "urllib", "Crypto", "json", "datetime", "typing")
 
 
 def _new_imports(argv: list[str], tmp_path: Path) -> tuple[set[str], str]:
@@ -53,7 +53,7 @@ def _new_imports(argv: list[str], tmp_path: Path) -> tuple[set[str], str]:
 
 
 @pytest.mark.parametrize("output", ["json", "summary", "text"])
-def test_plaintext_decode_imports_no_dataclasses_inspect_urllib_crypto_or_json(tmp_path: Path, output: str) -> None:
+def test_plaintext_decode_imports_none_of_the_heavy_modules(tmp_path: Path, output: str) -> None:
     path = tmp_path / "plain.hex"
     path.write_text(plain_hdlc(kamstrup_body()).hex() + "\n")
     new, out = _new_imports(["decode", str(path), "--output", output], tmp_path)
@@ -63,11 +63,11 @@ def test_plaintext_decode_imports_no_dataclasses_inspect_urllib_crypto_or_json(t
 
 
 def test_the_probe_sees_the_modules_the_other_commands_import(tmp_path: Path) -> None:
-    # `monitor --help` builds the MQTT options (their module uses urllib and dataclasses): the check
-    # above could fail if decode did the same
+    # `monitor --help` builds the MQTT options (their module uses urllib, dataclasses and typing): the
+    # check above could fail if decode did the same
     new, out = _new_imports(["monitor", "--help"], tmp_path)
     assert "--mqtt" in out and "--broute-id" in out
-    assert {"urllib", "dataclasses"} <= new
+    assert {"urllib", "dataclasses", "typing"} <= new
 
 
 @pytest.mark.parametrize(
@@ -216,3 +216,60 @@ def test_argparse_texts_are_translated_once_and_still_translated(monkeypatch: py
         parser = _parser()
     assert lookups and len(lookups) == len(set(lookups))  # each text looked up once across three parsers
     assert "OPTIONS" in parser.format_help()  # the (cached) translation is what argparse prints
+
+
+# -- the tuple records keep a typing.NamedTuple's behaviour ---------------------------------------
+
+
+def _named_tuple_twin(cls: type) -> type:
+    """A ``typing.NamedTuple`` with ``cls``'s fields, annotations and defaults."""
+    import inspect
+    import types
+    from typing import NamedTuple
+
+    params = list(inspect.signature(cls.__new__).parameters.values())[1:]
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    body: dict[str, Any] = {
+        "__module__": __name__,
+        "__annotations__": {p.name: p.annotation for p in params},
+        **defaults,
+    }
+    return types.new_class(cls.__name__, (NamedTuple,), exec_body=lambda ns: ns.update(body))
+
+
+def _tuple_records() -> list[type]:
+    from meterui.protocol.hdlc import HdlcHeader
+    from meterui.protocol.lists import Field, PositionalList
+    from meterui.protocol.mbus import MbusHeader
+    from meterui.protocol.obis import ObisInfo
+    from meterui.protocol.readings import Note
+    from meterui.protocol.spans import Context, Span
+
+    return [HdlcHeader, MbusHeader, ObisInfo, Field, PositionalList, Note, Span, Context]
+
+
+@pytest.mark.parametrize("cls", _tuple_records(), ids=lambda cls: cls.__name__)
+def test_tuple_records_behave_as_named_tuples(cls: type) -> None:
+    import copy
+    import pickle
+
+    twin = _named_tuple_twin(cls)
+    assert cls._fields == twin._fields  # type: ignore[attr-defined]
+    n = len(twin._fields)  # type: ignore[attr-defined]
+    values = [f"v{i}" for i in range(n)]
+    ours, theirs = cls(*values), twin(*values)
+    assert isinstance(ours, tuple) and ours == theirs == tuple(values) and hash(ours) == hash(theirs)
+    assert repr(ours) == repr(theirs) and list(ours) == values and ours[-1] == values[-1]
+    assert [getattr(ours, name) for name in cls._fields] == values  # type: ignore[attr-defined]
+    assert ours._asdict() == theirs._asdict()  # type: ignore[attr-defined]
+    changed = ours._replace(**{cls._fields[0]: "new"})  # type: ignore[attr-defined]
+    assert type(changed) is cls and changed == theirs._replace(**{cls._fields[0]: "new"})  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        ours._replace(no_such_field=1)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        setattr(ours, cls._fields[0], "x")  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        ours.extra = 1  # type: ignore[attr-defined]
+    assert pickle.loads(pickle.dumps(ours)) == ours and type(copy.deepcopy(ours)) is cls
+    required = n - len(twin._field_defaults)  # type: ignore[attr-defined]
+    assert cls(*values[:required]) == twin(*values[:required])

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Final
 
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime
 from meterui.protocol.errors import DecodeError, TruncatedError
 from meterui.protocol.spans import Node
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NULL, ARRAY, STRUCTURE, BOOLEAN, BIT_STRING = 0x00, 0x01, 0x02, 0x03, 0x04
 DOUBLE_LONG, DOUBLE_LONG_UNSIGNED, OCTET_STRING, VISIBLE_STRING = 0x05, 0x06, 0x09, 0x0A

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
 
 from meterui.protocol.errors import AUTH_FAILED_TEXT, KEY_NEEDED, AuthenticationError, DecryptionError, KeyMissingError
 
@@ -20,9 +19,11 @@ SC_BROADCAST = 0x40
 SC_COMPRESS = 0x80
 TAG_LEN = 12
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
+    from typing import Any
 
 _AES: ModuleType | None = None
 _COMPARE: list[Callable[[bytes, bytes], bool]] = []

@@ -8,7 +8,6 @@ SKSTACK transcripts (Japanese B-route) go through :class:`~meterui.protocol.skst
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from meterui.protocol import hdlc, mbus
 from meterui.protocol.dlms import (
@@ -28,6 +27,7 @@ from meterui.protocol.message import Message
 from meterui.protocol.records import FrozenRecord, Record
 from meterui.protocol.spans import Node
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from meterui.protocol.skstack import SkEvent, SkstackDecoder
 

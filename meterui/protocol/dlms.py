@@ -5,7 +5,6 @@ general-block-transfer (E0) headers, and the LLC header (Green Book 9.3, IEC 620
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
 
 from meterui.protocol import axdr, crypto
 from meterui.protocol.cosem import CosemDateTime, annotate_datetime, datetime_iso
@@ -22,6 +21,7 @@ from meterui.protocol.message import Reading
 from meterui.protocol.readings import BodyResult, apply_notes, interpret_tape, match_body
 from meterui.protocol.spans import Context, Node
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import tzinfo
 

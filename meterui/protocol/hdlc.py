@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from meterui.protocol.crc import X25_GOOD, crc_x25
 from meterui.protocol.errors import ErrorKind
 from meterui.protocol.framing import hdlc_header_length
+from meterui.protocol.records import TupleRecord, tuple_field
 from meterui.protocol.spans import Node, frame_header
 
 
-class HdlcHeader(NamedTuple):
-    segmented: bool
-    length: int
-    destination: int
-    source: int
-    control: int
-    info_start: int
-    info_end: int
+class HdlcHeader(TupleRecord, tuple[bool, int, int, int, int, int, int]):
+    __slots__ = ()
+    _fields = ("segmented", "length", "destination", "source", "control", "info_start", "info_end")
+
+    segmented: bool = tuple_field(0)
+    length: int = tuple_field(1)
+    destination: int = tuple_field(2)
+    source: int = tuple_field(3)
+    control: int = tuple_field(4)
+    info_start: int = tuple_field(5)
+    info_end: int = tuple_field(6)
     """``info_start == info_end`` when the frame carries no information field."""
+
+    def __new__(
+        cls, segmented: bool, length: int, destination: int, source: int, control: int, info_start: int, info_end: int
+    ) -> HdlcHeader:
+        return tuple.__new__(cls, (segmented, length, destination, source, control, info_start, info_end))
 
 
 def _address(raw: bytes) -> int:

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from meterui.protocol import framing, hdlc, mbus
 from meterui.protocol.crc import X25_GOOD, crc_x25
 from meterui.protocol.records import FrozenRecord
 from meterui.protocol.spans import Node
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from meterui.protocol.framing import LinkFrame
     from meterui.protocol.message import Message
 
+    Assembler = Callable[[Any, LinkFrame, list[Message]], None]
+    """``(decoder, valid frame, out)``: add the frame to its set; append finished messages to ``out``."""
+
 Checker = Callable[[bytearray, int, int], tuple[int, str]]
 """``(buffer, start, end) -> (frame length | NEED | NO, reason the frame is bad or "")``."""
-Assembler = Callable[[Any, "LinkFrame", "list[Message]"], None]
-"""``(decoder, valid frame, out)``: add the frame to its set; append finished messages to ``out``."""
 
 
 class LinkProtocol(FrozenRecord):

@@ -11,10 +11,10 @@ E450) are mapped by descriptor; values they send without a scaler get :data:`E45
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
-
 from meterui.protocol import axdr
+from meterui.protocol.records import TupleRecord, tuple_field
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import tzinfo
 
@@ -105,13 +105,19 @@ def scaling_for(list_id: str | None, meter_type: str | None) -> Scaling | None:
 
 
 # -- positional layouts ------------------------------------------------------------------------------
-class Field(NamedTuple):
-    obis: str
+class Field(TupleRecord, tuple[str, frozenset[int] | None, tuple[int, str | None] | None]):
+    __slots__ = ()
+    _fields = ("obis", "tags", "scale")
+
+    obis: str = tuple_field(0)
     """``A.B.C.D.E.F``; empty for a position the reference does not label (decoded generically)."""
-    tags: frozenset[int] | None
+    tags: frozenset[int] | None = tuple_field(1)
     """A-XDR types accepted at this position (None: any)."""
-    scale: tuple[int, str | None] | None = None
+    scale: tuple[int, str | None] | None = tuple_field(2)
     """(power-of-ten scaler, unit) from the list specification; None: the list's scaling or as sent."""
+
+    def __new__(cls, obis: str, tags: frozenset[int] | None, scale: tuple[int, str | None] | None = None) -> Field:
+        return tuple.__new__(cls, (obis, tags, scale))
 
 
 _STR = frozenset({axdr.OCTET_STRING, axdr.VISIBLE_STRING})
@@ -159,14 +165,22 @@ _PPH_EXP = [_e(f"{c}.7.0", _UINT) for c in (22, 42, 62)]
 _TARIFF_E = [_e(f"{c}.8.{t}") for c in (1, 2) for t in (0, 1, 2)]
 
 
-class PositionalList(NamedTuple):
-    name: str
-    list_id: str | None
+class PositionalList(TupleRecord, tuple[str, str | None, list[Field], tuple[str, bytes] | None]):
+    __slots__ = ()
+    _fields = ("name", "list_id", "fields", "first")
+
+    name: str = tuple_field(0)
+    list_id: str | None = tuple_field(1)
     """The list id the first element must equal (Kaifa ``KFM_001``), reported as the message's list id."""
-    fields: list[Field]
-    first: tuple[str, bytes] | None = None
+    fields: list[Field] = tuple_field(2)
+    first: tuple[str, bytes] | None = tuple_field(3)
     """Extra rule on the first element: ("prefix", b"ISK") on its text, or ("push", b"") for an
     octet-string holding a push-setup logical name (…:25.9.0.255)."""
+
+    def __new__(
+        cls, name: str, list_id: str | None, fields: list[Field], first: tuple[str, bytes] | None = None
+    ) -> PositionalList:
+        return tuple.__new__(cls, (name, list_id, fields, first))
 
 
 _IMX50 = [

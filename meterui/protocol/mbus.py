@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from meterui.protocol.errors import ErrorKind
+from meterui.protocol.records import TupleRecord, tuple_field
 from meterui.protocol.spans import Node, frame_header
 
 
-class MbusHeader(NamedTuple):
-    control: int
-    address: int
-    ci: int
-    sequence: int
-    last: bool
-    dlms: bool
+class MbusHeader(TupleRecord, tuple[int, int, int, int, bool, bool, int, int]):
+    __slots__ = ()
+    _fields = ("control", "address", "ci", "sequence", "last", "dlms", "data_start", "data_end")
+
+    control: int = tuple_field(0)
+    address: int = tuple_field(1)
+    ci: int = tuple_field(2)
+    sequence: int = tuple_field(3)
+    last: bool = tuple_field(4)
+    dlms: bool = tuple_field(5)
     """CI 0x00-0x1F: a DLMS segment with STSAP/DTSAP bytes after CI."""
-    data_start: int
-    data_end: int
+    data_start: int = tuple_field(6)
+    data_end: int = tuple_field(7)
+
+    def __new__(
+        cls, control: int, address: int, ci: int, sequence: int, last: bool, dlms: bool, data_start: int, data_end: int
+    ) -> MbusHeader:
+        return tuple.__new__(cls, (control, address, ci, sequence, last, dlms, data_start, data_end))
 
 
 def ci_text(ci: int) -> str:

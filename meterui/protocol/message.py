@@ -7,12 +7,14 @@ GBT blocks, a pair of M-Bus segments, one ERXUDP line, or a run of unrecognised 
 
 from __future__ import annotations
 
-from typing import Any
-
 from meterui.protocol.errors import MeterError
 from meterui.protocol.records import Record
 from meterui.protocol.spans import Node
 from meterui.protocol.text import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Reading:

@@ -6,14 +6,20 @@ Lookup ignores the B (channel) and F fields, so ``1.0.1.7.0.255`` (Aidon, Kaifa)
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from meterui.protocol.records import TupleRecord, tuple_field
 
 
-class ObisInfo(NamedTuple):
-    name: str
-    quantity: str | None = None
-    unit: str | None = None
+class ObisInfo(TupleRecord, tuple[str, str | None, str | None]):
+    __slots__ = ()
+    _fields = ("name", "quantity", "unit")
+
+    name: str = tuple_field(0)
+    quantity: str | None = tuple_field(1)
+    unit: str | None = tuple_field(2)
     """The unit implied when a list carries no scaler-unit (list specifications may override)."""
+
+    def __new__(cls, name: str, quantity: str | None = None, unit: str | None = None) -> ObisInfo:
+        return tuple.__new__(cls, (name, quantity, unit))
 
 
 # (A, C, D, E) -> info

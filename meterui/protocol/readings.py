@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from meterui.protocol import axdr, lists, obis
 from meterui.protocol.axdr import COUNT, NEXT, TAG, VALUE, Tape
 from meterui.protocol.cosem import CosemDateTime, datetime_iso, unit_symbol, unit_text
 from meterui.protocol.message import Reading
+from meterui.protocol.records import TupleRecord, tuple_field
 from meterui.protocol.spans import Node
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import tzinfo
+    from typing import Any
 
 _OCTET = axdr.OCTET_STRING
 _STRUCT = axdr.STRUCTURE
@@ -32,14 +34,20 @@ _NUMERIC = axdr.NUMERIC_TAGS
 _INTS = frozenset({axdr.INTEGER, axdr.LONG, axdr.UNSIGNED, axdr.LONG_UNSIGNED})
 
 
-class Note(NamedTuple):
+class Note(TupleRecord, tuple[str | None, str, bool]):
     """What the walk says about one element, for the inspector."""
 
-    label: str | None
+    __slots__ = ()
+    _fields = ("label", "text", "datetime")
+
+    label: str | None = tuple_field(0)
     """A new label, or ``None`` to keep the type name."""
-    text: str
-    datetime: bool = False
+    text: str = tuple_field(1)
+    datetime: bool = tuple_field(2)
     """The element is a 12-byte octet-string holding a COSEM date-time: its value is split into fields."""
+
+    def __new__(cls, label: str | None, text: str, datetime: bool = False) -> Note:
+        return tuple.__new__(cls, (label, text, datetime))
 
 
 class BodyResult:
@@ -720,9 +728,10 @@ def _signature(tape: Tape, invert: bool, profile: lists.MeterProfile | None) -> 
 
 _Entry = tuple[str, str, str | None, str | None, int, bool, object, int, float | None]
 """(id, name, unit, quantity, tape index, value varies, value if constant, scaler, factor)."""
-_FastEntry = tuple[str, str, str | None, str | None, int, int, int, object, int, float | None, Any]
-"""(id, name, unit, quantity, start, end (from the body's start), mode (0 constant, 1 number, 2 12-byte
-octet-string, 3 number as sent), value if constant, scaler, factor, number unpacker)."""
+if TYPE_CHECKING:
+    _FastEntry = tuple[str, str, str | None, str | None, int, int, int, object, int, float | None, Any]
+    """(id, name, unit, quantity, start, end (from the body's start), mode (0 constant, 1 number, 2 12-byte
+    octet-string, 3 number as sent), value if constant, scaler, factor, number unpacker)."""
 
 
 def _value_of(

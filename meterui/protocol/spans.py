@@ -9,31 +9,45 @@ The inspector's tree and hex views are both drawn from this one structure.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from meterui.protocol.errors import ErrorKind
+from meterui.protocol.records import TupleRecord, tuple_field
 from meterui.protocol.text import printable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from meterui.protocol.lists import MeterProfile
 
+    H = TypeVar("H")
 
-class Span(NamedTuple):
+
+class Span(TupleRecord, tuple[str, int, int]):
     """A half-open byte range ``[start, end)`` inside the named buffer."""
 
-    buffer: str
-    start: int
-    end: int
+    __slots__ = ()
+    _fields = ("buffer", "start", "end")
+
+    buffer: str = tuple_field(0)
+    start: int = tuple_field(1)
+    end: int = tuple_field(2)
+
+    def __new__(cls, buffer: str, start: int, end: int) -> Span:
+        return tuple.__new__(cls, (buffer, start, end))
 
 
-H = TypeVar("H")
-
-
-class Context(NamedTuple):
+class Context(TupleRecord, tuple[bool, "MeterProfile | None"]):
     """The decode options a lazy builder needs to decode its node's bytes again alike."""
 
-    invert_deviation: bool = False
-    profile: MeterProfile | None = None
+    __slots__ = ()
+    _fields = ("invert_deviation", "profile")
+
+    invert_deviation: bool = tuple_field(0)
+    profile: MeterProfile | None = tuple_field(1)
+
+    def __new__(cls, invert_deviation: bool = False, profile: MeterProfile | None = None) -> Context:
+        return tuple.__new__(cls, (invert_deviation, profile))
 
 
 class Node:

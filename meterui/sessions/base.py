@@ -15,12 +15,16 @@ recorded as sent). ``stop(now)`` at the end (its writes are sent when the source
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from meterui.protocol.records import FrozenRecord, Record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol, runtime_checkable
+
     from meterui.protocol.message import Message
+else:
+    from meterui.protocol.structural import Protocol, runtime_checkable
 
 
 class SessionEvent(FrozenRecord):

@@ -8,16 +8,20 @@ in the pipeline: build it and pass it in the pipeline's ``sinks`` list.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from meterui.protocol.records import FrozenRecord
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal, Protocol, runtime_checkable
+
     from meterui.pipeline import PipelineStats
     from meterui.protocol.message import Message
     from meterui.sources.base import Chunk
 
-EventKind = Literal["connected", "disconnected", "error", "finished", "module", "session", "sink"]
+    EventKind = Literal["connected", "disconnected", "error", "finished", "module", "session", "sink"]
+else:
+    from meterui.protocol.structural import Protocol, runtime_checkable
 
 
 class PipelineEvent(FrozenRecord):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from meterui.sinks.base import PipelineEvent
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from meterui.protocol.message import Message
     from meterui.sinks.counters import PipelineStats

@@ -15,11 +15,13 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
 
 from meterui.protocol.records import Record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from meterui.protocol.decoder import DecoderStats
     from meterui.protocol.message import Message
 

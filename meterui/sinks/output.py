@@ -4,11 +4,13 @@ one line per change of state on stderr (``monitor --json``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TextIO
 
 from meterui.sinks.base import PipelineEvent
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from meterui.protocol.message import Message
     from meterui.sinks.counters import PipelineStats
 

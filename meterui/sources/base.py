@@ -7,9 +7,14 @@ world into :class:`Chunk` objects. Sources are UI-free and may be driven from a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 from meterui.protocol.records import FrozenRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol, runtime_checkable
+else:
+    from meterui.protocol.structural import Protocol, runtime_checkable
 
 
 def format_stopbits(stopbits: float) -> str:

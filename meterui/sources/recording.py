@@ -31,10 +31,13 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TextIO
 
 from meterui.protocol.inputs import HexSyntaxError, hex_digits
 from meterui.sources.base import Chunk, SourceError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 HEADER = "# meterui recording v1"
 HEADER_PREFIX = "# meterui recording v"

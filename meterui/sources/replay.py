@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import IO, Literal
 
 from meterui.protocol.decoder import looks_like_skstack
 from meterui.protocol.inputs import looks_like_hex
 from meterui.sources.base import Chunk, SourceError
 from meterui.sources.recording import hex_line_digits, read_recording
 
-FileFormat = Literal["recording", "hex", "skstack", "raw"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Literal
+
+    FileFormat = Literal["recording", "hex", "skstack", "raw"]
+
 FORMATS: tuple[str, ...] = ("recording", "hex", "skstack", "raw")
 HEAD_SIZE = 4096
 """How many bytes :func:`detect_format` should be given."""
