@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import tzinfo
 from pathlib import Path
@@ -370,9 +371,12 @@ def save_config(cfg: Config, path: Path | None = None) -> Path:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot create {path.parent}: {exc.strerror or exc}") from exc
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp: Path | None = None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        # a name of its own (mkstemp: O_EXCL, mode 0600): two saves at once, e.g. the wizard's save pressed twice,
+        # each write and replace their own file instead of failing on (or deleting) the other's
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)  # the umask can only narrow it; make it exact
@@ -386,7 +390,8 @@ def save_config(cfg: Config, path: Path | None = None) -> Path:
                 os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise ConfigError(f"{path}: cannot save: {exc.strerror or exc}") from exc
     return path

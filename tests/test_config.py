@@ -189,3 +189,32 @@ def test_a_saved_out_of_range_baudrate_makes_the_app_refuse_to_start(tmp_path: P
         cwd=Path(__file__).resolve().parents[1],
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "serial.baudrate" in proc.stderr, proc.stderr
+
+
+def test_saves_at_once_from_several_threads_all_succeed_and_leave_one_whole_file(tmp_path: Path) -> None:
+    # the wizard saves in a worker: a save pressed twice ran two at once, and the second failed on (and
+    # deleted) the first one's temporary file
+    import threading
+
+    path = tmp_path / "config.toml"
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def save(n: int) -> None:
+        start.wait()
+        try:
+            for _ in range(20):
+                save_config(Config(port=f"/dev/ttyUSB{n}", key=KEY), path)
+        except BaseException as exc:  # collected: the test fails with what went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    cfg = load_config(path)
+    assert cfg is not None and cfg.port is not None and cfg.port.startswith("/dev/ttyUSB") and cfg.key == KEY
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # no temporary file left behind
+    assert path.stat().st_mode & 0o777 == 0o600
