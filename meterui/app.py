@@ -200,6 +200,10 @@ class MeterApp(App[int]):
         if self.SETTLE_GC is not None:
             self.set_timer(self.SETTLE_GC, self._settle_gc)
 
+    def on_unmount(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()  # its thread ends now, not at its next wake-up (the interpreter waits for it)
+
     @staticmethod
     def _settle_gc() -> None:
         import gc

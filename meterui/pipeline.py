@@ -84,6 +84,12 @@ class Decoder(Protocol):
     def flush(self) -> list[Message]: ...
 
 
+IDLE_WAKE = 1.0
+"""Seconds a replay waits, at most, for its next message's time or a paused step: pause, resume, step, speed and
+:meth:`Pipeline.stop` wake it at once, so this only bounds how late a cancelled ``should_stop`` is seen. (It
+was 0.1 s: ten wake-ups a second, about a third of the demo's pipeline thread at real cadence, issue #8.)"""
+
+
 def clock_seconds(clock: str) -> float | None:
     """A message's ISO clock as seconds (naive clocks read as UTC: only differences are used)."""
     from datetime import UTC, datetime
@@ -372,7 +378,7 @@ class Pipeline:
                 wait = due - now
                 if self._batch:
                     wait = min(wait, MIN_POST_INTERVAL - (now - self._last_post))
-                self._wait(min(wait, 0.1))
+                self._wait(min(wait, IDLE_WAKE))
                 continue
             if self._post():
                 continue
@@ -424,7 +430,7 @@ class Pipeline:
         if self.live:
             self._read(0.1)  # keep draining the port; messages wait in the bounded pause buffer
         else:
-            self._wait(0.1)
+            self._wait(IDLE_WAKE)
 
     def _next_message(self) -> tuple[Message, float | None] | None:
         """The next message regardless of pacing, reading as needed (for :meth:`step`)."""
