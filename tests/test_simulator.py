@@ -186,3 +186,27 @@ def test_cli_simulate_bad_arguments(tmp_path: Path) -> None:
         env={**os.environ, "METERUI_BROUTE_PASSWORD": "x"},
     )
     assert res.returncode == 2 and "password must be 12" in res.stderr and "A" * 32 not in res.stderr
+
+
+def test_a_module_nobody_reads_closes_at_once_with_its_output_buffer_full() -> None:
+    # a session that closed the port leaves the module talking to nobody: it used to block on a full pty
+    # buffer, and close() waited for its thread (`meterui simulate` then ignored Ctrl-C for seconds)
+    import time
+
+    sim = PtyModule(VirtualModule("a1", time_scale=0.02))
+    fd = os.open(sim.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # SKVERs, each answered, until the answers fill the pty
+            try:
+                os.write(fd, b"SKVER\r\n" * 64)
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(0.3)
+        assert sim._thread.is_alive()
+        started = time.monotonic()
+        sim.close()
+        assert time.monotonic() - started < 1.0
+        assert not sim._thread.is_alive()
+    finally:
+        os.close(fd)

@@ -661,6 +661,7 @@ class PtyModule:
         self.module = module
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
+        os.set_blocking(self._master, False)  # a module nobody reads drops what it sends, as a UART does
         self.path = os.ttyname(self._slave)
         self.link = Path(link) if link else None
         if self.link is not None:
@@ -712,7 +713,9 @@ class PtyModule:
                 out = self.module.due(now)
             if out:
                 try:
-                    os.write(master, out)
+                    os.write(master, out)  # what does not fit in the pty's buffer is lost
+                except BlockingIOError:
+                    pass  # nobody reads (the session closed the port): do not block close() on a full buffer
                 except OSError:
                     return
 
