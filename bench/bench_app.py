@@ -442,7 +442,7 @@ def report(result: dict[str, Any]) -> None:
         i = result["idle"]
         print(
             f"idle CPU         meterui demo         {i['mean']:7.2f} %   runs {i['cpu_percent']} of "
-            f"{i['seconds']:.0f} s at real cadence   target < 3 %"
+            f"{i['seconds']:.0f} s at real cadence   target < 1 %"
         )
     if "replay" in result:
         r = result["replay"]

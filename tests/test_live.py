@@ -825,3 +825,30 @@ async def test_table_shows_text_with_brackets_as_it_is_not_as_markup() -> None:
         app.feed(messages, stats_for(messages), now=T0)
         await pilot.pause()
         assert "[bold]Meter[/bold] [b]id" in screen_text(app)
+
+
+@sync
+async def test_quiet_ticks_redraw_the_plot_only_when_its_time_axis_has_drifted() -> None:
+    from meterui.widgets.powerplot import AXIS_DRIFT
+
+    messages = aidon_messages(3)
+    app = LiveHost()
+    clock = [1000.0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.live
+        screen.monotonic = lambda: clock[0]
+        app.feed(messages, stats_for(messages), now=T0 + 2 * PUSH)
+        await pilot.pause()
+        plot = screen.query_one(PowerPlot)
+        plot.min_redraw = 0.0
+        await wait_until(pilot, lambda: plot.draws >= 1 and plot._pending is None)
+        drawn = plot.draws
+        for _ in range(int(AXIS_DRIFT) - 1):  # quiet seconds: "time ago" has not moved enough
+            clock[0] += 1.0
+            screen._on_tick()
+        await pilot.pause()
+        assert plot.draws == drawn
+        clock[0] += 1.5
+        screen._on_tick()
+        await pilot.pause()
+        assert plot.draws == drawn + 1  # the axis keeps up with the clock
