@@ -852,3 +852,36 @@ async def test_quiet_ticks_redraw_the_plot_only_when_its_time_axis_has_drifted()
         screen._on_tick()
         await pilot.pause()
         assert plot.draws == drawn + 1  # the axis keeps up with the clock
+
+
+@sync
+async def test_health_strip_shows_the_age_only_once_a_frame_is_overdue() -> None:
+    """On time, the strip says how often frames come and a quiet second repaints nothing (issue #8: idle
+    CPU); once 1.5 push intervals have passed without a frame, it shows the age and counts it up."""
+    from meterui.widgets.linehealth import LineHealth
+
+    messages = aidon_messages(3)
+    app = LiveHost()
+    clock = [1000.0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.live
+        screen.monotonic = lambda: clock[0]
+        app.feed(messages, stats_for(messages), now=T0 + 2 * PUSH)
+        await pilot.pause()
+        health = screen.query_one(LineHealth)
+        shown = health._shown
+        assert "every 2.5s" in screen_text(app) and "last frame" not in screen_text(app)
+        clock[0] += 1.0
+        screen._on_tick()
+        clock[0] += 1.0
+        screen._on_tick()
+        await pilot.pause()
+        assert health._shown is shown  # two quiet seconds on time: the strip was not touched
+        clock[0] += 2.0  # 4 s > 1.5 × 2.5 s
+        screen._on_tick()
+        await pilot.pause()
+        assert "last frame 4s ago" in screen_text(app)
+        clock[0] += 1.0
+        screen._on_tick()
+        await pilot.pause()
+        assert "last frame 5s ago" in screen_text(app)

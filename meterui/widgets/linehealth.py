@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 BAD_WINDOW = 60.0
 """Bad frames within this many seconds turn the strip yellow."""
 STALE_MIN = 15.0
+OVERDUE = 1.5
+"""A frame is overdue once this many push intervals have passed since the last one. Only then does the strip
+show the last frame's age, ticking each second; while frames come on time it says how often they come
+(``every 2.5s``) and its counters move with each push, so a quiet second repaints nothing (idle CPU on a Pi,
+issue #8)."""
 """A live line is "silent" when the last frame is older than max(this, 3 × the push interval)."""
 
 LEVELS = ("ok", "warn", "error", "idle")
@@ -43,6 +48,12 @@ def format_speed(speed: float) -> str:
 
 def is_replay(stats: PipelineStats) -> bool:
     return stats.source.startswith("replay")
+
+
+def overdue(age: float, interval: float | None) -> bool:
+    """Is a frame ``age`` seconds after the last one overdue, for a meter pushing every ``interval`` seconds
+    (``None``: not known yet, so every age is shown)?"""
+    return interval is None or age >= OVERDUE * interval
 
 
 class LineHealth(Static):
@@ -94,7 +105,7 @@ class LineHealth(Static):
         first += self._session_segment(stats)
         if stats.paused:
             first += ["  ", ("⏸ paused", "bold $accent")]
-        if stats.last_message_time is not None:
+        if stats.last_message_time is not None and overdue(now - stats.last_message_time, stats.mean_push_interval):
             first += [("  ·  ", "$text-muted"), f"last frame {format_age(now - stats.last_message_time)} ago"]
         if stats.mean_push_interval is not None:
             first += [("  ·  ", "$text-muted"), f"every {stats.mean_push_interval:.3g}s"]
