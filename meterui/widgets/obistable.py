@@ -124,6 +124,9 @@ class ObisTable(DataTable[Text | str]):
         self._now: float = 0.0
         self._dirty: set[str] = set()
         self._ages_due = -math.inf
+        self._seen: dict[str, tuple[object, ...]] = {}
+        """Per row, the reading's (count, last update, min, max) when its cells were last set: a row whose
+        reading did not change since is skipped (only its age may be due)."""
         """The ``now`` at which the first age text changes (:meth:`refresh_ages` does nothing before)."""
         self._row_local = all(hasattr(getattr(self, name, None), "keys") for name in _CACHES) and hasattr(self, "_data")
         """Textual's DataTable has the caches :meth:`_flush` relies on (else cells go through update_cell)."""
@@ -138,7 +141,7 @@ class ObisTable(DataTable[Text | str]):
 
     def refresh_from(self, model: MeterModel, now: float) -> None:
         """Show the model's readings; ``now`` (UNIX seconds) is the reference for the age column."""
-        self._model, self._now = model, now
+        self._model = model
         if self._layout is None:
             self._set_layout(plan_columns(self.size.width or 80))
         structure = [(meter, [s.id for s in model.readings(meter)]) for meter in model.meters()]
@@ -147,10 +150,18 @@ class ObisTable(DataTable[Text | str]):
             self._rebuild(structure, grouped)
         else:
             self._append(structure)
+        ages = not self._now <= now < self._ages_due  # an age text may have changed since the last call
+        self._now = now
         due = math.inf
         for meter, _ in structure:
             for state in model.readings(meter):
-                self._update_row(meter, state)
+                key = row_key(meter, state.id)
+                seen = (state.count, state.last_update, state.min, state.max)
+                if self._seen.get(key) != seen:
+                    self._seen[key] = seen
+                    self._update_row(meter, state)
+                elif ages:
+                    self._set(key, "age", self._age_cell(state))
                 due = min(due, next_coarse_change(now - state.last_update))
         self._ages_due = now + due
         self._flush()
@@ -187,6 +198,7 @@ class ObisTable(DataTable[Text | str]):
         self._layout = layout
         self.clear(columns=True)
         self._cells.clear()
+        self._seen.clear()
         self._dirty.clear()
         self._structure = []
         for key, width in zip(layout.columns, layout.widths, strict=True):
@@ -214,6 +226,7 @@ class ObisTable(DataTable[Text | str]):
         cursor_key = self._cursor_key()
         self.clear()
         self._cells.clear()
+        self._seen.clear()
         self._dirty.clear()
         self._structure = []
         self._grouped = grouped

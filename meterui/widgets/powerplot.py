@@ -28,6 +28,10 @@ MIN_REDRAW = 5.0
 A redraw costs several milliseconds of plotext, the largest part of the live screen's idle CPU (issue #8: a Pi),
 and a 25-minute window some 120 braille dots wide moves one dot every 12 s anyway. The table and the
 sparklines (``Power +P``) show every push at once."""
+PENDING_SLACK = 1.0
+"""A pending redraw waits this much longer than :data:`MIN_REDRAW`: the next push (on a meter that pushes every
+few seconds) then draws it along with its own screen update, one repaint instead of two; the timer draws it
+when no push comes."""
 AXIS_DRIFT = 10.0
 """Redraw a quiet plot after this many seconds so "time ago" stays right."""
 PLOT_POINTS = 600
@@ -178,9 +182,12 @@ class PowerPlot(Widget):
             return
         wait = self.min_redraw - (time.monotonic() - self._drawn_at)
         if wait <= 0:
+            if self._pending is not None:
+                self._pending.stop()
+                self._pending = None
             self._draw()
         elif self._pending is None:
-            self._pending = self.set_timer(wait, self._draw_pending)
+            self._pending = self.set_timer(wait + PENDING_SLACK, self._draw_pending)
 
     def follow_clock(self, now: float) -> None:
         """The screen's 1 Hz tick: redraw once the "time ago" axis is :data:`AXIS_DRIFT` seconds behind the
