@@ -240,8 +240,9 @@ def _app_exporter(
     return None
 
 
-SETTLE_GC = 5.0
-"""Seconds after start at which the app freezes its start-up objects out of the garbage collector's passes."""
+SETTLE_GC = 2.0
+"""Seconds after start at which the app freezes its start-up objects out of the garbage collector's passes (the
+first readings and the charts are on screen well before: a one-time collection of some tens of ms)."""
 
 
 def _run_app(

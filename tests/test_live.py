@@ -885,3 +885,24 @@ async def test_health_strip_shows_the_age_only_once_a_frame_is_overdue() -> None
         screen._on_tick()
         await pilot.pause()
         assert "last frame 5s ago" in screen_text(app)
+
+
+@requires_vectors
+@sync
+async def test_rows_a_push_does_not_change_keep_their_ages_current() -> None:
+    # a push of one meter skips the other meter's unchanged rows (idle CPU), but not their ages
+    aidon = aidon_messages(1)
+    data, key = kaifa_bytes(key=True)
+    kaifa = timed(decode_bytes(data, key=key), T0 + 12)
+    app = LiveHost()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.feed(aidon, stats_for(aidon), now=T0)
+        await pilot.pause()
+        table = app.live.query_one(ObisTable)
+        key_row = row_key("7359992890941742", "1.0.1.7.0.255")
+        assert cell_text(table, key_row, "age") == "<10s"
+        value = cell_text(table, key_row, "value")
+        app.feed(kaifa, stats_for(aidon + kaifa), now=T0 + 12)
+        await pilot.pause()
+        assert cell_text(table, key_row, "age") == "10s"  # 12 s old now, though its reading did not change
+        assert cell_text(table, key_row, "value") == value != ""

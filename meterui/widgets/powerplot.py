@@ -23,7 +23,7 @@ from textual_plotext import PlotextPlot as _PlotextPlot
 from meterui.model import MeterModel
 from meterui.widgets.formatting import format_number
 
-MIN_REDRAW = 5.0
+MIN_REDRAW = 10.0
 """Seconds between two redraws of the plot, at least: the plot is at most this far behind the newest reading.
 A redraw costs several milliseconds of plotext, the largest part of the live screen's idle CPU (issue #8: a Pi),
 and a 25-minute window some 120 braille dots wide moves one dot every 12 s anyway. The table and the
