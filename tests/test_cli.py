@@ -660,3 +660,23 @@ def test_decode_from_a_terminal_says_it_reads_stdin() -> None:
 def test_decode_from_a_pipe_says_nothing(hdlc_frames: list[bytes]) -> None:
     proc = run_proc("-", "--output", "summary", stdin=hdlc_frames[0])
     assert proc.returncode == 0 and proc.stderr == b""
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "240"), ("30", "30")])
+def test_app_commands_raise_textuals_frame_cap_unless_the_user_set_it(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
+) -> None:
+    import meterui.launch
+
+    seen: list[str | None] = []
+
+    def fake_launch(args: object, cli_error: object) -> int:
+        seen.append(os.environ.get("TEXTUAL_FPS"))
+        return 0
+
+    monkeypatch.setenv("TEXTUAL_FPS", given or "unset")  # (so that the test's end restores the variable)
+    if given is None:
+        monkeypatch.delenv("TEXTUAL_FPS")
+    monkeypatch.setattr(meterui.launch, "launch", fake_launch)
+    assert main(["demo"]) == 0
+    assert seen == [expected]
