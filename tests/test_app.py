@@ -346,7 +346,7 @@ async def test_play_state_shows_at_once_on_the_inspector_and_in_the_footer(tmp_p
     path, _ = _hex_capture(tmp_path, copies=20)
     app = replay_app(path, speed=1.0, cadence=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _wait_for(pilot, lambda: len(app.frames) >= 1)
+        await _wait_for(pilot, lambda: len(app.frames) >= 2)  # p below needs an older message to go to
         await pilot.press("i")
         screen = _inspector(app)
         view = screen.query_one(PlayStateView)
