@@ -858,8 +858,6 @@ async def test_quiet_ticks_redraw_the_plot_only_when_its_time_axis_has_drifted()
 async def test_health_strip_shows_the_age_only_once_a_frame_is_overdue() -> None:
     """On time, the strip says how often frames come and a quiet second repaints nothing (issue #8: idle
     CPU); once 1.5 push intervals have passed without a frame, it shows the age and counts it up."""
-    from meterui.widgets.linehealth import LineHealth
-
     messages = aidon_messages(3)
     app = LiveHost()
     clock = [1000.0]

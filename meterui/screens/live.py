@@ -203,22 +203,22 @@ class LiveScreen(Screen[None]):
         self._plausible_at = -float("inf")
         self._plausible_for: tuple[int, int] = (-1, -1)
         self._plausible: str | None = None
-        self._health: LineHealth | None = None
-        self._empty_static: Static | None = None
-        self._notice_static: Static | None = None
-        """The strip and the two banners, found once at mount (a DOM query per refresh cost idle CPU)."""
+        self._health = LineHealth(id="health")
+        self._notice_static = Static("", id="notice", markup=True)
+        self._empty_static = Static("", id="empty")
+        """The strip and the two banners, kept from construction (a DOM query per refresh cost idle CPU)."""
         self._has_data: bool | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="live-header"):
-            yield LineHealth(id="health")
+            yield self._health
             # the play state (paused, speed) is shown by the strip itself, patched from the app's
             # play_state the moment a key is pressed (see _show_current)
         with Vertical(id="live-main"):
-            yield Static("", id="notice", markup=True)
+            yield self._notice_static
             if self.defer is None:
                 yield self._new_table()
-            yield Static("", id="empty")
+            yield self._empty_static
         # with ``defer`` the table, the charts (and plotext) are mounted just after the first paint, which
         # shows no data yet anyway
         with Horizontal(id="charts"):
@@ -287,9 +287,6 @@ class LiveScreen(Screen[None]):
             self.refresh_view(self._model, self._stats, self._now + (self.monotonic() - self._mono))
 
     def on_mount(self) -> None:
-        self._health = self.query_one(LineHealth)
-        self._empty_static = self.query_one("#empty", Static)
-        self._notice_static = self.query_one("#notice", Static)
         self._ready = True
         if isinstance(getattr(self.app, "play_state", None), PlayState):
             self.watch(self.app, "play_state", lambda _state: self._show_current(), init=False)
@@ -365,7 +362,7 @@ class LiveScreen(Screen[None]):
         """Show the model and the pipeline's stats; ``now`` (UNIX seconds) is the reference for ages."""
         self._model, self._stats, self._now, self._mono = model, stats, now, self.monotonic()
         health = self._health
-        if not self._ready or health is None or not health.is_attached:
+        if not self._ready or not health.is_attached:
             return  # not mounted yet, or being torn down at exit (a late refresh timer): nothing to draw on
         play = getattr(self.app, "play_state", None)
         self._set_exporter(health)
@@ -384,7 +381,7 @@ class LiveScreen(Screen[None]):
                 table.refresh_from(model, now)
                 if self.focused is None and self.app.screen is self:
                     table.focus()  # hidden at mount, so nothing had focus: enter and the arrows work at once
-        self._empty_widget().display = not has_rows and self.notice is None
+        self._empty_static.display = not has_rows and self.notice is None
         if not has_rows:
             self._set_empty(empty_text(stats))
         elif table is not None and self._plot is None and not self._charts_mounting:
@@ -412,8 +409,7 @@ class LiveScreen(Screen[None]):
             return
         self._has_data = has_rows
         self.query_one("#charts").display = has_rows
-        if self._notice_static is not None:
-            self._notice_static.set_class(not has_rows, "-no-data")
+        self._notice_static.set_class(not has_rows, "-no-data")
 
     def _set_exporter(self, health: LineHealth) -> None:
         """Hand the MQTT exporter's state (the app's, if any) to the health strip: a lock and a small
@@ -421,20 +417,17 @@ class LiveScreen(Screen[None]):
         status = getattr(self.app, "exporter_status", None)
         health.set_exporter(status() if callable(status) else None)
 
-    def _empty_widget(self) -> Static:
-        return self._empty_static if self._empty_static is not None else self.query_one("#empty", Static)
-
     def set_notice(self, text: str | None) -> None:
         """Show a notice (Textual markup) above the table, or hide it with ``None``."""
         if text == self.notice:
             return
         self.notice = text
-        notice = self._notice_static if self._notice_static is not None else self.query_one("#notice", Static)
+        notice = self._notice_static
         notice.display = text is not None
         notice.update(text or "")
         self._apply_charts()
         if self._model is not None and not self._model.meters():
-            self._empty_widget().display = text is None
+            self._empty_static.display = text is None
 
     # -- actions ---------------------------------------------------------------------------------
     def action_toggle_charts(self) -> None:
@@ -495,14 +488,14 @@ class LiveScreen(Screen[None]):
     def _set_empty(self, text: str) -> None:
         if text != self._empty:
             self._empty = text
-            self._empty_widget().update(text)
+            self._empty_static.update(text)
 
     def _on_tick(self) -> None:
         model, stats = self._model, self._stats
         if model is None or (stats is None and model.last_update is None):
             return
         health = self._health
-        if health is None or not health.is_attached:
+        if not health.is_attached:
             return
         now = self._now + (self.monotonic() - self._mono)
         self._set_exporter(health)

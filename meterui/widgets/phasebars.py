@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -18,6 +19,8 @@ from textual.widgets import Label, Sparkline, Static
 
 from meterui.model import MeterModel, ReadingState
 from meterui.widgets.formatting import format_value
+
+W = TypeVar("W", bound=Widget)
 
 SPARK_POINTS = 120
 """Points per sparkline (the newest ones; e.g. 5 minutes at one push every 2.5 s)."""
@@ -167,15 +170,14 @@ class PhaseBars(Widget):
         self._compact_stamps: dict[str, tuple[int, float] | None] = {}
         self._compact_text: dict[str, str] = {}
         self._rows = tuple(SeriesRow(series) for series in SERIES)
-        self._statics: dict[str, Static] = {}
-        self._sparks: dict[str, Sparkline] = {}
+        self._found: dict[str, Widget] = {}
         """The compact strip's sparklines and texts and the full layout's notes, by id: found once (a DOM
         query per refresh cost idle CPU on a Pi, issue #8)."""
 
-    def _widget(self, widget_id: str) -> Static:
-        found = self._statics.get(widget_id)
-        if found is None:
-            found = self._statics[widget_id] = self.query_one(f"#{widget_id}", Static)
+    def _child(self, widget_id: str, kind: type[W]) -> W:
+        found = self._found.get(widget_id)
+        if not isinstance(found, kind):
+            found = self._found[widget_id] = self.query_one(f"#{widget_id}", kind)
         return found
 
     def compose(self) -> ComposeResult:
@@ -217,7 +219,7 @@ class PhaseBars(Widget):
         text = f"Meter {meter} · select a row to chart another" if many and meter else ""  # fits 120 columns
         if text != self._meter_text:
             self._meter_text = text
-            self._widget("phase-meter").update(text, layout=False)  # one line, full width
+            self._child("phase-meter", Static).update(text, layout=False)  # one line, full width
         if self.compact:
             self._update_compact(model)
         else:
@@ -229,13 +231,7 @@ class PhaseBars(Widget):
             state, history = _series(model, row.series.quantity, self.meter)
             any_data = any_data or state is not None
             row.show(state, history)
-        self._widget("phase-empty").display = not any_data
-
-    def _spark(self, direction: str) -> Sparkline:
-        found = self._sparks.get(direction)
-        if found is None:
-            found = self._sparks[direction] = self.query_one(f"#spark-{direction}", Sparkline)
-        return found
+        self._child("phase-empty", Static).display = not any_data
 
     def _update_compact(self, model: MeterModel) -> None:
         for direction in ("import", "export"):
@@ -243,7 +239,7 @@ class PhaseBars(Widget):
             stamp = _stamp(history)
             if stamp != self._compact_stamps.get(direction):
                 self._compact_stamps[direction] = stamp
-                self._spark(direction).data = _tail(history) if history else []
+                self._child(f"spark-{direction}", Sparkline).data = _tail(history) if history else []
             self._set_text(f"value-{direction}", _with_unit(state))
         parts = []
         if len(model.meters()) > 1 and self.meter is not None:
@@ -261,4 +257,4 @@ class PhaseBars(Widget):
         if self._compact_text.get(widget_id) != text:
             self._compact_text[widget_id] = text
             # the phases line has a fixed size; the power values are width: auto (a layout pass)
-            self._widget(widget_id).update(text, layout=widget_id != "compact-phases")
+            self._child(widget_id, Static).update(text, layout=widget_id != "compact-phases")
