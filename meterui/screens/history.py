@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from meterui.widgets.footer import Footer
 from meterui.widgets.powerplot import PlotextPlot
 
 if TYPE_CHECKING:

@@ -25,11 +25,12 @@ from textual.content import Content
 from textual.coordinate import Coordinate
 from textual.css.scalar import Scalar
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static, Tree
+from textual.widgets import DataTable, Input, Label, Static, Tree
 
 from meterui.framestore import FrameStore, FrameSummary, error_spans, find_in_message
 from meterui.protocol.message import Message
 from meterui.protocol.spans import Node, Span
+from meterui.widgets.footer import Footer
 from meterui.widgets.formatting import format_error  # remedy first (issue #6 item 14)
 from meterui.widgets.frametree import FrameTree
 from meterui.widgets.hexview import HexView

@@ -27,11 +27,12 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from meterui.model import MeterModel
 from meterui.pipeline import PipelineStats
 from meterui.protocol.errors import KeyMissingError
+from meterui.widgets.footer import Footer
 from meterui.widgets.linehealth import LineHealth, is_replay
 from meterui.widgets.playstate import PlayState
 
