@@ -16,7 +16,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from meterui.sinks.base import PipelineEvent, Sink
 
 REFRESH_INTERVAL = 0.25
+KEYS_FIRST = 0.3
+"""After a key or a click, a full-speed replay rests this long (:meth:`Pipeline.hold`): the screen answers
+before the decoder takes half the CPU again (a key waited up to half a second at max speed, issue #8)."""
 """The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
 SPEEDS = (1.0, 10.0, math.inf)
 
@@ -200,6 +203,11 @@ class MeterApp(App[int]):
         if self.SETTLE_GC is not None:
             self.set_timer(self.SETTLE_GC, self._settle_gc)
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)) and self.pipeline is not None:
+            self.pipeline.hold(KEYS_FIRST)
+        await super().on_event(event)
+
     def on_unmount(self) -> None:
         if self.pipeline is not None:
             self.pipeline.stop()  # its thread ends now, not at its next wake-up (the interpreter waits for it)
@@ -329,7 +337,7 @@ class MeterApp(App[int]):
         if isinstance(screen, LiveScreen):
             screen.refresh_view(self.model, self.stats, now)
         elif screen is self._inspector_screen and screen is not None and screen.is_mounted:
-            screen.sync()  # (before it is mounted its list does not exist yet; it syncs itself on mount)
+            screen.poll()  # (before it is mounted its list does not exist yet; it syncs itself on mount)
 
     # -- actions -----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -167,6 +167,7 @@ class Pipeline:
         self._paused = False
         self._resumed = False
         self._steps = 0
+        self._held_until = 0.0
         self._speed = self._check_speed(speed)
         self._stop = threading.Event()
         self._stats = PipelineStats(source=source.description, speed=self._speed)
@@ -217,6 +218,13 @@ class Pipeline:
         with self._cond:
             self._speed = speed
             self._cond.notify_all()
+
+    def hold(self, seconds: float) -> None:
+        """Let an unpaced replay rest for ``seconds`` (the UI calls it on each key: it answers the key
+        before the decoder shares the CPU with it again, issue #8). Paced and live sources do not hold:
+        they are not busy, and a port's bytes must be read as they come."""
+        with self._cond:
+            self._held_until = max(self._held_until, time.monotonic() + seconds)
 
     def step(self) -> None:
         """Emit exactly the next message, then stay paused (pauses first if running)."""
@@ -362,6 +370,10 @@ class Pipeline:
                 self._paused_pass()
                 continue
             now = time.monotonic()
+            if now < self._held_until and math.isinf(speed) and not self.live:
+                self._post()
+                self._wait(self._held_until - now)
+                continue
             if self._pending:
                 message, media = self._pending[0]
                 due = self._due(media, speed, now)

@@ -20,6 +20,8 @@ from meterui.screens.setup import SetupWizard
 from meterui.widgets.playstate import PlayStateView
 from tests.apputil import QuietApp, StillApp, replay_app, run_async
 
+DATA = Path(__file__).parent / "data"
+
 HDLC_FRAMES: list[str] = json.loads((Path(__file__).with_name("data") / "ui_frames.json").read_text())["hdlc"]
 """Frames copied from the shared test vectors (see the note in tests/data/ui_frames.json)."""
 
@@ -527,3 +529,28 @@ async def test_a_refresh_before_the_inspector_is_mounted_waits_for_it() -> None:
         screen = app.screen
         assert early == [True]
         assert isinstance(screen, InspectorScreen) and screen.table.row_count == 20
+
+
+@run_async
+async def test_a_key_rests_a_max_speed_replay_so_the_screen_answers_first(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue #8: at max speed the decoder shared the CPU with the screen, and keys waited up to half a second.
+    After a key the replay rests (here 2 s instead of 0.3 s, to see it), then goes on to the end."""
+    import meterui.app
+
+    monkeypatch.setattr(meterui.app, "KEYS_FIRST", 2.0)
+    lines = [line for line in (DATA / "hdlc_vectors.hex").read_text().splitlines() if not line.startswith("#")]
+    path = tmp_path / "many.hex"
+    path.write_text("\n".join(lines * 4000) + "\n")  # 24,000 frames: seconds of decoding at max speed
+    app = replay_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.frames.added == 0:
+            await pilot.pause(0.02)
+        await pilot.press("x")  # any key: not bound to anything
+        await pilot.pause(0.3)  # a batch already handed over may still come in
+        held = app.frames.added
+        await pilot.pause(1.0)
+        assert app.frames.added == held < 24_000
+        deadline = time.monotonic() + 60
+        while not (app.stats and app.stats.finished) and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        assert app.frames.added == 24_000

@@ -83,3 +83,20 @@ async def test_removed_widgets_free_their_rendered_lines() -> None:
         # removed widget's cache (and the strips it holds) as a cache key
         assert alive(StylesCache) <= alive(Widget)
         assert alive(StylesCache) < 30
+
+
+@run_async
+async def test_the_footer_under_the_help_screen_is_not_rebuilt_until_it_is_back_on_top() -> None:
+    app = replay_app(DATA / "hdlc_vectors.hex")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        live = app.screen
+        keys = list(live.query(FooterKey))
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        assert app.screen is not live
+        assert list(live.query(FooterKey)) == keys  # the same widgets: no rebuild behind the help screen
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        back = list(live.query(FooterKey))
+        assert [k.description for k in back] == [k.description for k in keys]

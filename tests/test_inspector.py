@@ -486,3 +486,100 @@ async def test_the_list_shows_times_in_the_screens_zone() -> None:
         screen = app.screen
         assert isinstance(screen, InspectorScreen)
         assert str(screen.table.get_cell_at(Coordinate(0, 1))) == "01:00:00"
+
+
+# -- issue #8: a flood of messages (a replay at max speed) keeps the list cheap and the keys answered --
+def _flood_limits(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import meterui.screens.inspector as inspector
+
+    monkeypatch.setattr(inspector, "_LIST_ROWS", 16)
+    monkeypatch.setattr(inspector, "_FOLLOW_ROWS", 6)
+    monkeypatch.setattr(inspector, "_REBUILD_OVER", 4)
+
+
+def _state(app: App[None]) -> str:
+    return str(app.screen.query_one("#state").render())
+
+
+def test_a_flood_while_following_lists_the_newest_and_reading_back_gets_the_full_window(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _flood_limits(monkeypatch)
+    store = FrameStore(KEY)
+    store.add(_messages() * 3)  # #0..#11
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            assert screen.table.row_count == 12 and screen.selected == 11 and screen.following
+            store.add(_messages() * 5)  # a flood: 20 new messages, #12..#31, more than the window holds
+            screen.sync()
+            await pilot.pause()
+            assert screen.table.row_count == 6  # only the newest few are listed while following
+            assert screen.selected == 31 and screen.following
+            await pilot.press("up")  # reading back: the list fills to its full window around the row
+            await pilot.pause()
+            assert screen.selected == 30 and not screen.following
+            assert screen.table.row_count == 16
+            store.add(_messages() * 5)  # another flood while reading #30: the list holds still
+            screen.sync()
+            await pilot.pause()
+            assert screen.selected == 30 and screen.table.row_count == 16
+            assert "+20 newer (G)" in _state(app)
+            await pilot.press("G")
+            await pilot.pause()
+            assert screen.selected == 51 and screen.following
+
+    asyncio.run(run())
+
+
+def test_a_trickle_while_reading_back_still_scrolls_in(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Only a flood freezes the list: a message or two at a time is listed as before."""
+    _flood_limits(monkeypatch)
+    store = FrameStore(KEY)
+    store.add(_messages() * 3)
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            await pilot.press("up")
+            await pilot.pause()
+            assert screen.selected == 10 and not screen.following
+            store.add(_messages()[:2])
+            screen.sync()
+            await pilot.pause()
+            assert screen.table.row_count == 14 and screen.selected == 10
+            assert "newer" not in _state(app)
+
+    asyncio.run(run())
+
+
+def test_the_list_moves_once_a_second_during_a_flood(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _flood_limits(monkeypatch)
+    store = FrameStore(KEY)
+    store.add(_messages())
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            store.add(_messages() * 2)  # 8 new: a flood
+            screen.poll()
+            assert screen.selected == 11
+            store.add(_messages() * 2)
+            screen.poll()  # too soon after a flood: the list waits
+            assert screen.selected == 11
+            await pilot.pause(1.3)  # the screen's own poll catches up within a second
+            assert screen.selected == 19
+            await pilot.pause(1.1)
+            store.add(_messages()[:1])  # no flood: each message is listed at the next look
+            screen.poll()
+            assert screen.selected == 20
+            store.add(_messages()[:1])
+            screen.poll()
+            assert screen.selected == 21
+
+    asyncio.run(run())

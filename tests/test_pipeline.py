@@ -85,6 +85,43 @@ def test_max_speed_delivers_everything_in_order(tmp_path: Path) -> None:
     assert final.mean_push_interval is None  # a hex file has no times
 
 
+def test_hold_rests_a_max_speed_replay_and_then_it_finishes(tmp_path: Path) -> None:
+    """``hold`` (the app calls it on each key, issue #8) delays an unpaced replay; nothing is lost."""
+    path = hex_file(tmp_path / "six.hex", FRAMES)
+    collector = Collector()
+    pipeline = Pipeline(ReplaySource(path), speed=math.inf)
+    pipeline.hold(0.6)
+    started = time.monotonic()
+    pipeline.run(collector, lambda: False)
+    assert collector.times[0] - started >= 0.55  # nothing was decoded and posted before the hold ran out
+    assert [m.index for m in collector.messages] == list(range(6))
+
+
+def test_hold_leaves_a_paced_replay_on_time(tmp_path: Path) -> None:
+    """A paced replay is not busy, so a key does not delay it."""
+    path = hex_file(tmp_path / "six.hex", FRAMES[:2])
+    collector = Collector()
+    pipeline = Pipeline(ReplaySource(path), cadence=0.05, speed=1.0)
+    pipeline.hold(5.0)
+    started = time.monotonic()
+    pipeline.run(collector, lambda: False)
+    assert time.monotonic() - started < 2.0
+    assert len(collector.messages) == 2
+
+
+def test_stop_ends_a_hold_at_once(tmp_path: Path) -> None:
+    path = hex_file(tmp_path / "six.hex", FRAMES)
+    collector = Collector()
+    pipeline = Pipeline(ReplaySource(path), speed=math.inf)
+    pipeline.hold(30.0)
+    thread, _ = start(pipeline, collector)
+    time.sleep(0.1)
+    started = time.monotonic()
+    pipeline.stop()
+    thread.join(5)
+    assert not thread.is_alive() and time.monotonic() - started < 1.0
+
+
 def test_cadence_paces_messages_and_speed_scales_it(tmp_path: Path) -> None:
     path = hex_file(tmp_path / "six.hex", FRAMES[:4])
     for speed, gap in ((1.0, 0.12), (3.0, 0.04)):

@@ -13,6 +13,7 @@ also polls the store's ``version`` four times a second.
 from __future__ import annotations
 
 import bisect
+import time
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
@@ -42,6 +43,15 @@ _REBUILD_OVER = 64
 _LIST_ROWS = 1000
 """The list shows at most this many messages (a window; ``g`` and search reach the rest of the store).
 DataTable costs ~0.2 ms a row to fill, so refilling 20,000 rows on a filter change would take seconds."""
+_FOLLOW_ROWS = 100
+"""A flood of new messages while the list follows the newest refills it with only this many (a few screens):
+a replay at full speed replaces the whole window at every poll, and 1,000 rows each time kept the UI from
+answering keys (issue #8). The window grows back to :data:`_LIST_ROWS` as messages come at a readable pace,
+and fills to it as soon as the user moves off the newest row."""
+_FLOOD_POLL = 1.0
+"""While messages flood in (more than :data:`_REBUILD_OVER` since the last look), the list moves once in this
+many seconds instead of four times a second: nobody reads a list that scrolls thousands of rows a second, and
+the UI stays free to answer keys (issue #8)."""
 _METER_WIDTH = 20
 _WIDE = 120
 """From this width the tree and the hex view stand side by side (as HORIZONTAL_BREAKPOINTS says)."""
@@ -63,6 +73,10 @@ def _abbreviate(text: str, width: int = _METER_WIDTH) -> str:
 def _clock(received: float | None, tz: tzinfo | None = None) -> str:
     """Arrival time as ``HH:MM:SS`` in ``tz`` (``None``: the local time zone)."""
     return "-" if received is None else datetime.fromtimestamp(received, tz).strftime("%H:%M:%S")
+
+
+_SENT = Text("→ sent", style="bold cyan")
+_VERDICT_STYLES = {"ok": "green", "ok*": "yellow"}
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -154,8 +168,11 @@ class InspectorScreen(Screen[None]):
         """Does the list end with the newest matching message (else it shows an older window)?"""
         self._newer = 0
         """Matching messages newer than the window."""
+        self._short = False
+        """The window holds :data:`_FOLLOW_ROWS` while older matching messages would fill a full one."""
         self._synced_added = 0
         self._synced_version = -1
+        self._next_sync = 0.0
         self._message: Message | None = None
         self._hit_focus: tuple[Node, Span] | None = None
         """A search hit inside a tree node about to be highlighted: the hex view marks the hit, not the node."""
@@ -171,7 +188,7 @@ class InspectorScreen(Screen[None]):
         return self._frames
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(id="frames", cursor_type="row", zebra_stripes=False)
+        table: DataTable[Text] = DataTable(id="frames", cursor_type="row", zebra_stripes=False)
         yield table
         with Container(id="detail"):
             tree = FrameTree(id="tree")
@@ -194,7 +211,7 @@ class InspectorScreen(Screen[None]):
         table.add_column("verdict", key="verdict")
         self.sync()
         self._fit_panes()
-        self.set_interval(0.25, self._poll)
+        self.set_interval(0.25, self.poll)
         table.focus()
 
     def on_resize(self) -> None:
@@ -215,7 +232,7 @@ class InspectorScreen(Screen[None]):
             hexview.styles.width = wanted
 
     @property
-    def table(self) -> DataTable[str | Text]:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#frames", DataTable)
 
     @property
@@ -243,21 +260,28 @@ class InspectorScreen(Screen[None]):
             return False
         return self.protocol_filter is None or s.protocol == self.protocol_filter
 
-    def _row(self, s: FrameSummary) -> tuple[str | Text, ...]:
-        style = "green" if s.verdict == "ok" else "yellow" if s.verdict == "ok*" else "bold red"
-        protocol: str | Text = Text("→ sent", style="bold cyan") if s.protocol == "sent" else s.protocol
+    def _row(self, s: FrameSummary) -> tuple[Text, ...]:
+        """The cells of one message: all ``Text``, which DataTable neither parses as markup nor searches
+        for emoji codes (a meter name is the meter's text, and parsing cost most of filling a row)."""
         return (
             Text(str(s.index), justify="right"),
-            _clock(s.received, self.timezone),
-            protocol,
+            Text(_clock(s.received, self.timezone)),
+            _SENT if s.protocol == "sent" else Text(s.protocol),
             Text(str(s.size), justify="right"),
-            _abbreviate(s.meter or "-"),
-            Text(s.verdict, style=style),
+            Text(_abbreviate(s.meter or "-")),
+            Text(s.verdict, style=_VERDICT_STYLES.get(s.verdict, "bold red")),
         )
 
-    def _poll(self) -> None:
-        if self.frames.version != self._synced_version:
-            self.sync()
+    def poll(self) -> None:
+        """Sync when the store has changed, at most once a :data:`_FLOOD_POLL` while messages flood in."""
+        if self.frames.version == self._synced_version:
+            return
+        now = time.monotonic()
+        if now < self._next_sync:
+            return
+        flood = self.frames.added - self._synced_added > _REBUILD_OVER
+        self.sync()
+        self._next_sync = now + _FLOOD_POLL if flood else 0.0
 
     def sync(self) -> None:
         """Bring the list up to date with the store (new messages in, forgotten ones out)."""
@@ -271,6 +295,9 @@ class InspectorScreen(Screen[None]):
         start = max(self._synced_added, first)
         new = [s for s in (store.summary(n - first) for n in range(start, store.added)) if self._matches(s)]
         self._synced_added = store.added
+        if self._at_end and not self.following and len(new) > _REBUILD_OVER:
+            # a flood while the user reads an older row: the list holds still instead of scrolling it away
+            self._at_end = False
         if not self._at_end:  # the list shows an older window: new messages are counted, not listed
             self._newer += len(new)
             new = []
@@ -280,7 +307,10 @@ class InspectorScreen(Screen[None]):
             drop += 1
         drop = max(drop, len(self._shown) + len(new) - _LIST_ROWS)
         if drop > _REBUILD_OVER:
-            self._rebuild(newest=self.following or self._at_end)
+            if self.following:
+                self._rebuild(rows=_FOLLOW_ROWS if len(new) > _REBUILD_OVER else _LIST_ROWS)
+            else:
+                self._rebuild(newest=self._at_end)
             return
         lost = self._selected is not None and self._selected in self._shown[:drop]
         for number in self._shown[:drop]:
@@ -299,21 +329,24 @@ class InspectorScreen(Screen[None]):
             self._put_cursor(self._selected)
         self._update_state()
 
-    def _rebuild(self, around: int | None = None, newest: bool = True) -> None:
-        """Refill the table for the current filters: the newest ``_LIST_ROWS`` matching messages, or
-        a window around message ``around``. Keeps the selection when it is still listed."""
+    def _rebuild(self, around: int | None = None, newest: bool = True, rows: int | None = None) -> None:
+        """Refill the table for the current filters: the newest ``rows`` matching messages, or a window of
+        ``_LIST_ROWS`` around message ``around``. Keeps the selection when it is still listed."""
         store = self.frames
         table = self.table
         self._synced_added = store.added
         self._synced_version = store.version
         numbers = [s.index for s in store.summaries() if self._matches(s)]
         end = len(numbers)
+        if rows is None or around is not None or not newest:
+            rows = _LIST_ROWS
         if around is not None or not newest:
             target = around if around is not None else self._selected
             if target is not None:
                 at = bisect.bisect_left(numbers, target)
-                end = min(len(numbers), max(at + _LIST_ROWS // 2, _LIST_ROWS))
-        window = numbers[max(0, end - _LIST_ROWS) : end]
+                end = min(len(numbers), max(at + rows // 2, rows))
+        window = numbers[max(0, end - rows) : end]
+        self._short = rows < _LIST_ROWS and end > rows
         self._at_end = end == len(numbers)
         self._newer = len(numbers) - end
         table.clear()
@@ -366,9 +399,12 @@ class InspectorScreen(Screen[None]):
         number = int(key)
         if number == self._selected:
             return
+        was_following = self.following
         self.following = self._at_end and event.cursor_row == table.row_count - 1
         self._selected = number
         self._load(number)
+        if was_following and not self.following and self._short:
+            self._rebuild(around=number)  # a short window kept up with a flood: the full one to read back in
         self._update_state()
 
     # -- detail ----------------------------------------------------------------------------------

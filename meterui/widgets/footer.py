@@ -1,4 +1,5 @@
-"""Textual's footer, without the two things that made every screen change keep memory for good.
+"""Textual's footer, without the two things that made every screen change keep memory for good, and without
+rebuilds nobody sees.
 
 A day of monitoring changes screens often (help, inspector, history), and a replay benchmark does it hundreds
 of times. Textual 8's own footer and render cache each kept something per change (issue #8):
@@ -12,12 +13,17 @@ of times. Textual 8's own footer and render cache each kept something per change
   :func:`bound_render_caches` makes it the class method it was meant to be; it then caches one pair of
   styles per pair of colours, as intended.
 
-Both are checked by ``tests/test_footer.py``; each patch applies only where Textual still has the defect.
+- The footer of a screen under a modal one (help, a prompt) was rebuilt when the modal opened, with the
+  modal's bindings, while the key that opened it waited; it is rebuilt when its screen is back on top.
+  Rebuilds asked for during one run after it, not interleaved with it.
+
+All three are checked by ``tests/test_footer.py``; each patch applies only where Textual still has the defect.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from textual._styles_cache import StylesCache
 from textual.widgets import Footer as TextualFooter
@@ -30,14 +36,34 @@ def bound_render_caches() -> None:
     """Key Textual's inner/outer style cache by colours only, so it no longer keeps render caches alive."""
     method = StylesCache.__dict__.get("get_inner_outer")
     if isinstance(method, functools._lru_cache_wrapper):
-        StylesCache.get_inner_outer = classmethod(method)  # type: ignore[assignment,method-assign]
+        StylesCache.get_inner_outer = classmethod(method)  # type: ignore[assignment,method-assign,arg-type]
 
 
 class Footer(TextualFooter):
-    """The key footer of every screen."""
+    """The key footer of every screen: rebuilt one at a time, and only while its screen is on top."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rebuilding = False
+        self._again = False
 
     async def recompose(self) -> None:
-        await super().recompose()
+        if self._rebuilding:  # a rebuild asked for during one runs after it, not inside it
+            self._again = True
+            return
+        self._rebuilding = True
+        try:
+            self._again = True
+            while self._again:
+                self._again = False
+                if self.is_attached and self.screen is not self.app.screen:
+                    return  # under a modal screen: its bindings change again when it is back on top
+                await super().recompose()
+                self._drop_gone_watchers()
+        finally:
+            self._rebuilding = False
+
+    def _drop_gone_watchers(self) -> None:
         watchers: dict[str, list[tuple[object, object]]] = getattr(self, WATCHERS, {})
         for callbacks in watchers.values():
             callbacks[:] = [(node, callback) for node, callback in callbacks if not getattr(node, "_closing", False)]
