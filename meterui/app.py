@@ -380,7 +380,9 @@ class MeterApp(App[int]):
         from meterui.screens.help import HelpScreen  # not needed for the first paint (issue #8)
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            if not self.is_screen_installed("help"):  # built once: its table is laid out once (issue #8)
+                self.install_screen(HelpScreen(), "help")
+            self.push_screen("help")
 
     def action_pause(self) -> None:
         self.action_toggle_pause()

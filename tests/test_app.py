@@ -554,3 +554,24 @@ async def test_a_key_rests_a_max_speed_replay_so_the_screen_answers_first(tmp_pa
         while not (app.stats and app.stats.finished) and time.monotonic() < deadline:
             await pilot.pause(0.1)
         assert app.frames.added == 24_000
+
+
+@run_async
+async def test_the_help_screen_is_built_once_and_reopens_as_it_was() -> None:
+    """Issue #8: laying the help table out again on every ? cost a key tens of milliseconds at max speed."""
+    app = replay_app(DATA / "hdlc_vectors.hex")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        first = app.screen
+        assert isinstance(first, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen is first
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
