@@ -174,8 +174,12 @@ def replay_transcript(path: Path):  # type: ignore[no-untyped-def]
     """For a recording of a B-route session (it has ``# tx`` lines): the conversation as messages for
     the inspector, sent lines in their recorded places (:class:`meterui.protocol.sklines.Transcript`)."""
     from meterui.sources.recording import read_sent
+    from meterui.sources.replay import HEAD_SIZE, detect_format
 
     try:
+        with path.open("rb") as probe:  # only a recording has sent lines: other files are not scanned (a
+            if detect_format(probe.read(HEAD_SIZE)) != "recording":  # million-frame hex file took a second)
+                return None
         if next(read_sent(path), None) is None:
             return None
     except OSError:

@@ -165,3 +165,18 @@ def test_decode_reads_a_recorded_broute_session(tmp_path: Path, capsys) -> None:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines and all(m["protocol"] == "echonet" and m["ok"] for m in lines)
     assert any(r["id"] == "E7" and r["unit"] == "W" for m in lines for r in m["readings"])
+
+
+def test_only_recordings_are_scanned_for_sent_lines(tmp_path: Path) -> None:
+    """Issue #8: every replay read its whole file on the UI thread, looking for sent lines, before the first
+    frame; a hex file cannot hold any (a ``# tx`` line in it is a comment), so it is not scanned."""
+    sent = "# tx t=1700000000.0 534B494E464F0D0A\n"
+    hex_file = tmp_path / "frames.hex"
+    hex_file.write_text("7E A0 08 01 02 03 04 7E\n" + sent)
+    assert replay_transcript(hex_file) is None
+    recording = tmp_path / "session.rec"
+    recording.write_text("# meterui recording v1\n" + sent)
+    assert isinstance(replay_transcript(recording), Transcript)
+    plain = tmp_path / "plain.rec"
+    plain.write_text("# meterui recording v1\n# t=1700000000.0\n7EA0087E\n")
+    assert replay_transcript(plain) is None
