@@ -39,10 +39,10 @@ if TYPE_CHECKING:
     from meterui.sinks.base import PipelineEvent, Sink
 
 REFRESH_INTERVAL = 0.25
+"""The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
 KEYS_FIRST = 0.3
 """After a key or a click, a full-speed replay rests this long (:meth:`Pipeline.hold`): the screen answers
 before the decoder takes half the CPU again (a key waited up to half a second at max speed, issue #8)."""
-"""The UI redraws at most this often while data flows; nothing runs while the line is quiet."""
 SPEEDS = (1.0, 10.0, math.inf)
 
 PipelineFactory = Callable[[Config | None], Pipeline | None]

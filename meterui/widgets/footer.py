@@ -1,8 +1,8 @@
-"""Textual's footer, without the two things that made every screen change keep memory for good, and without
-rebuilds nobody sees.
+"""Textual's footer and render cache, without what made every screen change keep memory for good, and without
+footer rebuilds nobody sees (issue #8).
 
 A day of monitoring changes screens often (help, inspector, history), and a replay benchmark does it hundreds
-of times. Textual 8's own footer and render cache each kept something per change (issue #8):
+of times. With Textual 8:
 
 - :class:`textual.widgets.Footer` builds new key widgets on every binding change and binds each one to its
   ``compact`` flag. The binding is a watcher on the footer that is dropped only when ``compact`` changes,
@@ -12,10 +12,9 @@ of times. Textual 8's own footer and render cache each kept something per change
   cache key is the render cache itself, so the last 1024 widgets' rendered lines outlive them.
   :func:`bound_render_caches` makes it the class method it was meant to be; it then caches one pair of
   styles per pair of colours, as intended.
-
 - The footer of a screen under a modal one (help, a prompt) was rebuilt when the modal opened, with the
-  modal's bindings, while the key that opened it waited; it is rebuilt when its screen is back on top.
-  Rebuilds asked for during one run after it, not interleaved with it.
+  modal's bindings, while the key that opened it waited. :class:`Footer` is rebuilt when its screen is back
+  on top, and a rebuild asked for during one runs after it, not interleaved with it.
 
 All three are checked by ``tests/test_footer.py``; each patch applies only where Textual still has the defect.
 """
@@ -25,8 +24,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from textual._styles_cache import StylesCache
 from textual.widgets import Footer as TextualFooter
+
+try:
+    from textual._styles_cache import StylesCache
+except ImportError:  # a Textual without this private module has not that cache either
+    StylesCache = None  # type: ignore[assignment,misc]
 
 WATCHERS = "__watchers"
 """Where Textual's reactive module keeps the watchers of an object (``textual.reactive._watch``)."""
@@ -34,7 +37,7 @@ WATCHERS = "__watchers"
 
 def bound_render_caches() -> None:
     """Key Textual's inner/outer style cache by colours only, so it no longer keeps render caches alive."""
-    method = StylesCache.__dict__.get("get_inner_outer")
+    method = StylesCache.__dict__.get("get_inner_outer") if StylesCache is not None else None
     if isinstance(method, functools._lru_cache_wrapper):
         StylesCache.get_inner_outer = classmethod(method)  # type: ignore[assignment,method-assign,arg-type]
 
