@@ -583,3 +583,90 @@ def test_the_list_moves_once_a_second_during_a_flood(monkeypatch) -> None:  # ty
             assert screen.selected == 21
 
     asyncio.run(run())
+
+
+def test_a_short_window_fills_once_the_flood_is_over_and_on_stepping_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A flood leaves the newest _FOLLOW_ROWS listed; a pause or the end of the replay (no new message for
+    _QUIET) fills the full window, and so does stepping back with ``p`` while the flood goes on."""
+    import meterui.screens.inspector as inspector
+
+    _flood_limits(monkeypatch)
+    monkeypatch.setattr(inspector, "_QUIET", 0.3)
+    store = FrameStore(KEY)
+    store.add(_messages() * 3)
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            store.add(_messages() * 5)
+            screen.sync()
+            assert screen.table.row_count == 6
+            await pilot.pause(0.8)  # quiet: the screen's own poll fills the window
+            assert screen.table.row_count == 16 and screen.selected == 31 and screen.following
+            store.add(_messages() * 5)  # another flood: short again; p steps back into a full window
+            screen.sync()
+            assert screen.table.row_count == 6
+            await pilot.press("p")
+            assert screen.table.row_count == 16 and screen.selected == 50 and not screen.following
+            for _ in range(20):  # on past the window's top: it moves, to the oldest kept message
+                await pilot.press("p")
+            assert screen.selected == 30
+            assert screen.table.row_count == 16
+
+    asyncio.run(run())
+
+
+def test_stepping_past_a_held_window_reads_on_into_the_newer_messages(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _flood_limits(monkeypatch)
+    store = FrameStore(KEY)
+    store.add(_messages() * 3)
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            await pilot.press("up")  # reading #10
+            store.add(_messages() * 5)  # a flood: the list holds still
+            screen.sync()
+            await pilot.pause()
+            assert screen.selected == 10 and "+20 newer (G)" in _state(app)
+            await pilot.press("n", "n", "n")
+            await pilot.pause()
+            assert screen.selected == 13  # past the old last row (#11): one message at a time
+            assert not screen.following
+
+    asyncio.run(run())
+
+
+def test_a_held_window_the_store_forgets_moves_to_what_is_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A bounded store forgets old messages a few at a time: the held list must not wear away to nothing,
+    nor keep a selection, panes or a newer-count the store no longer has."""
+    _flood_limits(monkeypatch)
+    store = FrameStore(KEY, max_full=10, max_index=30)
+    store.add(_messages() * 3)  # #0..#11
+
+    async def run() -> None:
+        app = HostApp(store)
+        async with app.run_test(size=WIDE) as pilot:
+            await pilot.pause()
+            screen, _, _ = _parts(app)
+            await pilot.press("up")
+            store.add(_messages() * 2)  # a flood of 8: the list holds still on #10
+            screen.sync()
+            for _ in range(13):  # a trickle: the store, 30 deep, forgets #0.. a few at a time
+                store.add(_messages()[:3])
+                screen.sync()
+            await pilot.pause()
+            first = store.first
+            assert screen.table.row_count > 0
+            assert screen.selected is not None and screen.selected >= first
+            shown = [int(str(screen.table.get_cell_at(Coordinate(r, 0)))) for r in range(screen.table.row_count)]
+            assert shown[0] >= first
+            newer = store.added - 1 - shown[-1]
+            state = _state(app)
+            assert (f"+{newer} newer" in state) if newer else ("newer" not in state)
+
+    asyncio.run(run())

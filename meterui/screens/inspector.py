@@ -52,6 +52,10 @@ _FLOOD_POLL = 1.0
 """While messages flood in (more than :data:`_REBUILD_OVER` since the last look), the list moves once in this
 many seconds instead of four times a second: nobody reads a list that scrolls thousands of rows a second, and
 the UI stays free to answer keys (issue #8)."""
+_QUIET = 2.0
+"""Seconds without a new message after which a flood is over (a pause, the end of a replay): a short window
+then fills to the full one. Longer than the rest a key gives a replay (``app.KEYS_FIRST``), so a key during
+a flood does not set off a 1,000-row fill."""
 _METER_WIDTH = 20
 _WIDE = 120
 """From this width the tree and the hex view stand side by side (as HORIZONTAL_BREAKPOINTS says)."""
@@ -173,6 +177,8 @@ class InspectorScreen(Screen[None]):
         self._synced_added = 0
         self._synced_version = -1
         self._next_sync = 0.0
+        self._synced_at = 0.0
+        """When the list last took in new messages (monotonic)."""
         self._message: Message | None = None
         self._hit_focus: tuple[Node, Span] | None = None
         """A search hit inside a tree node about to be highlighted: the hex view marks the hit, not the node."""
@@ -273,11 +279,16 @@ class InspectorScreen(Screen[None]):
         )
 
     def poll(self) -> None:
-        """Sync when the store has changed, at most once a :data:`_FLOOD_POLL` while messages flood in."""
-        if self.frames.version == self._synced_version:
+        """Sync when the store has changed, at most once a :data:`_FLOOD_POLL` while messages flood in; once
+        the flood stops (a pause, the end of a replay), a short window fills to the full one."""
+        if not self.is_attached:  # the app is closing: its widgets may already be gone
             return
         now = time.monotonic()
         if now < self._next_sync:
+            return
+        if self.frames.version == self._synced_version:
+            if self._short and now - self._synced_at >= _QUIET:
+                self._rebuild(newest=self._at_end)
             return
         flood = self.frames.added - self._synced_added > _REBUILD_OVER
         self.sync()
@@ -294,6 +305,8 @@ class InspectorScreen(Screen[None]):
             return
         start = max(self._synced_added, first)
         new = [s for s in (store.summary(n - first) for n in range(start, store.added)) if self._matches(s)]
+        if store.added > self._synced_added:
+            self._synced_at = time.monotonic()
         self._synced_added = store.added
         if self._at_end and not self.following and len(new) > _REBUILD_OVER:
             # a flood while the user reads an older row: the list holds still instead of scrolling it away
@@ -306,13 +319,14 @@ class InspectorScreen(Screen[None]):
         while drop < len(self._shown) and self._shown[drop] < first:
             drop += 1
         drop = max(drop, len(self._shown) + len(new) - _LIST_ROWS)
-        if drop > _REBUILD_OVER:
+        lost = self._selected is not None and self._selected in self._shown[:drop]
+        if drop > _REBUILD_OVER or (lost and not self._at_end) or (drop and drop == len(self._shown)):
+            # (a held window whose reading row the store forgot, or that it forgot whole, moves to what is kept)
             if self.following:
                 self._rebuild(rows=_FOLLOW_ROWS if len(new) > _REBUILD_OVER else _LIST_ROWS)
             else:
                 self._rebuild(newest=self._at_end)
             return
-        lost = self._selected is not None and self._selected in self._shown[:drop]
         for number in self._shown[:drop]:
             table.remove_row(str(number))
         del self._shown[:drop]
@@ -540,10 +554,24 @@ class InspectorScreen(Screen[None]):
         if not self._shown:
             return
         row = self.table.cursor_row + delta
+        past_top = row < 0 and self._older_listable()
+        past_end = row >= len(self._shown) and not self._at_end
+        if past_top or past_end or self._short:
+            # past the window's edge (older kept messages, or newer ones counted while the list held still),
+            # or off a short window: the full window moves around the row, so reading on never stops
+            past_edge = not 0 <= row < len(self._shown)
+            target = self._shown[max(0, min(row, len(self._shown) - 1))]
+            self._rebuild(around=target)
+            row = self._shown.index(target) + (delta if past_edge else 0)
         row = max(0, min(row, len(self._shown) - 1))
         self.following = self._at_end and row == len(self._shown) - 1
         self._select(self._shown[row])
         self._update_state()
+
+    def _older_listable(self) -> bool:
+        """Does the store keep a matching message older than the window?"""
+        pos = self.frames.pos_of(self._shown[0]) if self._shown else None
+        return pos is not None and self.frames.find(self._matches, pos - 1, -1) is not None
 
     def action_newest(self) -> None:
         """Jump to the newest message and follow new ones again."""
