@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 BAD_WINDOW = 60.0
 """Bad frames within this many seconds turn the strip yellow."""
 STALE_MIN = 15.0
+"""A live line is "silent" when the last frame is older than max(this, 3 × the push interval)."""
 OVERDUE = 1.5
 """A frame is overdue once this many push intervals have passed since the last one. Only then does the strip
 show the last frame's age, ticking each second; while frames come on time it says how often they come
 (``every 2.5s``) and its counters move with each push, so a quiet second repaints nothing (idle CPU on a Pi,
 issue #8)."""
-"""A live line is "silent" when the last frame is older than max(this, 3 × the push interval)."""
 
 LEVELS = ("ok", "warn", "error", "idle")
 

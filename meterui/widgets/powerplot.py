@@ -99,12 +99,16 @@ def thin(xs: list[float], ys: list[float], lo: float, hi: float, columns: int) -
     else:
         scale = columns / (hi - lo)
         last = columns - 1
+
+        def column_of(i: int) -> int:
+            return min(last, max(0, int((xs[i] - lo) * scale)))
+
         keep = []
         start = 0
         while start < n:
-            column = min(last, max(0, int((xs[start] - lo) * scale)))
+            column = column_of(start)
             end = low = high = start
-            while end + 1 < n and min(last, max(0, int((xs[end + 1] - lo) * scale))) == column:
+            while end + 1 < n and column_of(end + 1) == column:
                 end += 1
                 if ys[end] < ys[low]:
                     low = end
