@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC
 from pathlib import Path
 
 from textual.app import App
 from textual.coordinate import Coordinate
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from meterui.framestore import FrameStore, error_spans, find_in_message
@@ -497,95 +500,87 @@ def _flood_limits(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(inspector, "_REBUILD_OVER", 4)
 
 
+@contextlib.asynccontextmanager
+async def _inspecting(store: FrameStore) -> AsyncIterator[tuple[HostApp, Pilot[None], InspectorScreen]]:
+    """The inspector over ``store`` at 120x40, after its first sync."""
+    app = HostApp(store)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        yield app, pilot, _parts(app)[0]
+
+
 def _state(app: App[None]) -> str:
     return str(app.screen.query_one("#state").render())
 
 
-def test_a_flood_while_following_lists_the_newest_and_reading_back_gets_the_full_window(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@_sync
+async def test_a_flood_while_following_lists_the_newest_and_reading_back_gets_the_full_window(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _flood_limits(monkeypatch)
     store = FrameStore(KEY)
     store.add(_messages() * 3)  # #0..#11
-
-    async def run() -> None:
-        app = HostApp(store)
-        async with app.run_test(size=WIDE) as pilot:
-            await pilot.pause()
-            screen, _, _ = _parts(app)
-            assert screen.table.row_count == 12 and screen.selected == 11 and screen.following
-            store.add(_messages() * 5)  # a flood: 20 new messages, #12..#31, more than the window holds
-            screen.sync()
-            await pilot.pause()
-            assert screen.table.row_count == 6  # only the newest few are listed while following
-            assert screen.selected == 31 and screen.following
-            await pilot.press("up")  # reading back: the list fills to its full window around the row
-            await pilot.pause()
-            assert screen.selected == 30 and not screen.following
-            assert screen.table.row_count == 16
-            store.add(_messages() * 5)  # another flood while reading #30: the list holds still
-            screen.sync()
-            await pilot.pause()
-            assert screen.selected == 30 and screen.table.row_count == 16
-            assert "+20 newer (G)" in _state(app)
-            await pilot.press("G")
-            await pilot.pause()
-            assert screen.selected == 51 and screen.following
-
-    asyncio.run(run())
+    async with _inspecting(store) as (app, pilot, screen):
+        assert screen.table.row_count == 12 and screen.selected == 11 and screen.following
+        store.add(_messages() * 5)  # a flood: 20 new messages, #12..#31, more than the window holds
+        screen.sync()
+        await pilot.pause()
+        assert screen.table.row_count == 6  # only the newest few are listed while following
+        assert screen.selected == 31 and screen.following
+        await pilot.press("up")  # reading back: the list fills to its full window around the row
+        await pilot.pause()
+        assert screen.selected == 30 and not screen.following
+        assert screen.table.row_count == 16
+        store.add(_messages() * 5)  # another flood while reading #30: the list holds still
+        screen.sync()
+        await pilot.pause()
+        assert screen.selected == 30 and screen.table.row_count == 16
+        assert "+20 newer (G)" in _state(app)
+        await pilot.press("G")
+        await pilot.pause()
+        assert screen.selected == 51 and screen.following
 
 
-def test_a_trickle_while_reading_back_still_scrolls_in(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@_sync
+async def test_a_trickle_while_reading_back_still_scrolls_in(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Only a flood freezes the list: a message or two at a time is listed as before."""
     _flood_limits(monkeypatch)
     store = FrameStore(KEY)
     store.add(_messages() * 3)
-
-    async def run() -> None:
-        app = HostApp(store)
-        async with app.run_test(size=WIDE) as pilot:
-            await pilot.pause()
-            screen, _, _ = _parts(app)
-            await pilot.press("up")
-            await pilot.pause()
-            assert screen.selected == 10 and not screen.following
-            store.add(_messages()[:2])
-            screen.sync()
-            await pilot.pause()
-            assert screen.table.row_count == 14 and screen.selected == 10
-            assert "newer" not in _state(app)
-
-    asyncio.run(run())
+    async with _inspecting(store) as (app, pilot, screen):
+        await pilot.press("up")
+        await pilot.pause()
+        assert screen.selected == 10 and not screen.following
+        store.add(_messages()[:2])
+        screen.sync()
+        await pilot.pause()
+        assert screen.table.row_count == 14 and screen.selected == 10
+        assert "newer" not in _state(app)
 
 
-def test_the_list_moves_once_a_second_during_a_flood(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@_sync
+async def test_the_list_moves_once_a_second_during_a_flood(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _flood_limits(monkeypatch)
     store = FrameStore(KEY)
     store.add(_messages())
-
-    async def run() -> None:
-        app = HostApp(store)
-        async with app.run_test(size=WIDE) as pilot:
-            await pilot.pause()
-            screen, _, _ = _parts(app)
-            store.add(_messages() * 2)  # 8 new: a flood
-            screen.poll()
-            assert screen.selected == 11
-            store.add(_messages() * 2)
-            screen.poll()  # too soon after a flood: the list waits
-            assert screen.selected == 11
-            await pilot.pause(1.3)  # the screen's own poll catches up within a second
-            assert screen.selected == 19
-            await pilot.pause(1.1)
-            store.add(_messages()[:1])  # no flood: each message is listed at the next look
-            screen.poll()
-            assert screen.selected == 20
-            store.add(_messages()[:1])
-            screen.poll()
-            assert screen.selected == 21
-
-    asyncio.run(run())
+    async with _inspecting(store) as (_app, pilot, screen):
+        store.add(_messages() * 2)  # 8 new: a flood
+        screen.poll()
+        assert screen.selected == 11
+        store.add(_messages() * 2)
+        screen.poll()  # too soon after a flood: the list waits
+        assert screen.selected == 11
+        await pilot.pause(1.3)  # the screen's own poll catches up within a second
+        assert screen.selected == 19
+        await pilot.pause(1.1)
+        store.add(_messages()[:1])  # no flood: each message is listed at the next look
+        screen.poll()
+        assert screen.selected == 20
+        store.add(_messages()[:1])
+        screen.poll()
+        assert screen.selected == 21
 
 
-def test_a_short_window_fills_once_the_flood_is_over_and_on_stepping_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@_sync
+async def test_a_short_window_fills_once_the_flood_is_over_and_on_stepping_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A flood leaves the newest _FOLLOW_ROWS listed; a pause or the end of the replay (no new message for
     _QUIET) fills the full window, and so does stepping back with ``p`` while the flood goes on."""
     import meterui.screens.inspector as inspector
@@ -594,79 +589,60 @@ def test_a_short_window_fills_once_the_flood_is_over_and_on_stepping_back(monkey
     monkeypatch.setattr(inspector, "_QUIET", 0.3)
     store = FrameStore(KEY)
     store.add(_messages() * 3)
-
-    async def run() -> None:
-        app = HostApp(store)
-        async with app.run_test(size=WIDE) as pilot:
-            await pilot.pause()
-            screen, _, _ = _parts(app)
-            store.add(_messages() * 5)
-            screen.sync()
-            assert screen.table.row_count == 6
-            await pilot.pause(0.8)  # quiet: the screen's own poll fills the window
-            assert screen.table.row_count == 16 and screen.selected == 31 and screen.following
-            store.add(_messages() * 5)  # another flood: short again; p steps back into a full window
-            screen.sync()
-            assert screen.table.row_count == 6
+    async with _inspecting(store) as (_app, pilot, screen):
+        store.add(_messages() * 5)
+        screen.sync()
+        assert screen.table.row_count == 6
+        await pilot.pause(0.8)  # quiet: the screen's own poll fills the window
+        assert screen.table.row_count == 16 and screen.selected == 31 and screen.following
+        store.add(_messages() * 5)  # another flood: short again; p steps back into a full window
+        screen.sync()
+        assert screen.table.row_count == 6
+        await pilot.press("p")
+        assert screen.table.row_count == 16 and screen.selected == 50 and not screen.following
+        for _ in range(20):  # on past the window's top: it moves with the steps
             await pilot.press("p")
-            assert screen.table.row_count == 16 and screen.selected == 50 and not screen.following
-            for _ in range(20):  # on past the window's top: it moves, to the oldest kept message
-                await pilot.press("p")
-            assert screen.selected == 30
-            assert screen.table.row_count == 16
-
-    asyncio.run(run())
+        assert screen.selected == 30
+        assert screen.table.row_count == 16
 
 
-def test_stepping_past_a_held_window_reads_on_into_the_newer_messages(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@_sync
+async def test_stepping_past_a_held_window_reads_on_into_the_newer_messages(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _flood_limits(monkeypatch)
     store = FrameStore(KEY)
     store.add(_messages() * 3)
-
-    async def run() -> None:
-        app = HostApp(store)
-        async with app.run_test(size=WIDE) as pilot:
-            await pilot.pause()
-            screen, _, _ = _parts(app)
-            await pilot.press("up")  # reading #10
-            store.add(_messages() * 5)  # a flood: the list holds still
-            screen.sync()
-            await pilot.pause()
-            assert screen.selected == 10 and "+20 newer (G)" in _state(app)
-            await pilot.press("n", "n", "n")
-            await pilot.pause()
-            assert screen.selected == 13  # past the old last row (#11): one message at a time
-            assert not screen.following
-
-    asyncio.run(run())
+    async with _inspecting(store) as (app, pilot, screen):
+        await pilot.press("up")  # reading #10
+        store.add(_messages() * 5)  # a flood: the list holds still
+        screen.sync()
+        await pilot.pause()
+        assert screen.selected == 10 and "+20 newer (G)" in _state(app)
+        await pilot.press("n", "n", "n")
+        await pilot.pause()
+        assert screen.selected == 13  # past the old last row (#11): one message at a time
+        assert not screen.following
 
 
-def test_a_held_window_the_store_forgets_moves_to_what_is_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@_sync
+async def test_a_held_window_the_store_forgets_moves_to_what_is_kept(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A bounded store forgets old messages a few at a time: the held list must not wear away to nothing,
     nor keep a selection, panes or a newer-count the store no longer has."""
     _flood_limits(monkeypatch)
     store = FrameStore(KEY, max_full=10, max_index=30)
     store.add(_messages() * 3)  # #0..#11
-
-    async def run() -> None:
-        app = HostApp(store)
-        async with app.run_test(size=WIDE) as pilot:
-            await pilot.pause()
-            screen, _, _ = _parts(app)
-            await pilot.press("up")
-            store.add(_messages() * 2)  # a flood of 8: the list holds still on #10
+    async with _inspecting(store) as (app, pilot, screen):
+        await pilot.press("up")
+        store.add(_messages() * 2)  # a flood of 8: the list holds still on #10
+        screen.sync()
+        for _ in range(13):  # a trickle: the store, 30 deep, forgets #0.. a few at a time
+            store.add(_messages()[:3])
             screen.sync()
-            for _ in range(13):  # a trickle: the store, 30 deep, forgets #0.. a few at a time
-                store.add(_messages()[:3])
-                screen.sync()
-            await pilot.pause()
-            first = store.first
-            assert screen.table.row_count > 0
-            assert screen.selected is not None and screen.selected >= first
-            shown = [int(str(screen.table.get_cell_at(Coordinate(r, 0)))) for r in range(screen.table.row_count)]
-            assert shown[0] >= first
-            newer = store.added - 1 - shown[-1]
-            state = _state(app)
-            assert (f"+{newer} newer" in state) if newer else ("newer" not in state)
-
-    asyncio.run(run())
+        await pilot.pause()
+        first = store.first
+        assert screen.table.row_count > 0
+        assert screen.selected is not None and screen.selected >= first
+        shown = [int(str(screen.table.get_cell_at(Coordinate(r, 0)))) for r in range(screen.table.row_count)]
+        assert shown[0] >= first
+        newer = store.added - 1 - shown[-1]
+        state = _state(app)
+        assert (f"+{newer} newer" in state) if newer else ("newer" not in state)
